@@ -1,0 +1,234 @@
+//! Command-line arguments and what each subcommand does.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tenure_kafka::topics;
+use tenure_store::Database;
+use tokio::task::JoinSet;
+
+use crate::{demo, services, shutdown};
+
+/// Tenure turns HR and ITSM lifecycle events into governed grants and confirmed
+/// revocations: joiners get their birthright access, movers lose the old role's,
+/// leavers lose everything, and expired access is taken away on time.
+#[derive(Debug, Parser)]
+#[command(name = "tenure", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where Tenure's state and log live.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// PostgreSQL URL; the database is created and migrated if needed.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/tenure",
+        global = true
+    )]
+    pub database_url: String,
+    /// Kafka bootstrap servers (host:port,...). `run` and `demo` start an embedded
+    /// tansu broker when this is not given.
+    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", global = true)]
+    pub bootstrap: Option<String>,
+    /// Governance policy file (TOML: roles and their birthright access). Defaults to
+    /// the built-in copy of deploy/policy.toml.
+    #[arg(long, env = "TENURE_POLICY", global = true)]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline on a small built-in organisation and print what was
+    /// granted, what was revoked and why, and how long each revocation took.
+    Demo(DemoArgs),
+    /// Run ingest, projector, reactor, outbox relay and scheduler in one process.
+    Run(RunArgs),
+    /// Run only the ingest HTTP API (needs --bootstrap).
+    Ingest(ListenArgs),
+    /// Run only the projector (needs --bootstrap).
+    Projector,
+    /// Run only the reactor with its outbox relay and deadline scheduler (needs --bootstrap).
+    Reactor,
+    /// Run the embedded tansu broker in the foreground and create Tenure's topics.
+    Broker(BrokerArgs),
+    /// Create the database if needed, apply schema migrations, and exit.
+    Migrate,
+    /// Create Tenure's topics on the broker given by --bootstrap, if missing.
+    Topics {
+        /// Partitions per topic.
+        #[arg(long, default_value_t = topics::DEFAULT_PARTITIONS)]
+        partitions: i32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Address the ingest API listens on.
+    #[arg(long, env = "TENURE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// tansu storage: `sqlite://FILE` keeps the log across restarts (the log is the
+    /// source of truth); `memory://tansu/` is faster and forgets on exit.
+    #[arg(
+        long,
+        env = "TENURE_BROKER_STORAGE",
+        default_value = "sqlite://.tenure/broker.db"
+    )]
+    pub storage: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Database for the demo, on the server of DATABASE_URL; dropped and recreated
+    /// at every run so each demo starts clean.
+    #[arg(long, default_value = "tenure_demo")]
+    pub database: String,
+    /// tansu storage for the demo's embedded broker (a fresh file per run by default).
+    #[arg(long)]
+    pub storage: Option<String>,
+    /// Seconds after which the demo's time-limited access expires.
+    #[arg(long, default_value_t = 6)]
+    pub expiry_seconds: u64,
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn require_bootstrap(connect: &ConnectArgs) -> anyhow::Result<String> {
+    connect
+        .bootstrap
+        .clone()
+        .context("--bootstrap (or KAFKA_BOOTSTRAP_SERVERS) is required; `tenure run` starts an embedded broker instead")
+}
+
+fn ensure_parent_dir(storage: &str) -> anyhow::Result<()> {
+    if let Some(path) = storage.strip_prefix("sqlite://") {
+        if let Some(parent) = std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the parsed command.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let connect = cli.connect;
+    match cli.command {
+        Command::Demo(args) => demo::run(&connect, args).await,
+        Command::Migrate => {
+            let db = Database::connect(&connect.database_url).await?;
+            println!("database {} is migrated to the latest schema", db.name());
+            Ok(())
+        }
+        Command::Topics { partitions } => {
+            let bootstrap = require_bootstrap(&connect)?;
+            topics::ensure_topics(&bootstrap, partitions).await?;
+            println!("topics ready on {bootstrap}");
+            Ok(())
+        }
+        Command::Broker(args) => {
+            ensure_parent_dir(&args.storage)?;
+            let broker = services::start_embedded_broker(&args.storage, None).await?;
+            println!(
+                "broker ready: --bootstrap {} (storage {})",
+                broker.bootstrap(),
+                args.storage
+            );
+            let (stop, mut stopped) = shutdown::channel();
+            shutdown::on_signals(stop);
+            let _ = stopped.wait_for(|s| *s).await;
+            broker.stop().await;
+            Ok(())
+        }
+        Command::Run(args) => {
+            let policy = services::load_policy(connect.policy.as_deref())?;
+            let db = Database::connect(&connect.database_url).await?;
+            let (broker, bootstrap) = match &connect.bootstrap {
+                Some(b) => (None, b.clone()),
+                None => {
+                    ensure_parent_dir(&args.broker.storage)?;
+                    let broker =
+                        services::start_embedded_broker(&args.broker.storage, None).await?;
+                    let bootstrap = broker.bootstrap().to_owned();
+                    (Some(broker), bootstrap)
+                }
+            };
+            run_selection(
+                services::Selection::all(),
+                &bootstrap,
+                db,
+                policy,
+                args.listen.listen,
+            )
+            .await?;
+            if let Some(broker) = broker {
+                broker.stop().await;
+            }
+            Ok(())
+        }
+        Command::Ingest(args) => {
+            let bootstrap = require_bootstrap(&connect)?;
+            let selection = services::Selection {
+                ingest: true,
+                ..Default::default()
+            };
+            let db = Database::connect(&connect.database_url).await?;
+            let policy = services::load_policy(connect.policy.as_deref())?;
+            run_selection(selection, &bootstrap, db, policy, args.listen).await
+        }
+        Command::Projector | Command::Reactor => {
+            let bootstrap = require_bootstrap(&connect)?;
+            let selection = services::Selection {
+                projector: matches!(cli.command, Command::Projector),
+                reactor: matches!(cli.command, Command::Reactor),
+                ingest: false,
+            };
+            let db = Database::connect(&connect.database_url).await?;
+            let policy = services::load_policy(connect.policy.as_deref())?;
+            run_selection(selection, &bootstrap, db, policy, "127.0.0.1:0".parse()?).await
+        }
+    }
+}
+
+async fn run_selection(
+    selection: services::Selection,
+    bootstrap: &str,
+    db: Database,
+    policy: tenure_core::Policy,
+    listen: SocketAddr,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = shutdown::channel();
+    shutdown::on_signals(stop.clone());
+    let mut tasks = JoinSet::new();
+    if let Some(addr) = services::spawn(
+        &mut tasks, selection, bootstrap, &db, policy, listen, &stopped,
+    )
+    .await?
+    {
+        println!("ingest API on http://{addr}");
+    }
+    services::supervise(tasks, &stop).await
+}

@@ -1,0 +1,98 @@
+//! Lifecycle events: the facts on the log, as the domain sees them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::*;
+
+/// One fact on the lifecycle log, with the envelope every consumer needs to order,
+/// deduplicate and explain it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    pub event_id: Uuid,
+    pub identity_id: IdentityId,
+    pub effective_time: DateTime<Utc>,
+    pub recorded_time: DateTime<Utc>,
+    pub source_system: String,
+    pub source_event_id: String,
+    pub causation_id: Option<Uuid>,
+    pub payload: EventPayload,
+}
+
+impl LifecycleEvent {
+    /// True when the fact is already in effect at the time it was recorded;
+    /// a future-dated fact waits for its deadline instead. Uses only data in the
+    /// event, never the clock, so replays decide the same way.
+    pub fn is_effective_when_recorded(&self) -> bool {
+        self.effective_time <= self.recorded_time
+    }
+}
+
+/// What happened. Variants are only ever added (the protobuf `oneof` mirrors them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventPayload {
+    IdentityJoined {
+        kind: IdentityKind,
+        role: String,
+        attributes: Attributes,
+        source_person_id: String,
+    },
+    IdentityMoved {
+        role: String,
+        attributes: Attributes,
+    },
+    IdentityLeft {
+        reason: String,
+    },
+    AccessGranted {
+        grant_id: GrantId,
+        entitlement: Entitlement,
+        owner: String,
+        business_reason: String,
+        revocation: RevocationCondition,
+        origin: GrantOrigin,
+    },
+    RevocationIssued {
+        grant_id: GrantId,
+        command_id: Uuid,
+        cause: RevocationCause,
+    },
+    AccessRevoked {
+        grant_id: GrantId,
+        command_id: Uuid,
+        status: CommandStatus,
+        connector: String,
+        detail: String,
+    },
+    CommandFailed {
+        grant_id: GrantId,
+        command_id: Uuid,
+        status: CommandStatus,
+        command_type: CommandType,
+        connector: String,
+        detail: String,
+    },
+    DeadlineReached {
+        kind: DeadlineKind,
+        grant_id: Option<GrantId>,
+        due_time: DateTime<Utc>,
+    },
+}
+
+impl EventPayload {
+    /// The stable snake_case name of the variant, for logs, SQL and CloudEvents `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventPayload::IdentityJoined { .. } => "identity_joined",
+            EventPayload::IdentityMoved { .. } => "identity_moved",
+            EventPayload::IdentityLeft { .. } => "identity_left",
+            EventPayload::AccessGranted { .. } => "access_granted",
+            EventPayload::RevocationIssued { .. } => "revocation_issued",
+            EventPayload::AccessRevoked { .. } => "access_revoked",
+            EventPayload::CommandFailed { .. } => "command_failed",
+            EventPayload::DeadlineReached { .. } => "deadline_reached",
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Tenure's domain core: pure, synchronous, no I/O and no clock (DESIGN.md, decision 2).
+//!
+//! Everything the engine decides is decided here, so that replaying the log, the
+//! live reactor and the tests all reach the same answer from the same events:
+//! [`apply`] folds an event into an identity's state and [`react`] decides which
+//! commands and follow-up facts an event calls for under a [`Policy`].
+
+pub mod event;
+pub mod fold;
+pub mod ids;
+pub mod model;
+pub mod policy;
+pub mod react;
+pub mod state;
+
+pub use event::{EventPayload, LifecycleEvent};
+pub use fold::fold_log;
+pub use model::*;
+pub use policy::{Policy, PolicyError};
+pub use react::{Command, GrantCommand, Reaction, RevocationCommand, react};
+pub use state::{Deadline, Grant, GrantStatus, IdentityState, IdentityStatus, apply};

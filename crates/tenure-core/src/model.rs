@@ -1,0 +1,208 @@
+//! The vocabulary of identity governance: who holds what, why, and until when.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One permission on one resource of one system: the unit that is granted and revoked.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Entitlement {
+    pub system: String,
+    pub resource: String,
+    pub permission: String,
+}
+
+impl Entitlement {
+    /// Builds an entitlement from its three parts.
+    pub fn new(system: &str, resource: &str, permission: &str) -> Self {
+        Entitlement {
+            system: system.to_owned(),
+            resource: resource.to_owned(),
+            permission: permission.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Entitlement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.system, self.resource, self.permission)
+    }
+}
+
+/// Why an entitlement string could not be read; the message names the expected form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "entitlement {0:?} is not of the form system:resource:permission with three non-empty parts"
+)]
+pub struct EntitlementParseError(pub String);
+
+impl FromStr for Entitlement {
+    type Err = EntitlementParseError;
+
+    /// Parses `system:resource:permission`; the resource may itself contain colons.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (system, rest) = s
+            .split_once(':')
+            .ok_or_else(|| EntitlementParseError(s.to_owned()))?;
+        let (resource, permission) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| EntitlementParseError(s.to_owned()))?;
+        if system.is_empty() || resource.is_empty() || permission.is_empty() {
+            return Err(EntitlementParseError(s.to_owned()));
+        }
+        Ok(Entitlement::new(system, resource, permission))
+    }
+}
+
+/// What sort of identity holds access; non-human kinds need an owner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    #[default]
+    Employee,
+    Contractor,
+    ServiceAccount,
+    ApiKey,
+    Agent,
+}
+
+impl IdentityKind {
+    /// The stable lowercase name used in JSON and SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Employee => "employee",
+            IdentityKind::Contractor => "contractor",
+            IdentityKind::ServiceAccount => "service_account",
+            IdentityKind::ApiKey => "api_key",
+            IdentityKind::Agent => "agent",
+        }
+    }
+}
+
+/// HR attributes of a person; `None` means the source did not say.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attributes {
+    pub display_name: Option<String>,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub manager_id: Option<String>,
+    pub location: Option<String>,
+}
+
+/// When a grant must end. A grant always ends when its holder leaves; this adds the rest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationCondition {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub ends_on_role_change: bool,
+}
+
+impl RevocationCondition {
+    /// A governed grant names at least one way to end besides leaving.
+    pub fn is_governed(&self) -> bool {
+        self.expires_at.is_some() || self.ends_on_role_change
+    }
+}
+
+/// Where a grant came from, so a mover knows what belonged to the old role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantOrigin {
+    Birthright { role: String },
+    Request { request_id: String },
+}
+
+/// Why a grant is being taken away; part of the command id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationCause {
+    Leaver,
+    Mover,
+    Expiry,
+    OrphanedOwner,
+    Policy,
+}
+
+impl RevocationCause {
+    /// The stable lowercase name used in ids, JSON and SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationCause::Leaver => "leaver",
+            RevocationCause::Mover => "mover",
+            RevocationCause::Expiry => "expiry",
+            RevocationCause::OrphanedOwner => "orphaned_owner",
+            RevocationCause::Policy => "policy",
+        }
+    }
+}
+
+/// Which kind of clock-driven deadline fell due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    LeaveEffective,
+    GrantExpiry,
+}
+
+impl DeadlineKind {
+    /// The stable lowercase name used in ids, JSON and SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadlineKind::LeaveEffective => "leave_effective",
+            DeadlineKind::GrantExpiry => "grant_expiry",
+        }
+    }
+}
+
+/// Which sort of command a connector is acknowledging.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandType {
+    Revoke,
+    Grant,
+}
+
+/// A connector's verdict on a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandStatus {
+    Done,
+    AlreadyAbsent,
+    FailedRetryable,
+    FailedPermanent,
+}
+
+impl CommandStatus {
+    /// Done and already-absent both mean the access is gone (or in place).
+    pub fn is_success(self) -> bool {
+        matches!(self, CommandStatus::Done | CommandStatus::AlreadyAbsent)
+    }
+}
+
+/// An identity id; a plain UUID, named for readability.
+pub type IdentityId = Uuid;
+/// A grant id; a plain UUID, named for readability.
+pub type GrantId = Uuid;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entitlement_round_trips_and_resource_may_contain_colons() {
+        let e: Entitlement = "aws:arn:aws:iam::123:role/admin:assume".parse().unwrap();
+        assert_eq!(e.system, "aws");
+        assert_eq!(e.resource, "arn:aws:iam::123:role/admin");
+        assert_eq!(e.permission, "assume");
+        assert_eq!(e.to_string().parse::<Entitlement>().unwrap(), e);
+    }
+
+    #[test]
+    fn malformed_entitlement_is_an_error_naming_the_input() {
+        let err = "github-only".parse::<Entitlement>().unwrap_err();
+        assert!(err.to_string().contains("github-only"));
+        assert!("a::b".parse::<Entitlement>().is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! The joiner / mover / leaver / expiry rules: what an event calls for.
+//!
+//! `react` looks at the state *before* the event and the event itself, and returns
+//! the commands for connectors plus the facts that record the decision on the log
+//! (`AccessGranted` for birthright, `RevocationIssued` for each revocation). It never
+//! reads the clock: all times come from the triggering event, so a replay decides
+//! exactly the same, with the same ids.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::{EventPayload, LifecycleEvent};
+use crate::ids;
+use crate::model::*;
+use crate::policy::Policy;
+use crate::state::{Grant, IdentityState, IdentityStatus};
+
+/// The system name the reactor's own facts carry as their source.
+pub const REACTOR_SOURCE: &str = "tenure-reactor";
+
+/// Take one grant away; the connector for `entitlement.system` executes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationCommand {
+    pub command_id: Uuid,
+    pub grant_id: GrantId,
+    pub identity_id: IdentityId,
+    pub entitlement: Entitlement,
+    pub cause: RevocationCause,
+    pub trigger_event_id: Uuid,
+}
+
+/// Provision one birthright grant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantCommand {
+    pub command_id: Uuid,
+    pub grant_id: GrantId,
+    pub identity_id: IdentityId,
+    pub entitlement: Entitlement,
+    pub trigger_event_id: Uuid,
+}
+
+/// A command for a provisioning connector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    Revoke(RevocationCommand),
+    Grant(GrantCommand),
+}
+
+impl Command {
+    /// The stable id connectors acknowledge and the outbox deduplicates on.
+    pub fn command_id(&self) -> Uuid {
+        match self {
+            Command::Revoke(c) => c.command_id,
+            Command::Grant(c) => c.command_id,
+        }
+    }
+
+    /// The system whose connector must execute the command.
+    pub fn target_system(&self) -> &str {
+        match self {
+            Command::Revoke(c) => &c.entitlement.system,
+            Command::Grant(c) => &c.entitlement.system,
+        }
+    }
+}
+
+/// What one event calls for: facts to append to the log and commands to publish.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reaction {
+    pub facts: Vec<LifecycleEvent>,
+    pub commands: Vec<Command>,
+}
+
+impl Reaction {
+    fn revoke(&mut self, trigger: &LifecycleEvent, grant: &Grant, cause: RevocationCause) {
+        let command_id = ids::revocation_command(grant.grant_id, cause, trigger.event_id);
+        self.facts.push(decision_fact(
+            trigger,
+            ids::reactor_event("revocation_issued", command_id),
+            command_id,
+            EventPayload::RevocationIssued {
+                grant_id: grant.grant_id,
+                command_id,
+                cause,
+            },
+        ));
+        self.commands.push(Command::Revoke(RevocationCommand {
+            command_id,
+            grant_id: grant.grant_id,
+            identity_id: trigger.identity_id,
+            entitlement: grant.entitlement.clone(),
+            cause,
+            trigger_event_id: trigger.event_id,
+        }));
+    }
+
+    fn grant_birthright(
+        &mut self,
+        trigger: &LifecycleEvent,
+        policy: &Policy,
+        role: &str,
+        entitlement: &Entitlement,
+    ) {
+        let Some(role_policy) = policy.role(role) else {
+            return;
+        };
+        let grant_id = ids::birthright_grant(trigger.identity_id, trigger.event_id, entitlement);
+        let command_id = ids::grant_command(grant_id);
+        self.facts.push(decision_fact(
+            trigger,
+            ids::reactor_event("access_granted", grant_id),
+            command_id,
+            EventPayload::AccessGranted {
+                grant_id,
+                entitlement: entitlement.clone(),
+                owner: role_policy.owner.clone(),
+                business_reason: format!("birthright access of role {role}"),
+                revocation: RevocationCondition {
+                    expires_at: None,
+                    ends_on_role_change: true,
+                },
+                origin: GrantOrigin::Birthright {
+                    role: role.to_owned(),
+                },
+            },
+        ));
+        self.commands.push(Command::Grant(GrantCommand {
+            command_id,
+            grant_id,
+            identity_id: trigger.identity_id,
+            entitlement: entitlement.clone(),
+            trigger_event_id: trigger.event_id,
+        }));
+    }
+}
+
+/// A fact recording one of the reactor's decisions; its times are the trigger's so
+/// that the same log always yields byte-identical facts.
+fn decision_fact(
+    trigger: &LifecycleEvent,
+    event_id: Uuid,
+    command_id: Uuid,
+    payload: EventPayload,
+) -> LifecycleEvent {
+    LifecycleEvent {
+        event_id,
+        identity_id: trigger.identity_id,
+        effective_time: trigger.effective_time,
+        recorded_time: trigger.recorded_time,
+        source_system: REACTOR_SOURCE.to_owned(),
+        source_event_id: command_id.to_string(),
+        causation_id: Some(trigger.event_id),
+        payload,
+    }
+}
+
+/// Decides what `event` calls for, given the identity's state before it.
+pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) -> Reaction {
+    let mut reaction = Reaction::default();
+    match &event.payload {
+        EventPayload::IdentityJoined { role, .. } => {
+            // A rehire starts from nothing: grants held before the leave stay revoked.
+            if before.status != IdentityStatus::Active {
+                for entitlement in policy.birthright(role) {
+                    reaction.grant_birthright(event, policy, role, entitlement);
+                }
+            }
+        }
+        EventPayload::IdentityMoved { role: new_role, .. } => {
+            if before.status == IdentityStatus::Active
+                && before.role.as_deref() != Some(new_role.as_str())
+            {
+                let keep: BTreeSet<&Entitlement> = policy.birthright(new_role).iter().collect();
+                for grant in before.active_grants() {
+                    let belongs_to_old_role = match &grant.origin {
+                        GrantOrigin::Birthright { .. } => !keep.contains(&grant.entitlement),
+                        GrantOrigin::Request { .. } => grant.revocation.ends_on_role_change,
+                    };
+                    if belongs_to_old_role {
+                        reaction.revoke(event, grant, RevocationCause::Mover);
+                    }
+                }
+                let held: BTreeSet<&Entitlement> =
+                    before.active_grants().map(|g| &g.entitlement).collect();
+                for entitlement in policy.birthright(new_role) {
+                    if !held.contains(entitlement) {
+                        reaction.grant_birthright(event, policy, new_role, entitlement);
+                    }
+                }
+            }
+        }
+        EventPayload::IdentityLeft { .. } => {
+            if before.status == IdentityStatus::Active && event.is_effective_when_recorded() {
+                revoke_all(&mut reaction, before, event);
+            }
+        }
+        EventPayload::DeadlineReached {
+            kind: DeadlineKind::LeaveEffective,
+            due_time,
+            ..
+        } => {
+            if before.status == IdentityStatus::Active
+                && before.leave_scheduled_at == Some(*due_time)
+            {
+                revoke_all(&mut reaction, before, event);
+            }
+        }
+        EventPayload::DeadlineReached {
+            kind: DeadlineKind::GrantExpiry,
+            grant_id: Some(grant_id),
+            due_time,
+        } => {
+            if let Some(grant) = before.grants.get(grant_id) {
+                if grant.is_active() && grant.revocation.expires_at == Some(*due_time) {
+                    reaction.revoke(event, grant, RevocationCause::Expiry);
+                }
+            }
+        }
+        EventPayload::DeadlineReached { .. }
+        | EventPayload::AccessGranted { .. }
+        | EventPayload::RevocationIssued { .. }
+        | EventPayload::AccessRevoked { .. }
+        | EventPayload::CommandFailed { .. } => {}
+    }
+    reaction
+}
+
+fn revoke_all(reaction: &mut Reaction, before: &IdentityState, event: &LifecycleEvent) {
+    for grant in before.active_grants() {
+        reaction.revoke(event, grant, RevocationCause::Leaver);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,308 @@
+//! An identity's entitlement state and the fold that builds it from events.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::{EventPayload, LifecycleEvent};
+use crate::ids;
+use crate::model::*;
+
+/// Where an identity stands in its lifecycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityStatus {
+    /// Only seen in events that precede its joiner (late or out-of-order delivery).
+    #[default]
+    Unknown,
+    Active,
+    Left,
+}
+
+impl IdentityStatus {
+    /// The stable lowercase name used in JSON and SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityStatus::Unknown => "unknown",
+            IdentityStatus::Active => "active",
+            IdentityStatus::Left => "left",
+        }
+    }
+}
+
+/// Where a grant stands: access is only "gone" once a connector confirms it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GrantStatus {
+    Active,
+    RevocationPending {
+        command_id: Uuid,
+        cause: RevocationCause,
+        since: DateTime<Utc>,
+    },
+    Revoked {
+        command_id: Uuid,
+        /// Why, when Tenure issued the revocation (none for one it did not decide).
+        cause: Option<RevocationCause>,
+        revoked_at: DateTime<Utc>,
+    },
+}
+
+impl GrantStatus {
+    /// The stable lowercase name used in JSON and SQL.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GrantStatus::Active => "active",
+            GrantStatus::RevocationPending { .. } => "revocation_pending",
+            GrantStatus::Revoked { .. } => "revoked",
+        }
+    }
+}
+
+/// One governed grant of access and everything needed to explain and end it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub grant_id: GrantId,
+    pub entitlement: Entitlement,
+    pub owner: String,
+    pub business_reason: String,
+    pub revocation: RevocationCondition,
+    pub origin: GrantOrigin,
+    pub granted_at: DateTime<Utc>,
+    pub status: GrantStatus,
+    /// Failed connector attempts at the current command, and whether one was permanent.
+    pub failed_attempts: u32,
+    pub escalated: bool,
+}
+
+impl Grant {
+    /// Active means the holder can still use it and nothing has been decided yet.
+    pub fn is_active(&self) -> bool {
+        self.status == GrantStatus::Active
+    }
+}
+
+/// A point in time at which the scheduler must append a `DeadlineReached` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub deadline_id: Uuid,
+    pub kind: DeadlineKind,
+    pub identity_id: IdentityId,
+    pub grant_id: Option<GrantId>,
+    pub due_time: DateTime<Utc>,
+}
+
+/// Everything Tenure knows about one identity, folded from its events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityState {
+    pub identity_id: IdentityId,
+    pub kind: IdentityKind,
+    pub status: IdentityStatus,
+    pub role: Option<String>,
+    pub attributes: Attributes,
+    pub source_person_id: Option<String>,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub left_at: Option<DateTime<Utc>>,
+    /// A future-dated leave waiting for its deadline.
+    pub leave_scheduled_at: Option<DateTime<Utc>>,
+    pub grants: BTreeMap<GrantId, Grant>,
+    /// How many distinct events were folded in: a double application would show here.
+    pub events_applied: u64,
+}
+
+impl IdentityState {
+    /// The state of an identity before any event about it.
+    pub fn new(identity_id: IdentityId) -> Self {
+        IdentityState {
+            identity_id,
+            kind: IdentityKind::default(),
+            status: IdentityStatus::Unknown,
+            role: None,
+            attributes: Attributes::default(),
+            source_person_id: None,
+            joined_at: None,
+            left_at: None,
+            leave_scheduled_at: None,
+            grants: BTreeMap::new(),
+            events_applied: 0,
+        }
+    }
+
+    /// Grants the identity can still use.
+    pub fn active_grants(&self) -> impl Iterator<Item = &Grant> {
+        self.grants.values().filter(|g| g.is_active())
+    }
+
+    /// The deadlines this state is waiting for, derived so they can never drift from it.
+    pub fn pending_deadlines(&self) -> Vec<Deadline> {
+        let mut out = Vec::new();
+        if let (IdentityStatus::Active, Some(due)) = (self.status, self.leave_scheduled_at) {
+            out.push(Deadline {
+                deadline_id: ids::deadline(
+                    DeadlineKind::LeaveEffective,
+                    self.identity_id,
+                    None,
+                    due,
+                ),
+                kind: DeadlineKind::LeaveEffective,
+                identity_id: self.identity_id,
+                grant_id: None,
+                due_time: due,
+            });
+        }
+        for grant in self.active_grants() {
+            if let Some(due) = grant.revocation.expires_at {
+                out.push(Deadline {
+                    deadline_id: ids::deadline(
+                        DeadlineKind::GrantExpiry,
+                        self.identity_id,
+                        Some(grant.grant_id),
+                        due,
+                    ),
+                    kind: DeadlineKind::GrantExpiry,
+                    identity_id: self.identity_id,
+                    grant_id: Some(grant.grant_id),
+                    due_time: due,
+                });
+            }
+        }
+        out
+    }
+}
+
+fn merge_attributes(into: &mut Attributes, from: &Attributes) {
+    let fields = [
+        (&mut into.display_name, &from.display_name),
+        (&mut into.department, &from.department),
+        (&mut into.title, &from.title),
+        (&mut into.manager_id, &from.manager_id),
+        (&mut into.location, &from.location),
+    ];
+    for (to, from) in fields {
+        if from.is_some() {
+            to.clone_from(from);
+        }
+    }
+}
+
+/// Folds one event into an identity's state. Pure and total: an event that does not
+/// fit the state (a revocation of an unknown grant, a mover after the leave) leaves
+/// the state as it was, apart from the count of applied events.
+pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState {
+    state.events_applied += 1;
+    match &event.payload {
+        EventPayload::IdentityJoined {
+            kind,
+            role,
+            attributes,
+            source_person_id,
+        } => {
+            if state.status != IdentityStatus::Active {
+                state.joined_at = Some(event.effective_time);
+                state.left_at = None;
+                state.leave_scheduled_at = None;
+            }
+            state.status = IdentityStatus::Active;
+            state.kind = *kind;
+            state.role = Some(role.clone());
+            state.source_person_id = Some(source_person_id.clone());
+            merge_attributes(&mut state.attributes, attributes);
+        }
+        EventPayload::IdentityMoved { role, attributes } => {
+            merge_attributes(&mut state.attributes, attributes);
+            if state.status == IdentityStatus::Active {
+                state.role = Some(role.clone());
+            }
+        }
+        EventPayload::IdentityLeft { .. } => {
+            if state.status == IdentityStatus::Active {
+                if event.is_effective_when_recorded() {
+                    state.status = IdentityStatus::Left;
+                    state.left_at = Some(event.effective_time);
+                    state.leave_scheduled_at = None;
+                } else {
+                    state.leave_scheduled_at = Some(event.effective_time);
+                }
+            }
+        }
+        EventPayload::DeadlineReached { kind, due_time, .. } => {
+            if *kind == DeadlineKind::LeaveEffective
+                && state.status == IdentityStatus::Active
+                && state.leave_scheduled_at == Some(*due_time)
+            {
+                state.status = IdentityStatus::Left;
+                state.left_at = Some(*due_time);
+                state.leave_scheduled_at = None;
+            }
+        }
+        EventPayload::AccessGranted {
+            grant_id,
+            entitlement,
+            owner,
+            business_reason,
+            revocation,
+            origin,
+        } => {
+            state.grants.entry(*grant_id).or_insert_with(|| Grant {
+                grant_id: *grant_id,
+                entitlement: entitlement.clone(),
+                owner: owner.clone(),
+                business_reason: business_reason.clone(),
+                revocation: revocation.clone(),
+                origin: origin.clone(),
+                granted_at: event.effective_time,
+                status: GrantStatus::Active,
+                failed_attempts: 0,
+                escalated: false,
+            });
+        }
+        EventPayload::RevocationIssued {
+            grant_id,
+            command_id,
+            cause,
+        } => {
+            if let Some(grant) = state.grants.get_mut(grant_id).filter(|g| g.is_active()) {
+                grant.status = GrantStatus::RevocationPending {
+                    command_id: *command_id,
+                    cause: *cause,
+                    since: event.effective_time,
+                };
+            }
+        }
+        EventPayload::AccessRevoked {
+            grant_id,
+            command_id,
+            ..
+        } => {
+            if let Some(grant) = state.grants.get_mut(grant_id) {
+                let cause = match grant.status {
+                    GrantStatus::Revoked { .. } => None,
+                    GrantStatus::RevocationPending { cause, .. } => Some(Some(cause)),
+                    GrantStatus::Active => Some(None),
+                };
+                if let Some(cause) = cause {
+                    grant.status = GrantStatus::Revoked {
+                        command_id: *command_id,
+                        cause,
+                        revoked_at: event.effective_time,
+                    };
+                }
+            }
+        }
+        EventPayload::CommandFailed {
+            grant_id,
+            status,
+            command_type: CommandType::Revoke,
+            ..
+        } => {
+            if let Some(grant) = state.grants.get_mut(grant_id) {
+                grant.failed_attempts += 1;
+                grant.escalated |= *status == CommandStatus::FailedPermanent;
+            }
+        }
+        EventPayload::CommandFailed { .. } => {}
+    }
+    state
+}

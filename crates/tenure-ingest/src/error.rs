@@ -1,0 +1,87 @@
+//! HTTP errors that tell the sender exactly what to fix.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One problem with one field of one event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    /// 1-based line of an NDJSON body (1 for a single JSON object).
+    pub line: usize,
+    pub field: String,
+    pub problem: String,
+}
+
+impl FieldProblem {
+    /// A problem with `field` on `line`.
+    pub fn new(line: usize, field: &str, problem: impl Into<String>) -> Self {
+        FieldProblem {
+            line,
+            field: field.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A refused request. Nothing of a refused request was published: the sender fixes
+/// the named problems (4xx) or retries later (5xx) and may resend the whole request.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub problems: Vec<FieldProblem>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[FieldProblem]>::is_empty")]
+    problems: &'a [FieldProblem],
+}
+
+impl ApiError {
+    /// 400: the body cannot be read at all.
+    pub fn malformed(message: impl Into<String>, problems: Vec<FieldProblem>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "malformed_request",
+            message: message.into(),
+            problems,
+        }
+    }
+
+    /// 422: the body is readable but would create an ungoverned or impossible fact.
+    pub fn unprocessable(problems: Vec<FieldProblem>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_failed",
+            message: format!("{} problem(s) found; nothing was accepted", problems.len()),
+            problems,
+        }
+    }
+
+    /// 503: the broker did not acknowledge; nothing is known to be accepted. Retry.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "broker_unavailable",
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code,
+            message: &self.message,
+            problems: &self.problems,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

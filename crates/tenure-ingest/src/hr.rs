@@ -1,0 +1,122 @@
+//! HR lifecycle events: joiner, mover, leaver.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tenure_core::{Attributes, EventPayload, IdentityKind, LifecycleEvent, ids};
+
+use crate::error::FieldProblem;
+
+/// The identity authority for people: HR's employee ids name them.
+pub const PEOPLE: &str = "hr";
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum HrEventType {
+    Joiner,
+    Mover,
+    Leaver,
+}
+
+/// An HR event as HR systems post it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HrEvent {
+    /// The HR system's own id for this event.
+    event_id: String,
+    #[serde(default = "default_source")]
+    source_system: String,
+    #[serde(rename = "type")]
+    event_type: HrEventType,
+    employee_id: String,
+    effective_time: DateTime<Utc>,
+    #[serde(default)]
+    kind: Option<IdentityKind>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    manager_id: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn default_source() -> String {
+    "hr".to_owned()
+}
+
+fn required<'a>(
+    line: usize,
+    field: &str,
+    value: &'a Option<String>,
+    problems: &mut Vec<FieldProblem>,
+) -> &'a str {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => v,
+        _ => {
+            problems.push(FieldProblem::new(
+                line,
+                field,
+                "required for this event type",
+            ));
+            ""
+        }
+    }
+}
+
+impl HrEvent {
+    /// The lifecycle event this HR event announces, recorded at `now`.
+    pub(crate) fn into_event(
+        self,
+        line: usize,
+        now: DateTime<Utc>,
+    ) -> Result<LifecycleEvent, Vec<FieldProblem>> {
+        let mut problems = Vec::new();
+        if self.event_id.trim().is_empty() {
+            problems.push(FieldProblem::new(line, "event_id", "must not be empty"));
+        }
+        if self.employee_id.trim().is_empty() {
+            problems.push(FieldProblem::new(line, "employee_id", "must not be empty"));
+        }
+        let attributes = Attributes {
+            display_name: self.display_name.clone(),
+            department: self.department.clone(),
+            title: self.title.clone(),
+            manager_id: self.manager_id.clone(),
+            location: self.location.clone(),
+        };
+        let payload = match self.event_type {
+            HrEventType::Joiner => EventPayload::IdentityJoined {
+                kind: self.kind.unwrap_or_default(),
+                role: required(line, "role", &self.role, &mut problems).to_owned(),
+                attributes,
+                source_person_id: self.employee_id.clone(),
+            },
+            HrEventType::Mover => EventPayload::IdentityMoved {
+                role: required(line, "role", &self.role, &mut problems).to_owned(),
+                attributes,
+            },
+            HrEventType::Leaver => EventPayload::IdentityLeft {
+                reason: self.reason.clone().unwrap_or_default(),
+            },
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(LifecycleEvent {
+            event_id: ids::event(&self.source_system, &self.event_id),
+            identity_id: ids::identity(PEOPLE, &self.employee_id),
+            effective_time: self.effective_time,
+            recorded_time: now,
+            source_system: self.source_system,
+            source_event_id: self.event_id,
+            causation_id: None,
+            payload,
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! The ingest service: the only way source systems' facts enter the lifecycle log.
+//!
+//! It refuses what would create ungoverned access, answers `202` only after the
+//! broker has acknowledged every event of a request, and derives event ids from the
+//! source's own ids so a redelivery is one event in effect (DESIGN.md, decision 4).
+
+mod body;
+mod error;
+mod hr;
+mod itsm;
+mod outcomes;
+mod routes;
+
+pub use error::{ApiError, FieldProblem};
+pub use routes::{IngestState, router, serve};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Most events accepted in one NDJSON request.
+pub const MAX_BATCH_EVENTS: usize = 10_000;

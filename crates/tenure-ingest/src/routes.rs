@@ -1,0 +1,142 @@
+//! The HTTP routes and the publish step they share.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use futures::future::join_all;
+use serde::Serialize;
+use tenure_core::LifecycleEvent;
+use tenure_kafka::Publisher;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldProblem};
+use crate::hr::HrEvent;
+use crate::itsm::ItsmEvent;
+use crate::outcomes::OutcomeIn;
+use crate::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, body};
+
+/// What the routes share: the producer that appends to the log.
+#[derive(Clone)]
+pub struct IngestState {
+    publisher: Publisher,
+}
+
+impl IngestState {
+    /// State publishing through `publisher`.
+    pub fn new(publisher: Publisher) -> Self {
+        IngestState { publisher }
+    }
+}
+
+/// The `202` answer: the events the broker acknowledged, in request order.
+#[derive(Debug, Serialize)]
+struct Accepted {
+    accepted: usize,
+    event_ids: Vec<Uuid>,
+}
+
+/// The ingest API.
+pub fn router(state: IngestState) -> Router {
+    Router::new()
+        .route("/v1/hr/events", post(hr_events))
+        .route("/v1/itsm/events", post(itsm_events))
+        .route("/v1/connectors/outcomes", post(connector_outcomes))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves the ingest API on `listener` until `shutdown` turns true, finishing
+/// requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: IngestState,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    info!(address = ?listener.local_addr().ok(), "ingest listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+/// Converts every parsed item, collecting all problems of all lines before refusing.
+fn convert_all<T>(
+    items: Vec<(usize, T)>,
+    convert: impl Fn(usize, T) -> Result<Option<LifecycleEvent>, Vec<FieldProblem>>,
+) -> Result<Vec<LifecycleEvent>, ApiError> {
+    let mut events = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    for (line, item) in items {
+        match convert(line, item) {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => {}
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(events)
+    } else {
+        Err(ApiError::unprocessable(problems))
+    }
+}
+
+async fn publish(
+    state: &IngestState,
+    events: Vec<LifecycleEvent>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let results = join_all(events.iter().map(|e| state.publisher.send_event(e))).await;
+    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+        warn!(error = %e, "broker did not acknowledge; answering 503");
+        return Err(ApiError::unavailable(format!(
+            "the event log did not acknowledge ({e}); resend the request, duplicates are recognised"
+        )));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            accepted: events.len(),
+            event_ids: events.iter().map(|e| e.event_id).collect(),
+        }),
+    ))
+}
+
+async fn hr_events(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let now = Utc::now();
+    let items = body::parse::<HrEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
+    let events = convert_all(items, |line, e| e.into_event(line, now).map(Some))?;
+    publish(&state, events).await
+}
+
+async fn itsm_events(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let now = Utc::now();
+    let items = body::parse::<ItsmEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
+    let events = convert_all(items, |line, e| e.into_event(line, now).map(Some))?;
+    publish(&state, events).await
+}
+
+async fn connector_outcomes(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let now = Utc::now();
+    let items = body::parse::<OutcomeIn>(&headers, &body, MAX_BATCH_EVENTS)?;
+    let events = convert_all(items, |line, o| o.into_event(line, now))?;
+    publish(&state, events).await
+}

@@ -1,0 +1,389 @@
+//! A consumer whose offsets live in PostgreSQL, committed in the same transaction as
+//! the state they produced (DESIGN.md, decision 3).
+//!
+//! librdkafka runs on a dedicated OS thread, never on the async runtime: its
+//! rebalance callback may block there while it reads the stored offsets, and each
+//! batch is handed to the service's handler inside one PostgreSQL transaction that
+//! also compare-and-sets the offsets. A stale instance (one that lost its partitions
+//! in a rebalance it has not seen yet) fails the compare-and-set, rolls back, and
+//! re-reads the offsets; it can never commit over a newer instance.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use tenure_store::{Database, OffsetAdvance, PartitionKey, StoreError, offsets};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tracing::{debug, error, info, warn};
+
+use crate::error::KafkaAdapterError;
+
+/// How a service consumes: which topics, as which group, in batches of what size.
+#[derive(Clone, Debug)]
+pub struct ConsumerSettings {
+    pub bootstrap: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    /// Most records handled in one transaction.
+    pub max_batch: usize,
+    /// How long to wait for a batch to fill once its first record arrived.
+    pub linger: Duration,
+}
+
+impl ConsumerSettings {
+    /// Settings with batch defaults suited to one fsync per batch.
+    pub fn new(bootstrap: &str, group_id: &str, topics: &[&str]) -> Self {
+        ConsumerSettings {
+            bootstrap: bootstrap.to_owned(),
+            group_id: group_id.to_owned(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            max_batch: 2000,
+            linger: Duration::from_millis(20),
+        }
+    }
+}
+
+/// One consumed message, owned, so batches outlive librdkafka's buffers.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Record {
+    /// The value of a header, if present and UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A service's reaction to a batch of records, run inside the transaction that will
+/// also advance the offsets. Returning an error rolls everything back.
+pub trait BatchHandler: Send + 'static {
+    /// Handles `records` (in offset order per partition) using `txn`.
+    fn handle(
+        &mut self,
+        txn: &tokio_postgres::Transaction<'_>,
+        records: &[Record],
+    ) -> impl Future<Output = Result<(), KafkaAdapterError>>;
+}
+
+struct FencedContext {
+    db: Database,
+    group: String,
+    runtime: Handle,
+    /// Assigned partitions and the offset stored for each when we last read or wrote it.
+    assignment: Mutex<HashMap<PartitionKey, Option<i64>>>,
+    /// Bumped on every rebalance, so a batch gathered across one is dropped.
+    generation: AtomicU64,
+    failure: Mutex<Option<StoreError>>,
+}
+
+impl FencedContext {
+    fn load_stored(&self, keys: &[PartitionKey]) -> Result<HashMap<PartitionKey, i64>, StoreError> {
+        self.runtime.block_on(async {
+            let client = self.db.client().await?;
+            let client: &tokio_postgres::Client = &client;
+            offsets::load(client, &self.group, keys).await
+        })
+    }
+}
+
+impl ClientContext for FencedContext {}
+
+impl ConsumerContext for FencedContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut assignment = self.assignment.lock().unwrap_or_else(|p| p.into_inner());
+        assignment.clear();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let keys: Vec<PartitionKey> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| PartitionKey {
+                        topic: e.topic().to_owned(),
+                        partition: e.partition(),
+                    })
+                    .collect();
+                match self.load_stored(&keys) {
+                    Ok(stored) => {
+                        for key in keys {
+                            let next = stored.get(&key).copied();
+                            let offset = next.map(Offset::Offset).unwrap_or(Offset::Beginning);
+                            if let Err(e) =
+                                tpl.set_partition_offset(&key.topic, key.partition, offset)
+                            {
+                                error!(error = %e, "could not set partition offset");
+                            }
+                            assignment.insert(key, next);
+                        }
+                        info!(group = %self.group, partitions = ?assignment, "partitions assigned at stored offsets");
+                        if let Err(e) = consumer.assign(tpl) {
+                            error!(error = %e, "assign failed");
+                        }
+                    }
+                    Err(e) => {
+                        error!(error = %e, "could not read stored offsets; taking no partitions");
+                        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        let _ = consumer.assign(&TopicPartitionList::new());
+                    }
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                info!(group = %self.group, "partitions revoked");
+                let _ = consumer.unassign();
+            }
+            other => {
+                error!(group = %self.group, error = ?other, "rebalance error");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+/// Consumes until `shutdown` turns true, handing batches to `handler`. Returns an
+/// error only for failures that a restart (not a retry) must fix.
+pub async fn run_consumer<H: BatchHandler>(
+    settings: ConsumerSettings,
+    db: Database,
+    handler: H,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), KafkaAdapterError> {
+    let runtime = Handle::current();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let name = format!("consumer-{}", settings.group_id);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let result = consume_loop(settings, db, handler, shutdown, runtime);
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| KafkaAdapterError::Handler(Box::new(e)))?;
+    done_rx.await.unwrap_or_else(|_| {
+        Err(KafkaAdapterError::Handler(
+            "consumer thread panicked".into(),
+        ))
+    })
+}
+
+fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+    let headers = m
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .filter_map(|h| {
+                    Some((h.key.to_owned(), String::from_utf8(h.value?.to_vec()).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        topic: m.topic().to_owned(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        headers,
+    }
+}
+
+fn consume_loop<H: BatchHandler>(
+    settings: ConsumerSettings,
+    db: Database,
+    mut handler: H,
+    shutdown: watch::Receiver<bool>,
+    runtime: Handle,
+) -> Result<(), KafkaAdapterError> {
+    let context = FencedContext {
+        db: db.clone(),
+        group: settings.group_id.clone(),
+        runtime: runtime.clone(),
+        assignment: Mutex::new(HashMap::new()),
+        generation: AtomicU64::new(0),
+        failure: Mutex::new(None),
+    };
+    let consumer: BaseConsumer<FencedContext> = ClientConfig::new()
+        .set("bootstrap.servers", &settings.bootstrap)
+        .set("group.id", &settings.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("partition.assignment.strategy", "range")
+        .create_with_context(context)?;
+    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+
+    let mut polled: Vec<Record> = Vec::with_capacity(settings.max_batch);
+    while !*shutdown.borrow() {
+        if let Some(e) = consumer
+            .context()
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return Err(e.into());
+        }
+        let generation = consumer.context().generation.load(Ordering::SeqCst);
+        polled.clear();
+        let mut deadline: Option<Instant> = None;
+        while polled.len() < settings.max_batch {
+            let timeout = match deadline {
+                None => Duration::from_millis(100),
+                Some(d) => d.saturating_duration_since(Instant::now()),
+            };
+            match consumer.poll(timeout) {
+                Some(Ok(message)) => {
+                    polled.push(to_record(&message));
+                    deadline.get_or_insert_with(|| Instant::now() + settings.linger);
+                }
+                Some(Err(e)) => {
+                    warn!(error = %e, "consumer error");
+                    break;
+                }
+                None => break,
+            }
+        }
+        if polled.is_empty() {
+            continue;
+        }
+        if consumer.context().generation.load(Ordering::SeqCst) != generation {
+            debug!("rebalance while gathering a batch; its partitions restart from stored offsets");
+            continue;
+        }
+        let assignment = consumer
+            .context()
+            .assignment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let records: Vec<Record> = polled
+            .drain(..)
+            .filter(|r| {
+                assignment.contains_key(&PartitionKey {
+                    topic: r.topic.clone(),
+                    partition: r.partition,
+                })
+            })
+            .collect();
+        let advances = advances_for(&records, &assignment);
+        let result = runtime.block_on(commit_batch(
+            &db,
+            &settings.group_id,
+            &mut handler,
+            &records,
+            &advances,
+        ));
+        match result {
+            Ok(()) => {
+                let mut assignment = consumer
+                    .context()
+                    .assignment
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                for a in &advances {
+                    if let Some(stored) = assignment.get_mut(&a.partition) {
+                        *stored = Some(a.next);
+                    }
+                }
+            }
+            Err(KafkaAdapterError::Store(e @ StoreError::Fenced { .. })) => {
+                warn!(error = %e, "batch rolled back: another instance owns these offsets");
+                reposition(&consumer)?;
+            }
+            Err(KafkaAdapterError::Store(e @ (StoreError::Postgres(_) | StoreError::Pool(_)))) => {
+                warn!(error = %e, "batch rolled back; retrying from stored offsets");
+                std::thread::sleep(Duration::from_millis(500));
+                reposition(&consumer)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    info!(group = %settings.group_id, "consumer stopping");
+    consumer.unsubscribe();
+    Ok(())
+}
+
+fn advances_for(
+    records: &[Record],
+    assignment: &HashMap<PartitionKey, Option<i64>>,
+) -> Vec<OffsetAdvance> {
+    let mut by_partition: BTreeMap<PartitionKey, (i64, i64)> = BTreeMap::new();
+    for r in records {
+        let key = PartitionKey {
+            topic: r.topic.clone(),
+            partition: r.partition,
+        };
+        let entry = by_partition.entry(key).or_insert((r.offset, 0));
+        entry.0 = entry.0.max(r.offset);
+        entry.1 += 1;
+    }
+    by_partition
+        .into_iter()
+        .map(|(key, (last, messages))| OffsetAdvance {
+            expected: assignment.get(&key).copied().flatten(),
+            partition: key,
+            next: last + 1,
+            messages,
+        })
+        .collect()
+}
+
+async fn commit_batch<H: BatchHandler>(
+    db: &Database,
+    group: &str,
+    handler: &mut H,
+    records: &[Record],
+    advances: &[OffsetAdvance],
+) -> Result<(), KafkaAdapterError> {
+    let mut client = db.client().await.map_err(KafkaAdapterError::Store)?;
+    let txn = client.transaction().await.map_err(StoreError::from)?;
+    handler.handle(&txn, records).await?;
+    offsets::advance(&*txn, group, advances).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// Re-reads the stored offsets of the current assignment and seeks to them, so the
+/// next batch starts exactly after what PostgreSQL holds.
+fn reposition(consumer: &BaseConsumer<FencedContext>) -> Result<(), KafkaAdapterError> {
+    let context = consumer.context();
+    let keys: Vec<PartitionKey> = context
+        .assignment
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .keys()
+        .cloned()
+        .collect();
+    let stored = context.load_stored(&keys)?;
+    let mut assignment = context.assignment.lock().unwrap_or_else(|p| p.into_inner());
+    for key in keys {
+        let next = stored.get(&key).copied();
+        let offset = next.map(Offset::Offset).unwrap_or(Offset::Beginning);
+        consumer.seek(&key.topic, key.partition, offset, Duration::from_secs(10))?;
+        assignment.insert(key, next);
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Everything Tenure does with Kafka, behind small adapters so that the services
+//! only see domain events, commands and batches.
+
+pub mod broker;
+pub mod consumer;
+pub mod error;
+pub mod headers;
+pub mod publisher;
+pub mod topics;
+
+pub use broker::{BrokerOptions, EmbeddedBroker};
+pub use consumer::{BatchHandler, ConsumerSettings, Record, run_consumer};
+pub use error::KafkaAdapterError;
+pub use publisher::Publisher;

@@ -1,0 +1,70 @@
+//! Projecting one batch of lifecycle records.
+
+use std::collections::HashSet;
+
+use tenure_core::{LifecycleEvent, apply};
+use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
+use tracing::error;
+
+use crate::tables;
+
+/// Projects batches of lifecycle records; holds no state between batches, so any
+/// instance can take over any partition.
+#[derive(Default)]
+pub struct ProjectionHandler {
+    /// Records on the log that are not lifecycle events (skipped, and counted).
+    pub undecodable: u64,
+}
+
+/// An event together with where it sits on the log.
+pub(crate) struct Positioned {
+    pub event: LifecycleEvent,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl BatchHandler for ProjectionHandler {
+    async fn handle(
+        &mut self,
+        txn: &tokio_postgres::Transaction<'_>,
+        records: &[Record],
+    ) -> Result<(), KafkaAdapterError> {
+        let mut events = Vec::with_capacity(records.len());
+        for record in records {
+            match tenure_proto::decode_event(&record.payload) {
+                Ok(event) => events.push(Positioned {
+                    event,
+                    partition: record.partition,
+                    offset: record.offset,
+                }),
+                Err(e) => {
+                    self.undecodable += 1;
+                    error!(partition = record.partition, offset = record.offset, error = %e, "skipping a record that is not a lifecycle event");
+                }
+            }
+        }
+        let fresh: HashSet<uuid::Uuid> = tables::journal(txn, &events).await?;
+        let fresh_events: Vec<&LifecycleEvent> = {
+            // A duplicate inside the batch is journaled once; fold only its first copy.
+            let mut first = HashSet::new();
+            events
+                .iter()
+                .map(|p| &p.event)
+                .filter(|e| fresh.contains(&e.event_id) && first.insert(e.event_id))
+                .collect()
+        };
+        if fresh_events.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<uuid::Uuid> = fresh_events.iter().map(|e| e.identity_id).collect();
+        let mut states = tables::load_states(txn, &ids).await?;
+        for event in fresh_events {
+            let state = states
+                .remove(&event.identity_id)
+                .unwrap_or_else(|| tenure_core::IdentityState::new(event.identity_id));
+            states.insert(event.identity_id, apply(state, event));
+        }
+        tables::save_states(txn, states.values()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! The projector's writes: the event journal, identity states and grants.
+
+use std::collections::{HashMap, HashSet};
+
+use tenure_core::{GrantOrigin, GrantStatus, IdentityState};
+use tenure_store::StoreError;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use crate::handler::Positioned;
+
+/// Journals the batch's events; returns the ids that were not journaled before.
+pub(crate) async fn journal(
+    txn: &Transaction<'_>,
+    events: &[Positioned],
+) -> Result<HashSet<Uuid>, StoreError> {
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    let mut identities = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut effective = Vec::with_capacity(events.len());
+    let mut recorded = Vec::with_capacity(events.len());
+    let mut sources = Vec::with_capacity(events.len());
+    let mut source_ids = Vec::with_capacity(events.len());
+    let mut causes = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    let mut partitions = Vec::with_capacity(events.len());
+    let mut offsets = Vec::with_capacity(events.len());
+    for p in events {
+        let e = &p.event;
+        ids.push(e.event_id);
+        identities.push(e.identity_id);
+        types.push(e.payload.kind());
+        effective.push(e.effective_time);
+        recorded.push(e.recorded_time);
+        sources.push(e.source_system.as_str());
+        source_ids.push(e.source_event_id.as_str());
+        causes.push(e.causation_id);
+        payloads.push(serde_json::to_value(&e.payload).expect("event payloads always serialise"));
+        partitions.push(p.partition);
+        offsets.push(p.offset);
+    }
+    let rows = txn
+        .query(
+            "INSERT INTO projection_events (event_id, identity_id, event_type, effective_time, recorded_time,
+                                            source_system, source_event_id, causation_id, payload,
+                                            log_partition, log_offset)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                                  $6::text[], $7::text[], $8::uuid[], $9::jsonb[], $10::int[], $11::bigint[])
+             ON CONFLICT (event_id) DO NOTHING
+             RETURNING event_id",
+            &[
+                &ids,
+                &identities,
+                &types,
+                &effective,
+                &recorded,
+                &sources,
+                &source_ids,
+                &causes,
+                &payloads,
+                &partitions,
+                &offsets,
+            ],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
+/// The current states of these identities (absent ones have no events yet).
+pub(crate) async fn load_states(
+    txn: &Transaction<'_>,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, IdentityState>, StoreError> {
+    let rows = txn
+        .query(
+            "SELECT state FROM projection_identities WHERE identity_id = ANY($1) FOR UPDATE",
+            &[&ids],
+        )
+        .await?;
+    let mut states = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let value: serde_json::Value = row.get(0);
+        match serde_json::from_value::<IdentityState>(value) {
+            Ok(state) => {
+                states.insert(state.identity_id, state);
+            }
+            Err(e) => {
+                return Err(StoreError::Corrupt(format!(
+                    "projection_identities holds a state this version cannot read ({e}); run `tenure replay`"
+                )));
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// Writes identities and all their grants.
+pub(crate) async fn save_states<'a>(
+    txn: &Transaction<'_>,
+    states: impl Iterator<Item = &'a IdentityState>,
+) -> Result<(), StoreError> {
+    let mut ids = Vec::new();
+    let mut kinds = Vec::new();
+    let mut statuses = Vec::new();
+    let mut roles = Vec::new();
+    let mut names = Vec::new();
+    let mut person_ids = Vec::new();
+    let mut applied = Vec::new();
+    let mut docs = Vec::new();
+
+    let mut g_ids = Vec::new();
+    let mut g_identities = Vec::new();
+    let mut g_systems = Vec::new();
+    let mut g_resources = Vec::new();
+    let mut g_permissions = Vec::new();
+    let mut g_owners = Vec::new();
+    let mut g_reasons = Vec::new();
+    let mut g_expires = Vec::new();
+    let mut g_role_change = Vec::new();
+    let mut g_origins = Vec::new();
+    let mut g_statuses = Vec::new();
+    let mut g_granted = Vec::new();
+    let mut g_commands = Vec::new();
+    let mut g_causes = Vec::new();
+    let mut g_since = Vec::new();
+
+    for s in states {
+        ids.push(s.identity_id);
+        kinds.push(s.kind.as_str());
+        statuses.push(s.status.as_str());
+        roles.push(s.role.clone());
+        names.push(s.attributes.display_name.clone());
+        person_ids.push(s.source_person_id.clone());
+        applied.push(s.events_applied as i64);
+        docs.push(serde_json::to_value(s).expect("identity states always serialise"));
+        for g in s.grants.values() {
+            g_ids.push(g.grant_id);
+            g_identities.push(s.identity_id);
+            g_systems.push(g.entitlement.system.clone());
+            g_resources.push(g.entitlement.resource.clone());
+            g_permissions.push(g.entitlement.permission.clone());
+            g_owners.push(g.owner.clone());
+            g_reasons.push(g.business_reason.clone());
+            g_expires.push(g.revocation.expires_at);
+            g_role_change.push(g.revocation.ends_on_role_change);
+            g_origins.push(match &g.origin {
+                GrantOrigin::Birthright { role } => format!("birthright:{role}"),
+                GrantOrigin::Request { request_id } => format!("request:{request_id}"),
+            });
+            g_statuses.push(g.status.as_str());
+            g_granted.push(g.granted_at);
+            let (command, cause, since) = match &g.status {
+                GrantStatus::Active => (None, None, Some(g.granted_at)),
+                GrantStatus::RevocationPending {
+                    command_id,
+                    cause,
+                    since,
+                } => (Some(*command_id), Some(cause.as_str()), Some(*since)),
+                GrantStatus::Revoked {
+                    command_id,
+                    cause,
+                    revoked_at,
+                } => (
+                    Some(*command_id),
+                    cause.map(|c| c.as_str()),
+                    Some(*revoked_at),
+                ),
+            };
+            g_commands.push(command);
+            g_causes.push(cause);
+            g_since.push(since);
+        }
+    }
+    txn.execute(
+        "INSERT INTO projection_identities (identity_id, kind, status, role, display_name, source_person_id,
+                                            events_applied, state, updated_at)
+         SELECT *, now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                     $7::bigint[], $8::jsonb[])
+         ON CONFLICT (identity_id) DO UPDATE SET
+            kind = EXCLUDED.kind, status = EXCLUDED.status, role = EXCLUDED.role,
+            display_name = EXCLUDED.display_name, source_person_id = EXCLUDED.source_person_id,
+            events_applied = EXCLUDED.events_applied, state = EXCLUDED.state, updated_at = now()",
+        &[&ids, &kinds, &statuses, &roles, &names, &person_ids, &applied, &docs],
+    )
+    .await?;
+    if !g_ids.is_empty() {
+        txn.execute(
+            "INSERT INTO projection_grants (grant_id, identity_id, system, resource, permission, owner,
+                                            business_reason, expires_at, ends_on_role_change, origin, status,
+                                            granted_at, revocation_command_id, revocation_cause, status_since)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                  $7::text[], $8::timestamptz[], $9::bool[], $10::text[], $11::text[],
+                                  $12::timestamptz[], $13::uuid[], $14::text[], $15::timestamptz[])
+             ON CONFLICT (grant_id) DO UPDATE SET
+                status = EXCLUDED.status, revocation_command_id = EXCLUDED.revocation_command_id,
+                revocation_cause = EXCLUDED.revocation_cause,
+                status_since = EXCLUDED.status_since",
+            &[
+                &g_ids,
+                &g_identities,
+                &g_systems,
+                &g_resources,
+                &g_permissions,
+                &g_owners,
+                &g_reasons,
+                &g_expires,
+                &g_role_change,
+                &g_origins,
+                &g_statuses,
+                &g_granted,
+                &g_commands,
+                &g_causes,
+                &g_since,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}

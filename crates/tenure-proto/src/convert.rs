@@ -1,0 +1,566 @@
+//! Mapping between `tenure-core` types and their protobuf form.
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use prost_types::Timestamp;
+use tenure_core::{self as core, EventPayload, LifecycleEvent};
+use uuid::Uuid;
+
+use crate::v1;
+
+/// Why bytes from a topic could not be read as a Tenure message. The message is
+/// malformed, not the consumer: route it to a dead-letter topic, never retry it.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a valid protobuf message: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("field {0} is required but missing")]
+    Missing(&'static str),
+    #[error("field {field} is not a UUID: {value:?}")]
+    BadUuid { field: &'static str, value: String },
+    #[error("field {field} holds an unknown or unspecified value {value}")]
+    BadEnum { field: &'static str, value: i32 },
+    #[error("field {0} holds an impossible timestamp")]
+    BadTime(&'static str),
+}
+
+fn ts(t: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn from_ts(t: Option<Timestamp>, field: &'static str) -> Result<DateTime<Utc>, DecodeError> {
+    let t = t.ok_or(DecodeError::Missing(field))?;
+    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).ok_or(DecodeError::BadTime(field))
+}
+
+fn uuid(value: &str, field: &'static str) -> Result<Uuid, DecodeError> {
+    Uuid::parse_str(value).map_err(|_| DecodeError::BadUuid {
+        field,
+        value: value.to_owned(),
+    })
+}
+
+fn opt_uuid(value: &str, field: &'static str) -> Result<Option<Uuid>, DecodeError> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        uuid(value, field).map(Some)
+    }
+}
+
+fn opt_string(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn entitlement_to(e: &core::Entitlement) -> v1::Entitlement {
+    v1::Entitlement {
+        system: e.system.clone(),
+        resource: e.resource.clone(),
+        permission: e.permission.clone(),
+    }
+}
+
+fn entitlement_from(e: Option<v1::Entitlement>) -> Result<core::Entitlement, DecodeError> {
+    let e = e.ok_or(DecodeError::Missing("entitlement"))?;
+    Ok(core::Entitlement {
+        system: e.system,
+        resource: e.resource,
+        permission: e.permission,
+    })
+}
+
+fn attributes_to(a: &core::Attributes) -> v1::IdentityAttributes {
+    let s = |o: &Option<String>| o.clone().unwrap_or_default();
+    v1::IdentityAttributes {
+        display_name: s(&a.display_name),
+        department: s(&a.department),
+        title: s(&a.title),
+        manager_id: s(&a.manager_id),
+        location: s(&a.location),
+    }
+}
+
+fn attributes_from(a: Option<v1::IdentityAttributes>) -> core::Attributes {
+    let a = a.unwrap_or_default();
+    core::Attributes {
+        display_name: opt_string(&a.display_name),
+        department: opt_string(&a.department),
+        title: opt_string(&a.title),
+        manager_id: opt_string(&a.manager_id),
+        location: opt_string(&a.location),
+    }
+}
+
+fn kind_to(k: core::IdentityKind) -> v1::IdentityKind {
+    match k {
+        core::IdentityKind::Employee => v1::IdentityKind::Employee,
+        core::IdentityKind::Contractor => v1::IdentityKind::Contractor,
+        core::IdentityKind::ServiceAccount => v1::IdentityKind::ServiceAccount,
+        core::IdentityKind::ApiKey => v1::IdentityKind::ApiKey,
+        core::IdentityKind::Agent => v1::IdentityKind::Agent,
+    }
+}
+
+fn kind_from(value: i32) -> Result<core::IdentityKind, DecodeError> {
+    Ok(match v1::IdentityKind::try_from(value) {
+        Ok(v1::IdentityKind::Employee) => core::IdentityKind::Employee,
+        Ok(v1::IdentityKind::Contractor) => core::IdentityKind::Contractor,
+        Ok(v1::IdentityKind::ServiceAccount) => core::IdentityKind::ServiceAccount,
+        Ok(v1::IdentityKind::ApiKey) => core::IdentityKind::ApiKey,
+        Ok(v1::IdentityKind::Agent) => core::IdentityKind::Agent,
+        _ => {
+            return Err(DecodeError::BadEnum {
+                field: "kind",
+                value,
+            });
+        }
+    })
+}
+
+fn cause_to(c: core::RevocationCause) -> v1::RevocationCause {
+    match c {
+        core::RevocationCause::Leaver => v1::RevocationCause::Leaver,
+        core::RevocationCause::Mover => v1::RevocationCause::Mover,
+        core::RevocationCause::Expiry => v1::RevocationCause::Expiry,
+        core::RevocationCause::OrphanedOwner => v1::RevocationCause::OrphanedOwner,
+        core::RevocationCause::Policy => v1::RevocationCause::Policy,
+    }
+}
+
+fn cause_from(value: i32) -> Result<core::RevocationCause, DecodeError> {
+    Ok(match v1::RevocationCause::try_from(value) {
+        Ok(v1::RevocationCause::Leaver) => core::RevocationCause::Leaver,
+        Ok(v1::RevocationCause::Mover) => core::RevocationCause::Mover,
+        Ok(v1::RevocationCause::Expiry) => core::RevocationCause::Expiry,
+        Ok(v1::RevocationCause::OrphanedOwner) => core::RevocationCause::OrphanedOwner,
+        Ok(v1::RevocationCause::Policy) => core::RevocationCause::Policy,
+        _ => {
+            return Err(DecodeError::BadEnum {
+                field: "cause",
+                value,
+            });
+        }
+    })
+}
+
+fn status_to(s: core::CommandStatus) -> v1::CommandStatus {
+    match s {
+        core::CommandStatus::Done => v1::CommandStatus::Done,
+        core::CommandStatus::AlreadyAbsent => v1::CommandStatus::AlreadyAbsent,
+        core::CommandStatus::FailedRetryable => v1::CommandStatus::FailedRetryable,
+        core::CommandStatus::FailedPermanent => v1::CommandStatus::FailedPermanent,
+    }
+}
+
+fn status_from(value: i32) -> Result<core::CommandStatus, DecodeError> {
+    Ok(match v1::CommandStatus::try_from(value) {
+        Ok(v1::CommandStatus::Done) => core::CommandStatus::Done,
+        Ok(v1::CommandStatus::AlreadyAbsent) => core::CommandStatus::AlreadyAbsent,
+        Ok(v1::CommandStatus::FailedRetryable) => core::CommandStatus::FailedRetryable,
+        Ok(v1::CommandStatus::FailedPermanent) => core::CommandStatus::FailedPermanent,
+        _ => {
+            return Err(DecodeError::BadEnum {
+                field: "status",
+                value,
+            });
+        }
+    })
+}
+
+fn command_type_to(t: core::CommandType) -> v1::CommandType {
+    match t {
+        core::CommandType::Revoke => v1::CommandType::Revoke,
+        core::CommandType::Grant => v1::CommandType::Grant,
+    }
+}
+
+fn command_type_from(value: i32) -> Result<core::CommandType, DecodeError> {
+    Ok(match v1::CommandType::try_from(value) {
+        Ok(v1::CommandType::Revoke) => core::CommandType::Revoke,
+        Ok(v1::CommandType::Grant) => core::CommandType::Grant,
+        _ => {
+            return Err(DecodeError::BadEnum {
+                field: "command_type",
+                value,
+            });
+        }
+    })
+}
+
+fn deadline_kind_to(k: core::DeadlineKind) -> v1::DeadlineKind {
+    match k {
+        core::DeadlineKind::LeaveEffective => v1::DeadlineKind::LeaveEffective,
+        core::DeadlineKind::GrantExpiry => v1::DeadlineKind::GrantExpiry,
+    }
+}
+
+fn deadline_kind_from(value: i32) -> Result<core::DeadlineKind, DecodeError> {
+    Ok(match v1::DeadlineKind::try_from(value) {
+        Ok(v1::DeadlineKind::LeaveEffective) => core::DeadlineKind::LeaveEffective,
+        Ok(v1::DeadlineKind::GrantExpiry) => core::DeadlineKind::GrantExpiry,
+        _ => {
+            return Err(DecodeError::BadEnum {
+                field: "deadline kind",
+                value,
+            });
+        }
+    })
+}
+
+fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
+    use v1::lifecycle_event::Payload as P;
+    match p {
+        EventPayload::IdentityJoined {
+            kind,
+            role,
+            attributes,
+            source_person_id,
+        } => P::IdentityJoined(v1::IdentityJoined {
+            kind: kind_to(*kind) as i32,
+            role: role.clone(),
+            attributes: Some(attributes_to(attributes)),
+            source_person_id: source_person_id.clone(),
+        }),
+        EventPayload::IdentityMoved { role, attributes } => P::IdentityMoved(v1::IdentityMoved {
+            role: role.clone(),
+            attributes: Some(attributes_to(attributes)),
+        }),
+        EventPayload::IdentityLeft { reason } => P::IdentityLeft(v1::IdentityLeft {
+            reason: reason.clone(),
+        }),
+        EventPayload::AccessGranted {
+            grant_id,
+            entitlement,
+            owner,
+            business_reason,
+            revocation,
+            origin,
+        } => P::AccessGranted(v1::AccessGranted {
+            grant_id: grant_id.to_string(),
+            entitlement: Some(entitlement_to(entitlement)),
+            owner: owner.clone(),
+            business_reason: business_reason.clone(),
+            revocation: Some(v1::RevocationCondition {
+                expires_at: revocation.expires_at.map(ts),
+                ends_on_role_change: revocation.ends_on_role_change,
+            }),
+            origin: Some(match origin {
+                core::GrantOrigin::Birthright { role } => {
+                    v1::access_granted::Origin::BirthrightRole(role.clone())
+                }
+                core::GrantOrigin::Request { request_id } => {
+                    v1::access_granted::Origin::RequestId(request_id.clone())
+                }
+            }),
+        }),
+        EventPayload::RevocationIssued {
+            grant_id,
+            command_id,
+            cause,
+        } => P::RevocationIssued(v1::RevocationIssued {
+            grant_id: grant_id.to_string(),
+            command_id: command_id.to_string(),
+            cause: cause_to(*cause) as i32,
+        }),
+        EventPayload::AccessRevoked {
+            grant_id,
+            command_id,
+            status,
+            connector,
+            detail,
+        } => P::AccessRevoked(v1::AccessRevoked {
+            grant_id: grant_id.to_string(),
+            command_id: command_id.to_string(),
+            status: status_to(*status) as i32,
+            connector: connector.clone(),
+            detail: detail.clone(),
+        }),
+        EventPayload::CommandFailed {
+            grant_id,
+            command_id,
+            status,
+            command_type,
+            connector,
+            detail,
+        } => P::CommandFailed(v1::CommandFailed {
+            grant_id: grant_id.to_string(),
+            command_id: command_id.to_string(),
+            status: status_to(*status) as i32,
+            connector: connector.clone(),
+            detail: detail.clone(),
+            command_type: command_type_to(*command_type) as i32,
+        }),
+        EventPayload::DeadlineReached {
+            kind,
+            grant_id,
+            due_time,
+        } => P::DeadlineReached(v1::DeadlineReached {
+            kind: deadline_kind_to(*kind) as i32,
+            grant_id: grant_id.map(|g| g.to_string()).unwrap_or_default(),
+            due_time: Some(ts(*due_time)),
+        }),
+    }
+}
+
+fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeError> {
+    use v1::lifecycle_event::Payload as P;
+    Ok(match p {
+        P::IdentityJoined(j) => EventPayload::IdentityJoined {
+            kind: kind_from(j.kind)?,
+            role: j.role,
+            attributes: attributes_from(j.attributes),
+            source_person_id: j.source_person_id,
+        },
+        P::IdentityMoved(m) => EventPayload::IdentityMoved {
+            role: m.role,
+            attributes: attributes_from(m.attributes),
+        },
+        P::IdentityLeft(l) => EventPayload::IdentityLeft { reason: l.reason },
+        P::AccessGranted(g) => {
+            let revocation = g.revocation.ok_or(DecodeError::Missing("revocation"))?;
+            EventPayload::AccessGranted {
+                grant_id: uuid(&g.grant_id, "grant_id")?,
+                entitlement: entitlement_from(g.entitlement)?,
+                owner: g.owner,
+                business_reason: g.business_reason,
+                revocation: core::RevocationCondition {
+                    expires_at: revocation
+                        .expires_at
+                        .map(|t| from_ts(Some(t), "expires_at"))
+                        .transpose()?,
+                    ends_on_role_change: revocation.ends_on_role_change,
+                },
+                origin: match g.origin.ok_or(DecodeError::Missing("origin"))? {
+                    v1::access_granted::Origin::BirthrightRole(role) => {
+                        core::GrantOrigin::Birthright { role }
+                    }
+                    v1::access_granted::Origin::RequestId(request_id) => {
+                        core::GrantOrigin::Request { request_id }
+                    }
+                },
+            }
+        }
+        P::RevocationIssued(r) => EventPayload::RevocationIssued {
+            grant_id: uuid(&r.grant_id, "grant_id")?,
+            command_id: uuid(&r.command_id, "command_id")?,
+            cause: cause_from(r.cause)?,
+        },
+        P::AccessRevoked(r) => EventPayload::AccessRevoked {
+            grant_id: uuid(&r.grant_id, "grant_id")?,
+            command_id: uuid(&r.command_id, "command_id")?,
+            status: status_from(r.status)?,
+            connector: r.connector,
+            detail: r.detail,
+        },
+        P::CommandFailed(f) => EventPayload::CommandFailed {
+            grant_id: uuid(&f.grant_id, "grant_id")?,
+            command_id: uuid(&f.command_id, "command_id")?,
+            status: status_from(f.status)?,
+            command_type: command_type_from(f.command_type)?,
+            connector: f.connector,
+            detail: f.detail,
+        },
+        P::DeadlineReached(d) => EventPayload::DeadlineReached {
+            kind: deadline_kind_from(d.kind)?,
+            grant_id: opt_uuid(&d.grant_id, "grant_id")?,
+            due_time: from_ts(d.due_time, "due_time")?,
+        },
+    })
+}
+
+/// The protobuf bytes of a lifecycle event, as written to `tenure.lifecycle.v1`.
+pub fn encode_event(event: &LifecycleEvent) -> Vec<u8> {
+    v1::LifecycleEvent {
+        event_id: event.event_id.to_string(),
+        identity_id: event.identity_id.to_string(),
+        effective_time: Some(ts(event.effective_time)),
+        recorded_time: Some(ts(event.recorded_time)),
+        source_system: event.source_system.clone(),
+        source_event_id: event.source_event_id.clone(),
+        causation_id: event
+            .causation_id
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        payload: Some(payload_to(&event.payload)),
+    }
+    .encode_to_vec()
+}
+
+/// Reads a lifecycle event from `tenure.lifecycle.v1`.
+pub fn decode_event(bytes: &[u8]) -> Result<LifecycleEvent, DecodeError> {
+    let e = v1::LifecycleEvent::decode(bytes)?;
+    Ok(LifecycleEvent {
+        event_id: uuid(&e.event_id, "event_id")?,
+        identity_id: uuid(&e.identity_id, "identity_id")?,
+        effective_time: from_ts(e.effective_time, "effective_time")?,
+        recorded_time: from_ts(e.recorded_time, "recorded_time")?,
+        source_system: e.source_system,
+        source_event_id: e.source_event_id,
+        causation_id: opt_uuid(&e.causation_id, "causation_id")?,
+        payload: payload_from(e.payload.ok_or(DecodeError::Missing("payload"))?)?,
+    })
+}
+
+/// The protobuf bytes of a connector command, stamped with the time it was issued.
+pub fn encode_command(command: &core::Command, issued: DateTime<Utc>) -> Vec<u8> {
+    match command {
+        core::Command::Revoke(c) => v1::RevocationCommand {
+            command_id: c.command_id.to_string(),
+            grant_id: c.grant_id.to_string(),
+            identity_id: c.identity_id.to_string(),
+            entitlement: Some(entitlement_to(&c.entitlement)),
+            cause: cause_to(c.cause) as i32,
+            issued_time: Some(ts(issued)),
+            trigger_event_id: c.trigger_event_id.to_string(),
+        }
+        .encode_to_vec(),
+        core::Command::Grant(c) => v1::GrantCommand {
+            command_id: c.command_id.to_string(),
+            grant_id: c.grant_id.to_string(),
+            identity_id: c.identity_id.to_string(),
+            entitlement: Some(entitlement_to(&c.entitlement)),
+            issued_time: Some(ts(issued)),
+            trigger_event_id: c.trigger_event_id.to_string(),
+        }
+        .encode_to_vec(),
+    }
+}
+
+/// A connector's outcome, validated: ids are UUIDs and enums are known.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub command_id: Uuid,
+    pub grant_id: Uuid,
+    pub identity_id: Uuid,
+    pub command_type: core::CommandType,
+    pub status: core::CommandStatus,
+    pub connector: String,
+    pub detail: String,
+}
+
+/// Validates a wire outcome (from `tenure.outcomes.v1` or HTTP).
+pub fn outcome_from_wire(o: v1::CommandOutcome) -> Result<Outcome, DecodeError> {
+    Ok(Outcome {
+        command_id: uuid(&o.command_id, "command_id")?,
+        grant_id: uuid(&o.grant_id, "grant_id")?,
+        identity_id: uuid(&o.identity_id, "identity_id")?,
+        command_type: command_type_from(o.command_type)?,
+        status: status_from(o.status)?,
+        connector: o.connector,
+        detail: o.detail,
+    })
+}
+
+/// Reads a connector outcome from `tenure.outcomes.v1`.
+pub fn decode_outcome(bytes: &[u8]) -> Result<Outcome, DecodeError> {
+    outcome_from_wire(v1::CommandOutcome::decode(bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use tenure_core::ids;
+
+    fn sample(payload: EventPayload) -> LifecycleEvent {
+        LifecycleEvent {
+            event_id: ids::event("workday", "1"),
+            identity_id: ids::identity("hr", "E1"),
+            effective_time: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            recorded_time: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 6).unwrap(),
+            source_system: "workday".into(),
+            source_event_id: "1".into(),
+            causation_id: None,
+            payload,
+        }
+    }
+
+    #[test]
+    fn every_payload_round_trips() {
+        let g = ids::request_grant("sn", "R1");
+        let payloads = vec![
+            EventPayload::IdentityJoined {
+                kind: core::IdentityKind::Contractor,
+                role: "engineer".into(),
+                attributes: core::Attributes {
+                    department: Some("R&D".into()),
+                    ..Default::default()
+                },
+                source_person_id: "E1".into(),
+            },
+            EventPayload::IdentityMoved {
+                role: "sales".into(),
+                attributes: Default::default(),
+            },
+            EventPayload::IdentityLeft { reason: "r".into() },
+            EventPayload::AccessGranted {
+                grant_id: g,
+                entitlement: core::Entitlement::new("aws", "prod", "admin"),
+                owner: "E2".into(),
+                business_reason: "why".into(),
+                revocation: core::RevocationCondition {
+                    expires_at: Some(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap()),
+                    ends_on_role_change: true,
+                },
+                origin: core::GrantOrigin::Request {
+                    request_id: "R1".into(),
+                },
+            },
+            EventPayload::RevocationIssued {
+                grant_id: g,
+                command_id: Uuid::from_u128(9),
+                cause: core::RevocationCause::Expiry,
+            },
+            EventPayload::AccessRevoked {
+                grant_id: g,
+                command_id: Uuid::from_u128(9),
+                status: core::CommandStatus::AlreadyAbsent,
+                connector: "aws".into(),
+                detail: "gone".into(),
+            },
+            EventPayload::CommandFailed {
+                grant_id: g,
+                command_id: Uuid::from_u128(9),
+                status: core::CommandStatus::FailedPermanent,
+                command_type: core::CommandType::Revoke,
+                connector: "aws".into(),
+                detail: "denied".into(),
+            },
+            EventPayload::DeadlineReached {
+                kind: core::DeadlineKind::GrantExpiry,
+                grant_id: Some(g),
+                due_time: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap(),
+            },
+        ];
+        for payload in payloads {
+            let event = sample(payload);
+            assert_eq!(decode_event(&encode_event(&event)).unwrap(), event);
+        }
+    }
+
+    #[test]
+    fn garbage_and_missing_fields_are_named_errors() {
+        assert!(matches!(
+            decode_event(b"\xff\xff\xff"),
+            Err(DecodeError::Protobuf(_))
+        ));
+        let no_payload = v1::LifecycleEvent {
+            event_id: Uuid::from_u128(1).to_string(),
+            identity_id: Uuid::from_u128(2).to_string(),
+            effective_time: Some(Timestamp::default()),
+            recorded_time: Some(Timestamp::default()),
+            ..Default::default()
+        };
+        let err = decode_event(&no_payload.encode_to_vec()).unwrap_err();
+        assert!(err.to_string().contains("payload"), "{err}");
+        let bad_id = v1::LifecycleEvent {
+            event_id: "nope".into(),
+            ..Default::default()
+        };
+        let err = decode_event(&bad_id.encode_to_vec()).unwrap_err();
+        assert!(err.to_string().contains("event_id"), "{err}");
+    }
+}

@@ -1,0 +1,71 @@
+//! Reacting to one batch of lifecycle records.
+
+use tenure_core::{IdentityState, Policy, apply, react};
+use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
+use tracing::{debug, error};
+
+use crate::{messages, tables};
+
+/// Decides with the pure core under one policy; holds no state between batches.
+pub struct ReactorHandler {
+    policy: Policy,
+}
+
+impl ReactorHandler {
+    /// A handler that applies `policy`.
+    pub fn new(policy: Policy) -> Self {
+        ReactorHandler { policy }
+    }
+}
+
+impl BatchHandler for ReactorHandler {
+    async fn handle(
+        &mut self,
+        txn: &tokio_postgres::Transaction<'_>,
+        records: &[Record],
+    ) -> Result<(), KafkaAdapterError> {
+        let mut events = Vec::with_capacity(records.len());
+        for record in records {
+            match tenure_proto::decode_event(&record.payload) {
+                Ok(event) => events.push(event),
+                Err(e) => error!(partition = record.partition, offset = record.offset, error = %e,
+                                 "skipping a record that is not a lifecycle event"),
+            }
+        }
+        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
+        let fresh = tables::mark_seen(txn, &ids).await?;
+        let identities: Vec<uuid::Uuid> = events.iter().map(|e| e.identity_id).collect();
+        let mut states = tables::load_states(txn, &identities).await?;
+        let issued = chrono::Utc::now();
+        let mut outbox = Vec::new();
+        let mut decided_facts = Vec::new();
+        let mut handled = std::collections::HashSet::new();
+        for event in events {
+            // Redelivered events (and the reactor's own facts coming back) are not re-acted upon.
+            if !fresh.contains(&event.event_id) || !handled.insert(event.event_id) {
+                continue;
+            }
+            let state = states
+                .remove(&event.identity_id)
+                .unwrap_or_else(|| IdentityState::new(event.identity_id));
+            let reaction = react(&state, &event, &self.policy);
+            let mut state = apply(state, &event);
+            for fact in &reaction.facts {
+                state = apply(state, fact);
+                outbox.push(messages::fact(fact));
+                decided_facts.push(fact.event_id);
+            }
+            for command in &reaction.commands {
+                debug!(command = %command.command_id(), trigger = %event.event_id, "command decided");
+                outbox.push(messages::command(command, event.identity_id, issued));
+            }
+            states.insert(event.identity_id, state);
+        }
+        // Our own facts are already folded in: reading them back from the log is a no-op.
+        tables::mark_seen(txn, &decided_facts).await?;
+        tables::save_states(txn, states.values()).await?;
+        tables::replace_deadlines(txn, states.values()).await?;
+        tenure_store::outbox::insert(txn, &outbox).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! The reactor closes the loop: lifecycle events in, commands out.
+//!
+//! - [`ReactorHandler`] decides with the pure core and writes its state, the
+//!   deadlines it now waits for, and its commands and decision facts to the outbox,
+//!   all with its offsets in one transaction (DESIGN.md, decision 3).
+//! - [`relay`] publishes the outbox with an idempotent producer.
+//! - [`scheduler`] is the only reader of the clock: it appends a `DeadlineReached`
+//!   event when a deadline falls due (decision 5).
+
+mod handler;
+mod messages;
+pub mod relay;
+pub mod scheduler;
+mod tables;
+
+use tenure_core::Policy;
+use tenure_kafka::{ConsumerSettings, KafkaAdapterError, run_consumer, topics};
+use tenure_store::Database;
+use tokio::sync::watch;
+
+pub use handler::ReactorHandler;
+
+/// The consumer group of all reactor instances.
+pub const GROUP: &str = "tenure-reactor";
+
+/// Runs the reactor's consumer until `shutdown` turns true.
+pub async fn run(
+    bootstrap: &str,
+    db: Database,
+    policy: Policy,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), KafkaAdapterError> {
+    let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]);
+    run_consumer(settings, db, ReactorHandler::new(policy), shutdown).await
+}

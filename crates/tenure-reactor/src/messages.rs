@@ -1,0 +1,53 @@
+//! Turning the core's facts and commands into outbox messages.
+
+use chrono::{DateTime, Utc};
+use tenure_core::{Command, LifecycleEvent};
+use tenure_kafka::{headers, topics};
+use tenure_store::OutboxMessage;
+
+/// A decision fact, bound for the lifecycle log.
+pub(crate) fn fact(event: &LifecycleEvent) -> OutboxMessage {
+    OutboxMessage {
+        message_id: event.event_id,
+        topic: topics::LIFECYCLE.to_owned(),
+        key: event.identity_id.to_string(),
+        payload: tenure_proto::encode_event(event),
+        headers: headers::for_event(event),
+    }
+}
+
+/// The CloudEvents `type` of a command, which connectors route on.
+pub fn command_type(command: &Command) -> &'static str {
+    match command {
+        Command::Revoke(_) => "tenure.commands.v1.revoke",
+        Command::Grant(_) => "tenure.commands.v1.grant",
+    }
+}
+
+/// A connector command, bound for `tenure.commands.v1`, with a header naming the
+/// target system so each connector reads only its own.
+pub(crate) fn command(
+    command: &Command,
+    identity: uuid::Uuid,
+    issued: DateTime<Utc>,
+) -> OutboxMessage {
+    let id = command.command_id();
+    let mut hs = headers::cloud_event(
+        &id.to_string(),
+        tenure_core::react::REACTOR_SOURCE,
+        command_type(command),
+        issued,
+        &identity.to_string(),
+    );
+    hs.push((
+        headers::TARGET_SYSTEM.to_owned(),
+        command.target_system().to_owned(),
+    ));
+    OutboxMessage {
+        message_id: id,
+        topic: topics::COMMANDS.to_owned(),
+        key: identity.to_string(),
+        payload: tenure_proto::encode_command(command, issued),
+        headers: hs,
+    }
+}

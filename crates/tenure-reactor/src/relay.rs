@@ -1,0 +1,69 @@
+//! The outbox relay: publishes what the reactor decided, in the order it decided it.
+//!
+//! A crash between publishing and marking a row published republishes it with the
+//! same id (at-least-once); connectors and consumers recognise the duplicate.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use tenure_kafka::{KafkaAdapterError, Publisher};
+use tenure_store::{Database, StoreError, outbox};
+use tokio::sync::watch;
+use tracing::warn;
+
+/// Most messages published per transaction.
+const BATCH: i64 = 500;
+
+/// Publishes the outbox until `shutdown` turns true.
+pub async fn run(
+    db: Database,
+    publisher: Publisher,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), KafkaAdapterError> {
+    while !*shutdown.borrow() {
+        let pause = match relay_once(&db, &publisher, BATCH).await {
+            Ok(0) => Duration::from_millis(25),
+            Ok(_) => Duration::ZERO,
+            Err(e) => {
+                warn!(error = %e, "outbox relay failed; will retry");
+                Duration::from_secs(1)
+            }
+        };
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Publishes up to `limit` pending messages; returns how many were published.
+pub async fn relay_once(
+    db: &Database,
+    publisher: &Publisher,
+    limit: i64,
+) -> Result<usize, KafkaAdapterError> {
+    let mut client = db.client().await?;
+    let txn = client.transaction().await.map_err(StoreError::from)?;
+    let pending = outbox::unpublished(&*txn, limit).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let sends = pending.iter().map(|m| {
+        publisher.send(
+            &m.message.topic,
+            &m.message.key,
+            &m.message.payload,
+            &m.message.headers,
+        )
+    });
+    for result in join_all(sends).await {
+        result?;
+    }
+    let seqs: Vec<i64> = pending.iter().map(|m| m.seq).collect();
+    outbox::mark_published(&*txn, &seqs, chrono::Utc::now()).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(pending.len())
+}

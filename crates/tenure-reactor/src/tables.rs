@@ -1,0 +1,109 @@
+//! The reactor's own tables: its folded state, the events it has seen, its deadlines.
+
+use std::collections::{HashMap, HashSet};
+
+use tenure_core::IdentityState;
+use tenure_store::StoreError;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+/// Records these event ids as handled; returns those not handled before.
+pub(crate) async fn mark_seen(
+    txn: &Transaction<'_>,
+    ids: &[Uuid],
+) -> Result<HashSet<Uuid>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = txn
+        .query(
+            "INSERT INTO reactor_seen_events (event_id) SELECT * FROM UNNEST($1::uuid[])
+             ON CONFLICT DO NOTHING RETURNING event_id",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
+/// The reactor's states for these identities, locked for this transaction.
+pub(crate) async fn load_states(
+    txn: &Transaction<'_>,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, IdentityState>, StoreError> {
+    let rows = txn
+        .query(
+            "SELECT state FROM reactor_identities WHERE identity_id = ANY($1) FOR UPDATE",
+            &[&ids],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let state: IdentityState = serde_json::from_value(row.get(0))
+                .map_err(|e| StoreError::Corrupt(format!("reactor state: {e}")))?;
+            Ok((state.identity_id, state))
+        })
+        .collect()
+}
+
+pub(crate) async fn save_states<'a>(
+    txn: &Transaction<'_>,
+    states: impl Iterator<Item = &'a IdentityState>,
+) -> Result<(), StoreError> {
+    let (ids, docs): (Vec<Uuid>, Vec<serde_json::Value>) = states
+        .map(|s| {
+            (
+                s.identity_id,
+                serde_json::to_value(s).expect("identity states always serialise"),
+            )
+        })
+        .unzip();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    txn.execute(
+        "INSERT INTO reactor_identities (identity_id, state)
+         SELECT * FROM UNNEST($1::uuid[], $2::jsonb[])
+         ON CONFLICT (identity_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+        &[&ids, &docs],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Makes the unfired deadlines of these identities exactly those their states wait for.
+pub(crate) async fn replace_deadlines<'a>(
+    txn: &Transaction<'_>,
+    states: impl Iterator<Item = &'a IdentityState>,
+) -> Result<(), StoreError> {
+    let mut identities = Vec::new();
+    let mut d_ids = Vec::new();
+    let mut d_identities = Vec::new();
+    let mut d_kinds = Vec::new();
+    let mut d_grants = Vec::new();
+    let mut d_due = Vec::new();
+    for s in states {
+        identities.push(s.identity_id);
+        for d in s.pending_deadlines() {
+            d_ids.push(d.deadline_id);
+            d_identities.push(d.identity_id);
+            d_kinds.push(d.kind.as_str());
+            d_grants.push(d.grant_id);
+            d_due.push(d.due_time);
+        }
+    }
+    txn.execute(
+        "DELETE FROM deadlines WHERE identity_id = ANY($1) AND fired_at IS NULL",
+        &[&identities],
+    )
+    .await?;
+    if !d_ids.is_empty() {
+        txn.execute(
+            "INSERT INTO deadlines (deadline_id, identity_id, kind, grant_id, due_time)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[])
+             ON CONFLICT (deadline_id) DO NOTHING",
+            &[&d_ids, &d_identities, &d_kinds, &d_grants, &d_due],
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Connecting to PostgreSQL: create the database if needed, migrate, pool.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use tracing::info;
+
+use crate::error::StoreError;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Advisory lock key held while migrating, so concurrent starts do not race.
+const MIGRATION_LOCK: i64 = 0x7465_6e75_7265;
+
+/// A pool of connections to Tenure's database, migrated to the latest schema.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+impl Database {
+    /// Connects to `url`, creating the database if it does not exist yet and running
+    /// pending migrations, so that every binary starts against the schema it expects.
+    pub async fn connect(url: &str) -> Result<Database, StoreError> {
+        let config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        ensure_database(&config).await?;
+        migrate(&config).await?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .build()
+            .map_err(|e| StoreError::PoolConfig(e.to_string()))?;
+        Ok(Database { pool, config })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The name of the database this pool talks to.
+    pub fn name(&self) -> &str {
+        self.config.get_dbname().unwrap_or("postgres")
+    }
+
+    /// A pooled connection.
+    pub async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Drops a database (used by tests and the demo to start from a clean slate).
+    pub async fn drop_database(url: &str) -> Result<(), StoreError> {
+        let config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let name = config.get_dbname().unwrap_or("postgres").to_owned();
+        let admin = connect_admin(&config).await?;
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&name)
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+async fn connect_with(
+    config: &tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+async fn connect_admin(
+    config: &tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, StoreError> {
+    let mut admin = config.clone();
+    admin.dbname("postgres");
+    connect_with(&admin).await
+}
+
+async fn ensure_database(config: &tokio_postgres::Config) -> Result<(), StoreError> {
+    let name = config.get_dbname().unwrap_or("postgres").to_owned();
+    let admin = connect_admin(config).await?;
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        match admin
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+            .await
+        {
+            Ok(()) => info!(database = %name, "created database"),
+            // Another process created it between our check and our create.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {
+    let mut client = connect_with(config).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let report = embedded::migrations::runner().run_async(&mut client).await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let report = report?;
+    for m in report.applied_migrations() {
+        info!(migration = %m, "applied schema migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! Errors of the PostgreSQL adapter.
+
+/// What went wrong talking to PostgreSQL, and what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A query failed; the transaction was rolled back. Retrying the whole batch is safe.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection could be had from the pool; PostgreSQL is down or overloaded. Retry later.
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// The pool could not be built from the configuration; fix `DATABASE_URL`.
+    #[error("PostgreSQL pool configuration: {0}")]
+    PoolConfig(String),
+    /// Migrating the schema failed; the binary must not run against an unknown schema.
+    #[error("schema migration failed: {0}")]
+    Migration(#[from] refinery::Error),
+    /// `DATABASE_URL` is not a PostgreSQL connection string.
+    #[error("DATABASE_URL {url:?} is not a valid PostgreSQL URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// A stored row cannot be read by this version; rebuild it from the log (`tenure replay`).
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
+    /// Another consumer instance committed these offsets first: this instance lost the
+    /// partition. Drop the batch (the transaction was rolled back), re-read the stored
+    /// offsets and go on from there.
+    #[error(
+        "fenced: offsets for {topic}[{partition}] moved on from {expected:?} (another instance owns them)"
+    )]
+    Fenced {
+        topic: String,
+        partition: i32,
+        expected: Option<i64>,
+    },
+}

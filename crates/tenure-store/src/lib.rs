@@ -1,0 +1,14 @@
+//! PostgreSQL is Tenure's transaction coordinator (DESIGN.md, decision 3): every
+//! consumer writes its state change, its Kafka offsets and any outgoing messages in
+//! one transaction. This crate holds the pieces all consumers share; each service
+//! keeps the SQL of its own tables.
+
+pub mod db;
+pub mod error;
+pub mod offsets;
+pub mod outbox;
+
+pub use db::Database;
+pub use error::StoreError;
+pub use offsets::{OffsetAdvance, PartitionKey};
+pub use outbox::OutboxMessage;

@@ -1,0 +1,138 @@
+//! The transactional outbox: messages written with the state change that caused
+//! them, published afterwards by a relay (DESIGN.md, decisions 3 and 6).
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// One message waiting to be published. `message_id` is deterministic (a command id
+/// or a fact's event id), so writing the same decision twice stores it once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub message_id: Uuid,
+    pub topic: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A stored outbox message with its position and publication state.
+#[derive(Clone, Debug)]
+pub struct StoredMessage {
+    pub seq: i64,
+    pub message: OutboxMessage,
+    pub attempts: i32,
+}
+
+/// Adds messages inside the caller's transaction; ids already present are skipped.
+/// Returns how many were new.
+pub async fn insert(
+    client: &impl GenericClient,
+    messages: &[OutboxMessage],
+) -> Result<u64, StoreError> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.message_id).collect();
+    let topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
+    let keys: Vec<&str> = messages.iter().map(|m| m.key.as_str()).collect();
+    let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
+    let headers: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::Value::Array(
+                m.headers
+                    .iter()
+                    .map(|(k, v)| serde_json::json!([k, v]))
+                    .collect(),
+            )
+        })
+        .collect();
+    let inserted = client
+        .execute(
+            "INSERT INTO outbox (message_id, topic, message_key, payload, headers)
+             SELECT id, topic, message_key, payload, headers
+               FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])
+                    WITH ORDINALITY AS m(id, topic, message_key, payload, headers, n)
+              ORDER BY n
+             ON CONFLICT (message_id) DO NOTHING",
+            &[&ids, &topics, &keys, &payloads, &headers],
+        )
+        .await?;
+    Ok(inserted)
+}
+
+/// The oldest unpublished messages, in the order they were written; inside a
+/// transaction they are locked, so parallel relays do not publish the same rows.
+pub async fn unpublished(
+    client: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT seq, message_id, topic, message_key, payload, headers, attempts
+               FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1
+                FOR UPDATE SKIP LOCKED",
+            &[&limit],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let headers: serde_json::Value = r.get(5);
+            let headers = headers
+                .as_array()
+                .map(|pairs| {
+                    pairs
+                        .iter()
+                        .filter_map(|p| {
+                            Some((
+                                p.get(0)?.as_str()?.to_owned(),
+                                p.get(1)?.as_str()?.to_owned(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            StoredMessage {
+                seq: r.get(0),
+                message: OutboxMessage {
+                    message_id: r.get(1),
+                    topic: r.get(2),
+                    key: r.get(3),
+                    payload: r.get(4),
+                    headers,
+                },
+                attempts: r.get(6),
+            }
+        })
+        .collect())
+}
+
+/// Records that the broker acknowledged these messages.
+pub async fn mark_published(
+    client: &impl GenericClient,
+    seqs: &[i64],
+    published_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE outbox SET published_at = $2, attempts = attempts + 1 WHERE seq = ANY($1)",
+            &[&seqs, &published_at],
+        )
+        .await?;
+    Ok(())
+}
+
+/// How many messages wait to be published.
+pub async fn depth(client: &impl GenericClient) -> Result<i64, StoreError> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+            &[],
+        )
+        .await?
+        .get(0))
+}
