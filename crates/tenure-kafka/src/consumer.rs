@@ -231,6 +231,8 @@ fn consume_loop<H: BatchHandler>(
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("partition.assignment.strategy", "range")
+        // Decisions are latency-bound: do not let the broker hold a fetch for long.
+        .set("fetch.wait.max.ms", "25")
         .create_with_context(context)?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;

@@ -23,6 +23,7 @@ pub async fn run(
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "tenure-demo-connector")
         .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "25")
         .create()?;
     consumer.subscribe(&[topics::COMMANDS])?;
     let http = reqwest::Client::new();
