@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tracing::info;
 
 use crate::error::KafkaAdapterError;
@@ -58,6 +59,11 @@ pub async fn ensure_topics(bootstrap: &str, partitions: i32) -> Result<(), Kafka
 
 /// The end offset (next offset to be written) of every partition of `topic`, used to
 /// tell whether a consumer has caught up.
+///
+/// tansu 0.6 reports a high watermark of `base offset + 1` for the last record batch of
+/// a partition, not `last offset + 1`, when that batch holds several records. So the
+/// watermark is only a lower bound here: the batch at `high - 1` is read back and the
+/// true end is one past its last record (on a correct broker this changes nothing).
 pub async fn end_offsets(
     bootstrap: &str,
     topic: &str,
@@ -66,17 +72,38 @@ pub async fn end_offsets(
     tokio::task::spawn_blocking(move || {
         let client: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "tenure-end-offsets")
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "10")
             .create()?;
         let metadata = client.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-        let mut ends = Vec::new();
+        let mut ends = std::collections::BTreeMap::new();
+        let mut last_batches = TopicPartitionList::new();
         for t in metadata.topics() {
             for p in t.partitions() {
                 let (_, high) = client.fetch_watermarks(&topic, p.id(), Duration::from_secs(10))?;
-                ends.push((p.id(), high));
+                ends.insert(p.id(), high);
+                if high > 0 {
+                    last_batches.add_partition_offset(&topic, p.id(), Offset::Offset(high - 1))?;
+                }
             }
         }
-        ends.sort_unstable();
-        Ok(ends)
+        if last_batches.count() > 0 {
+            client.assign(&last_batches)?;
+            let mut quiet = 0;
+            while quiet < 2 {
+                match client.poll(Duration::from_millis(100)) {
+                    Some(message) => {
+                        let message = message?;
+                        let end = ends.entry(message.partition()).or_insert(0);
+                        *end = (*end).max(message.offset() + 1);
+                        quiet = 0;
+                    }
+                    None => quiet += 1,
+                }
+            }
+        }
+        Ok(ends.into_iter().collect())
     })
     .await
     .map_err(|e| KafkaAdapterError::Handler(Box::new(e)))?
