@@ -25,6 +25,23 @@ use tracing::{debug, error, info, warn};
 
 use crate::error::KafkaAdapterError;
 
+/// Most records Tenure's producers put in one record batch.
+///
+/// tansu 0.6 answers a fetch at an offset inside a multi-record batch with the batches
+/// *after* it, silently skipping the rest of that batch. So consumers resume this many
+/// offsets before their stored position (which always reaches back into the batch
+/// holding it) and drop what they already processed. With Apache Kafka the rewind only
+/// re-reads a few records.
+pub const MAX_RECORDS_PER_BATCH: usize = 500;
+
+/// Where to fetch from to be sure to see the record at `next` (see [`MAX_RECORDS_PER_BATCH`]).
+fn fetch_from(next: Option<i64>) -> Offset {
+    match next {
+        Some(next) => Offset::Offset((next - MAX_RECORDS_PER_BATCH as i64).max(0)),
+        None => Offset::Beginning,
+    }
+}
+
 /// How a service consumes: which topics, as which group, in batches of what size.
 #[derive(Clone, Debug)]
 pub struct ConsumerSettings {
@@ -129,10 +146,11 @@ impl ConsumerContext for FencedContext {
                     Ok(stored) => {
                         for key in keys {
                             let next = stored.get(&key).copied();
-                            let offset = next.map(Offset::Offset).unwrap_or(Offset::Beginning);
-                            if let Err(e) =
-                                tpl.set_partition_offset(&key.topic, key.partition, offset)
-                            {
+                            if let Err(e) = tpl.set_partition_offset(
+                                &key.topic,
+                                key.partition,
+                                fetch_from(next),
+                            ) {
                                 error!(error = %e, "could not set partition offset");
                             }
                             assignment.insert(key, next);
@@ -228,7 +246,7 @@ fn consume_loop<H: BatchHandler>(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
+        .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "1000")
         .set("partition.assignment.strategy", "range")
         // Decisions are latency-bound: do not let the broker hold a fetch for long.
@@ -281,15 +299,39 @@ fn consume_loop<H: BatchHandler>(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        // Keep only records of partitions we own, each offset once, at or after the
+        // stored position (the rewind of `fetch_from` re-reads processed records).
+        let mut next_wanted: HashMap<PartitionKey, i64> = HashMap::new();
+        let mut dropped = 0usize;
         let records: Vec<Record> = polled
             .drain(..)
             .filter(|r| {
-                assignment.contains_key(&PartitionKey {
+                let key = PartitionKey {
                     topic: r.topic.clone(),
                     partition: r.partition,
-                })
+                };
+                let Some(stored) = assignment.get(&key) else {
+                    dropped += 1;
+                    return false;
+                };
+                let wanted = next_wanted.entry(key).or_insert(stored.unwrap_or(0));
+                if r.offset < *wanted {
+                    dropped += 1;
+                    return false;
+                }
+                *wanted = r.offset + 1;
+                true
             })
             .collect();
+        if dropped > 0 {
+            debug!(
+                dropped,
+                "records before the stored position or of unowned partitions skipped"
+            );
+        }
+        if records.is_empty() {
+            continue;
+        }
         let advances = advances_for(&records, &assignment);
         let result = runtime.block_on(commit_batch(
             &db,
@@ -383,8 +425,12 @@ fn reposition(consumer: &BaseConsumer<FencedContext>) -> Result<(), KafkaAdapter
     let mut assignment = context.assignment.lock().unwrap_or_else(|p| p.into_inner());
     for key in keys {
         let next = stored.get(&key).copied();
-        let offset = next.map(Offset::Offset).unwrap_or(Offset::Beginning);
-        consumer.seek(&key.topic, key.partition, offset, Duration::from_secs(10))?;
+        consumer.seek(
+            &key.topic,
+            key.partition,
+            fetch_from(next),
+            Duration::from_secs(10),
+        )?;
         assignment.insert(key, next);
     }
     Ok(())

@@ -33,6 +33,10 @@ impl Publisher {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
+            .set(
+                "batch.num.messages",
+                &crate::consumer::MAX_RECORDS_PER_BATCH.to_string(),
+            )
             .set("message.timeout.ms", "30000")
             .create()?;
         Ok(Publisher { producer })
