@@ -16,7 +16,7 @@ impl Rng {
     }
 
     /// The next pseudo-random number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -25,7 +25,7 @@ impl Rng {
 
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 
@@ -133,7 +133,7 @@ pub fn synthetic_history(people: usize, seed: u64) -> Vec<LifecycleEvent> {
             .filter(|_| rng.below(2) == 0)
             .collect();
         for grant_id in &revoked {
-            let command_id = Uuid::from_u64_pair(rng.next(), rng.next());
+            let command_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
             let cause = [RevocationCause::Mover, RevocationCause::Expiry][rng.below(2) as usize];
             events.push(event(
                 format!("{grant_id}-issued"),

@@ -121,14 +121,13 @@ fn require_bootstrap(connect: &ConnectArgs) -> anyhow::Result<String> {
 }
 
 fn ensure_parent_dir(storage: &str) -> anyhow::Result<()> {
-    if let Some(path) = storage.strip_prefix("sqlite://") {
-        if let Some(parent) = std::path::Path::new(path)
+    if let Some(path) = storage.strip_prefix("sqlite://")
+        && let Some(parent) = std::path::Path::new(path)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     Ok(())
 }

@@ -213,10 +213,11 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             grant_id: Some(grant_id),
             due_time,
         } => {
-            if let Some(grant) = before.grants.get(grant_id) {
-                if grant.is_active() && grant.revocation.expires_at == Some(*due_time) {
-                    reaction.revoke(event, grant, RevocationCause::Expiry);
-                }
+            if let Some(grant) = before.grants.get(grant_id)
+                && grant.is_active()
+                && grant.revocation.expires_at == Some(*due_time)
+            {
+                reaction.revoke(event, grant, RevocationCause::Expiry);
             }
         }
         EventPayload::DeadlineReached { .. }

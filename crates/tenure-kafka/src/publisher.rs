@@ -35,7 +35,7 @@ impl Publisher {
             .set("linger.ms", "2")
             .set(
                 "batch.num.messages",
-                &crate::consumer::MAX_RECORDS_PER_BATCH.to_string(),
+                crate::consumer::MAX_RECORDS_PER_BATCH.to_string(),
             )
             .set("message.timeout.ms", "30000")
             .create()?;
