@@ -92,6 +92,12 @@ async fn projector_killed_mid_stream_ends_equal_to_the_fold_of_the_log() -> anyh
         "the projector never committed before being killed"
     );
 
+    assert_projection_equals_fold(&env, total).await
+}
+
+/// The projector's tables equal the pure fold of the log, and every record was
+/// processed exactly once in effect.
+async fn assert_projection_equals_fold(env: &TestEnv, total: usize) -> anyhow::Result<()> {
     let records = read_topic(env.bootstrap(), topics::LIFECYCLE).await?;
     let client = env.db.client().await?;
     let client: &tokio_postgres::Client = &client;
@@ -159,4 +165,46 @@ async fn projector_killed_mid_stream_ends_equal_to_the_fold_of_the_log() -> anyh
         "the history holds redelivered duplicates"
     );
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_projector_instances_share_the_partitions() -> anyhow::Result<()> {
+    let env = TestEnv::start("projector_pair").await?;
+    let logs = ["projector_pair-a", "projector_pair-b"];
+    for log in logs {
+        let _ = std::fs::remove_file(tenure_tests::log_dir().join(format!("{log}.log")));
+    }
+    let a = env.spawn_tenure(&["projector"], logs[0])?;
+    let b = env.spawn_tenure(&["projector"], logs[1])?;
+    // Both members hold some of the four partitions.
+    tenure_tests::eventually(
+        "both instances to own partitions",
+        Duration::from_secs(90),
+        || async {
+            a.assert_running()?;
+            b.assert_running()?;
+            let owning = logs
+                .iter()
+                .filter(|log| {
+                    let text =
+                        std::fs::read_to_string(tenure_tests::log_dir().join(format!("{log}.log")))
+                            .unwrap_or_default();
+                    text.lines()
+                        .rfind(|l| l.contains("partitions assigned"))
+                        .is_some_and(|l| l.contains("PartitionKey"))
+                })
+                .count();
+            Ok((owning == 2).then_some(()))
+        },
+    )
+    .await?;
+    let history = synthetic_history(1_500, 11);
+    let publisher = Publisher::new(env.bootstrap())?;
+    for chunk in history.chunks(500) {
+        try_join_all(chunk.iter().map(|e| publisher.send_event(e))).await?;
+    }
+    wait_caught_up(&env, tenure_projector::GROUP, Duration::from_secs(120)).await?;
+    a.assert_running()?;
+    b.assert_running()?;
+    assert_projection_equals_fold(&env, history.len()).await
 }

@@ -269,3 +269,66 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Plays the provisioning connector for every system: acknowledges each revocation
+/// command on `tenure.commands.v1` not acknowledged yet, as done, over the HTTP API.
+/// Returns how many it acknowledged now.
+pub async fn acknowledge_revocations(
+    env: &TestEnv,
+    base: &str,
+    acknowledged: &mut std::collections::HashSet<String>,
+) -> anyhow::Result<usize> {
+    use prost::Message as _;
+    let http = reqwest::Client::new();
+    let mut count = 0;
+    for record in read_topic(env.bootstrap(), topics::COMMANDS).await? {
+        if record.header("ce_type") != Some("tenure.commands.v1.revoke") {
+            continue;
+        }
+        let command = tenure_proto::v1::RevocationCommand::decode(record.payload.as_slice())?;
+        if !acknowledged.insert(command.command_id.clone()) {
+            continue;
+        }
+        let response = http
+            .post(format!("{base}/v1/connectors/outcomes"))
+            .json(&serde_json::json!({
+                "command_id": command.command_id, "grant_id": command.grant_id,
+                "identity_id": command.identity_id, "command_type": "revoke", "status": "done",
+                "connector": "test-connector"}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 202,
+            "outcome refused: {}",
+            response.text().await?
+        );
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Starts `tenure run` against the environment and waits until its API answers;
+/// returns the process and the API's base URL.
+pub async fn start_tenure_run(env: &TestEnv, log: &str) -> anyhow::Result<(Service, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let service = env.spawn_tenure(&["run", "--listen", &format!("127.0.0.1:{port}")], log)?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(
+        "the HTTP API to answer",
+        Duration::from_secs(60),
+        || async {
+            service.assert_running()?;
+            Ok(http
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success()))
+        },
+    )
+    .await?;
+    Ok((service, base))
+}

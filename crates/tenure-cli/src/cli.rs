@@ -53,10 +53,11 @@ pub enum Command {
     Run(RunArgs),
     /// Run only the ingest HTTP API (needs --bootstrap).
     Ingest(ListenArgs),
-    /// Run only the projector (needs --bootstrap).
-    Projector,
-    /// Run only the reactor with its outbox relay and deadline scheduler (needs --bootstrap).
-    Reactor,
+    /// Run only the projector (needs --bootstrap); with --listen, also its query API.
+    Projector(OptionalListenArgs),
+    /// Run only the reactor with its outbox relay and deadline scheduler (needs --bootstrap);
+    /// with --listen, also a health endpoint.
+    Reactor(OptionalListenArgs),
     /// Run the embedded tansu broker in the foreground and create Tenure's topics.
     Broker(BrokerArgs),
     /// Create the database if needed, apply schema migrations, and exit.
@@ -74,6 +75,13 @@ pub struct ListenArgs {
     /// Address the ingest API listens on.
     #[arg(long, env = "TENURE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct OptionalListenArgs {
+    /// Address to serve the query API on; none by default.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -180,7 +188,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 &bootstrap,
                 db,
                 policy,
-                args.listen.listen,
+                Some(args.listen.listen),
             )
             .await?;
             if let Some(broker) = broker {
@@ -196,18 +204,19 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(selection, &bootstrap, db, policy, args.listen).await
+            run_selection(selection, &bootstrap, db, policy, Some(args.listen)).await
         }
-        Command::Projector | Command::Reactor => {
+        Command::Projector(OptionalListenArgs { listen })
+        | Command::Reactor(OptionalListenArgs { listen }) => {
             let bootstrap = require_bootstrap(&connect)?;
             let selection = services::Selection {
-                projector: matches!(cli.command, Command::Projector),
-                reactor: matches!(cli.command, Command::Reactor),
+                projector: matches!(cli.command, Command::Projector(_)),
+                reactor: matches!(cli.command, Command::Reactor(_)),
                 ingest: false,
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(selection, &bootstrap, db, policy, "127.0.0.1:0".parse()?).await
+            run_selection(selection, &bootstrap, db, policy, listen).await
         }
     }
 }
@@ -217,7 +226,7 @@ async fn run_selection(
     bootstrap: &str,
     db: Database,
     policy: tenure_core::Policy,
-    listen: SocketAddr,
+    listen: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = shutdown::channel();
     shutdown::on_signals(stop.clone());
@@ -227,7 +236,7 @@ async fn run_selection(
     )
     .await?
     {
-        println!("ingest API on http://{addr}");
+        println!("HTTP API on http://{addr} (OpenAPI document at /openapi.json)");
     }
     services::supervise(tasks, &stop).await
 }

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::get;
 use tenure_core::Policy;
 use tenure_kafka::{BrokerOptions, EmbeddedBroker, Publisher, broker, topics};
 use tenure_store::Database;
@@ -63,32 +66,56 @@ impl Selection {
     }
 }
 
-/// Spawns the selected services; each task ends with its name and result.
+/// The OpenAPI document of every HTTP route Tenure serves.
+pub const OPENAPI: &str = include_str!("../../../deploy/openapi.json");
+
+/// The HTTP API of the selected services, with health and the OpenAPI document.
+pub fn http_router(selection: Selection, publisher: &Publisher, db: &Database) -> Router {
+    let mut app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }),
+        );
+    if selection.ingest {
+        app = app.merge(tenure_ingest::router(tenure_ingest::IngestState::new(
+            publisher.clone(),
+        )));
+    }
+    if selection.projector {
+        app = app.merge(tenure_projector::api::router(db.clone()));
+    }
+    app
+}
+
+/// Spawns the selected services, and their HTTP API on `listen` if given; each task
+/// ends with its name and result. Returns the address the API listens on.
 pub async fn spawn(
     tasks: &mut JoinSet<(&'static str, anyhow::Result<()>)>,
     selection: Selection,
     bootstrap: &str,
     db: &Database,
     policy: Policy,
-    listen: SocketAddr,
+    listen: Option<SocketAddr>,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Option<SocketAddr>> {
     let mut bound = None;
     let publisher = Publisher::new(bootstrap)?;
-    if selection.ingest {
+    if let Some(listen) = listen {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         bound = Some(listener.local_addr()?);
-        let state = tenure_ingest::IngestState::new(publisher.clone());
-        let stop = shutdown.clone();
+        let app = http_router(selection, &publisher, db);
+        let mut stop = shutdown.clone();
         tasks.spawn(async move {
-            (
-                "ingest",
-                tenure_ingest::serve(listener, state, stop)
-                    .await
-                    .map_err(Into::into),
-            )
+            tracing::info!(address = ?listener.local_addr().ok(), "HTTP API listening");
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            ("http", served.map_err(Into::into))
         });
     }
     if selection.projector {
@@ -153,4 +180,72 @@ pub async fn supervise(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc: serde_json::Value =
+            serde_json::from_str(OPENAPI).expect("deploy/openapi.json is JSON");
+        let paths = doc["paths"].as_object().expect("the document has paths");
+        paths
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .into_iter()
+                    .flat_map(|o| o.keys())
+                    .map(move |method| (method.clone(), path.clone()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn openapi_documents_exactly_the_served_routes() {
+        let served: BTreeSet<(String, String)> = tenure_ingest::ROUTES
+            .iter()
+            .chain(tenure_projector::api::ROUTES)
+            .chain(&[("get", "/healthz"), ("get", "/openapi.json")])
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(documented(), served);
+    }
+
+    #[tokio::test]
+    async fn every_documented_route_is_routed() {
+        let url = std::env::var("TENURE_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let db = Database::connect(&format!("{url}/tenure_test_openapi"))
+            .await
+            .expect("PostgreSQL");
+        let publisher = Publisher::new("127.0.0.1:1").expect("a producer can be created offline");
+        let app = http_router(Selection::all(), &publisher, &db);
+        for (method, path) in documented() {
+            let uri = path.replace("{id}", "hr:nobody");
+            let request = Request::builder()
+                .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
+                .uri(&uri)
+                .header("content-type", "application/json")
+                .body(Body::from("{}"))
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            if status == StatusCode::NOT_FOUND {
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap();
+                let body: serde_json::Value =
+                    serde_json::from_slice(&body).expect("a 404 from Tenure is JSON");
+                assert_eq!(body["error"], "not_found", "{method} {path} is not routed");
+            }
+        }
+    }
 }

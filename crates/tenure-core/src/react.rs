@@ -220,8 +220,17 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
                 reaction.revoke(event, grant, RevocationCause::Expiry);
             }
         }
+        EventPayload::AccessGranted { grant_id, .. } => {
+            // A grant reported for someone who has already left (a late ITSM delivery,
+            // or a back-dated fulfilment) must not outlive the leave.
+            if before.status == IdentityStatus::Left && !before.grants.contains_key(grant_id) {
+                let after = crate::state::apply(before.clone(), event);
+                if let Some(grant) = after.grants.get(grant_id) {
+                    reaction.revoke(event, grant, RevocationCause::Leaver);
+                }
+            }
+        }
         EventPayload::DeadlineReached { .. }
-        | EventPayload::AccessGranted { .. }
         | EventPayload::RevocationIssued { .. }
         | EventPayload::AccessRevoked { .. }
         | EventPayload::CommandFailed { .. } => {}

@@ -12,7 +12,7 @@ mod outcomes;
 mod routes;
 
 pub use error::{ApiError, FieldProblem};
-pub use routes::{IngestState, router, serve};
+pub use routes::{IngestState, ROUTES, router};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

@@ -3,16 +3,14 @@
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use futures::future::join_all;
 use serde::Serialize;
 use tenure_core::LifecycleEvent;
 use tenure_kafka::Publisher;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::warn;
 use uuid::Uuid;
 
 use crate::error::{ApiError, FieldProblem};
@@ -41,30 +39,21 @@ struct Accepted {
     event_ids: Vec<Uuid>,
 }
 
+/// The ingest API's routes, as the OpenAPI document lists them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/hr/events"),
+    ("post", "/v1/itsm/events"),
+    ("post", "/v1/connectors/outcomes"),
+];
+
 /// The ingest API.
 pub fn router(state: IngestState) -> Router {
     Router::new()
         .route("/v1/hr/events", post(hr_events))
         .route("/v1/itsm/events", post(itsm_events))
         .route("/v1/connectors/outcomes", post(connector_outcomes))
-        .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-}
-
-/// Serves the ingest API on `listener` until `shutdown` turns true, finishing
-/// requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    state: IngestState,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    info!(address = ?listener.local_addr().ok(), "ingest listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
 }
 
 /// Converts every parsed item, collecting all problems of all lines before refusing.

@@ -6,7 +6,7 @@ use tenure_core::{LifecycleEvent, apply};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
 use tracing::error;
 
-use crate::tables;
+use crate::{history, tables};
 
 /// Projects batches of lifecycle records; holds no state between batches, so any
 /// instance can take over any partition.
@@ -58,13 +58,24 @@ impl BatchHandler for ProjectionHandler {
         }
         let ids: Vec<uuid::Uuid> = fresh_events.iter().map(|e| e.identity_id).collect();
         let mut states = tables::load_states(txn, &ids).await?;
+        let (mut grant_versions, mut identity_versions) = (Vec::new(), Vec::new());
         for event in fresh_events {
             let state = states
                 .remove(&event.identity_id)
                 .unwrap_or_else(|| tenure_core::IdentityState::new(event.identity_id));
-            states.insert(event.identity_id, apply(state, event));
+            let grant_before = history::grant_of(event).and_then(|g| history::interval(&state, g));
+            let state = apply(state, event);
+            history::versions(
+                event,
+                grant_before,
+                &state,
+                &mut grant_versions,
+                &mut identity_versions,
+            );
+            states.insert(event.identity_id, state);
         }
         tables::save_states(txn, states.values()).await?;
+        history::write(txn, &grant_versions, &identity_versions).await?;
         Ok(())
     }
 }

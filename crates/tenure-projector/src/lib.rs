@@ -4,7 +4,9 @@
 //! (DESIGN.md, decision 3); a redelivered event id is recognised in the event journal
 //! and not applied twice, so the tables always equal the pure core's fold of the log.
 
+pub mod api;
 mod handler;
+mod history;
 pub mod queries;
 mod tables;
 

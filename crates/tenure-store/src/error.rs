@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A query failed; the transaction was rolled back. Retrying the whole batch is safe.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No connection could be had from the pool; PostgreSQL is down or overloaded. Retry later.
     #[error("PostgreSQL connection pool: {0}")]
@@ -32,4 +32,21 @@ pub enum StoreError {
         partition: i32,
         expected: Option<i64>,
     },
+}
+
+/// The server's own message (with detail and hint) rather than just "db error".
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} ({})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => e.to_string(),
+    }
 }

@@ -124,7 +124,7 @@ pub async fn run(connect: &ConnectArgs, args: DemoArgs) -> anyhow::Result<()> {
         &bootstrap,
         &db,
         policy,
-        "127.0.0.1:0".parse()?,
+        Some("127.0.0.1:0".parse()?),
         &stopped,
     )
     .await?

@@ -394,3 +394,24 @@ fn connector_confirmation_marks_the_grant_revoked() {
         GrantStatus::Revoked { .. }
     ));
 }
+
+#[test]
+fn access_reported_after_the_leave_is_revoked_at_once() {
+    let state = given(&[joined("j1", "engineer", t(1)), left("l1", t(5), t(5))]);
+    // Fulfilled on day 4 (before the leave) but delivered on day 6.
+    let mut late = requested(
+        "R9",
+        "aws:prod:admin",
+        RevocationCondition {
+            expires_at: None,
+            ends_on_role_change: true,
+        },
+        t(4),
+    );
+    late.recorded_time = t(6);
+    let reaction = react(&state, &late, &policy());
+    let commands = revocations(&reaction);
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].grant_id, ids::request_grant("servicenow", "R9"));
+    assert_eq!(commands[0].cause, RevocationCause::Leaver);
+}

@@ -1,0 +1,382 @@
+//! The query API: the projection answered over HTTP as JSON.
+//!
+//! Identities are named by UUID or by natural key `authority:source-id` (e.g.
+//! `hr:E100`). Times are RFC 3339. `at` is effective time (when access was held),
+//! `as_of` is recorded time (what Tenure believed then; default: now).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tenure_store::{Database, StoreError};
+use uuid::Uuid;
+
+/// The query API's routes, as the OpenAPI document lists them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/identities/{id}"),
+    ("get", "/v1/identities/{id}/access"),
+    ("get", "/v1/identities/{id}/timeline"),
+    ("get", "/v1/grants"),
+    ("get", "/v1/access"),
+    ("get", "/v1/governance"),
+];
+
+/// A refused query: 400 names the bad parameter, 404 the unknown id, 503 the store.
+#[derive(Debug)]
+pub struct QueryError {
+    status: StatusCode,
+    message: String,
+}
+
+impl QueryError {
+    fn bad(message: impl Into<String>) -> Self {
+        QueryError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        QueryError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for QueryError {
+    fn from(e: StoreError) -> Self {
+        tracing::warn!(error = %e, "query failed");
+        QueryError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("the projection cannot be read right now: {e}"),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for QueryError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        let code = if self.status == StatusCode::NOT_FOUND {
+            "not_found"
+        } else {
+            "bad_request"
+        };
+        let code = if self.status.is_server_error() {
+            "unavailable"
+        } else {
+            code
+        };
+        (
+            self.status,
+            Json(json!({"error": code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+type Answer = Result<Json<Value>, QueryError>;
+type Params = Query<HashMap<String, String>>;
+
+/// The query API over `db`.
+pub fn router(db: Database) -> Router {
+    Router::new()
+        .route("/v1/identities/{id}", get(identity))
+        .route("/v1/identities/{id}/access", get(identity_access))
+        .route("/v1/identities/{id}/timeline", get(timeline))
+        .route("/v1/grants", get(grants))
+        .route("/v1/access", get(resource_access))
+        .route("/v1/governance", get(governance))
+        .with_state(db)
+}
+
+fn parse_time(
+    params: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, QueryError> {
+    params
+        .get(name)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    QueryError::bad(format!("{name}: {v:?} is not an RFC 3339 time ({e})"))
+                })
+        })
+        .transpose()
+}
+
+/// Resolves a UUID or an `authority:source-id` natural key to an identity id.
+fn parse_identity(id: &str) -> Result<Uuid, QueryError> {
+    if let Ok(uuid) = Uuid::parse_str(id) {
+        return Ok(uuid);
+    }
+    match id.split_once(':') {
+        Some((authority, source)) if !authority.is_empty() && !source.is_empty() => {
+            Ok(tenure_core::ids::identity(authority, source))
+        }
+        _ => Err(QueryError::bad(format!(
+            "identity {id:?} is neither a UUID nor authority:source-id (e.g. hr:E100)"
+        ))),
+    }
+}
+
+async fn known_identity(client: &tokio_postgres::Client, id: &str) -> Result<Uuid, QueryError> {
+    let identity_id = parse_identity(id)?;
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM projection_identities WHERE identity_id = $1",
+            &[&identity_id],
+        )
+        .await?
+        .is_some();
+    if exists {
+        Ok(identity_id)
+    } else {
+        Err(QueryError::not_found(format!("no identity {id}")))
+    }
+}
+
+fn grant_json(row: &tokio_postgres::Row) -> Value {
+    json!({
+        "grant_id": row.get::<_, Uuid>("grant_id"),
+        "identity_id": row.get::<_, Uuid>("identity_id"),
+        "entitlement": {"system": row.get::<_, String>("system"), "resource": row.get::<_, String>("resource"),
+                        "permission": row.get::<_, String>("permission")},
+        "owner": row.get::<_, String>("owner"),
+        "business_reason": row.get::<_, String>("business_reason"),
+        "revocation": {"expires_at": row.get::<_, Option<DateTime<Utc>>>("expires_at"),
+                       "ends_on_role_change": row.get::<_, bool>("ends_on_role_change")},
+        "origin": row.get::<_, String>("origin"),
+        "status": row.get::<_, String>("status"),
+        "granted_at": row.get::<_, DateTime<Utc>>("granted_at"),
+        "status_since": row.get::<_, Option<DateTime<Utc>>>("status_since"),
+        "revocation_command_id": row.get::<_, Option<Uuid>>("revocation_command_id"),
+        "revocation_cause": row.get::<_, Option<String>>("revocation_cause"),
+    })
+}
+
+const GRANT_COLUMNS: &str = "grant_id, identity_id, system, resource, permission, owner, business_reason, expires_at,
+    ends_on_role_change, origin, status, granted_at, status_since, revocation_command_id, revocation_cause";
+
+async fn identity(State(db): State<Database>, Path(id): Path<String>) -> Answer {
+    let client = db.client().await?;
+    let identity_id = known_identity(&client, &id).await?;
+    let row = client
+        .query_one(
+            "SELECT identity_id, kind, status, role, display_name, source_person_id, events_applied, state
+               FROM projection_identities WHERE identity_id = $1",
+            &[&identity_id],
+        )
+        .await?;
+    let state: Value = row.get("state");
+    let grants = client
+        .query(
+            &format!("SELECT {GRANT_COLUMNS} FROM projection_grants WHERE identity_id = $1 ORDER BY granted_at, grant_id"),
+            &[&identity_id],
+        )
+        .await?;
+    Ok(Json(json!({
+        "identity_id": identity_id,
+        "kind": row.get::<_, String>("kind"),
+        "status": row.get::<_, String>("status"),
+        "role": row.get::<_, Option<String>>("role"),
+        "display_name": row.get::<_, Option<String>>("display_name"),
+        "source_person_id": row.get::<_, Option<String>>("source_person_id"),
+        "attributes": state["attributes"],
+        "joined_at": state["joined_at"],
+        "left_at": state["left_at"],
+        "leave_scheduled_at": state["leave_scheduled_at"],
+        "events_applied": row.get::<_, i64>("events_applied"),
+        "grants": grants.iter().map(grant_json).collect::<Vec<_>>(),
+    })))
+}
+
+fn history_json(row: &tokio_postgres::Row) -> Value {
+    json!({
+        "grant_id": row.get::<_, Uuid>("grant_id"),
+        "identity_id": row.get::<_, Uuid>("identity_id"),
+        "entitlement": {"system": row.get::<_, String>("system"), "resource": row.get::<_, String>("resource"),
+                        "permission": row.get::<_, String>("permission")},
+        "valid_from": row.get::<_, DateTime<Utc>>("valid_from"),
+        "valid_to": row.get::<_, Option<DateTime<Utc>>>("valid_to"),
+        "recorded_from": row.get::<_, DateTime<Utc>>("recorded_from"),
+        "recorded_to": row.get::<_, Option<DateTime<Utc>>>("recorded_to"),
+    })
+}
+
+/// Rows of `grant_history` believed at `as_of` and valid at `at`.
+const HELD_AT: &str = "valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)
+    AND recorded_from <= $2 AND (recorded_to IS NULL OR recorded_to > $2)";
+
+fn at_and_as_of(
+    params: &HashMap<String, String>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), QueryError> {
+    let at = parse_time(params, "at")?
+        .ok_or_else(|| QueryError::bad("at: required (RFC 3339 effective time)"))?;
+    let as_of = parse_time(params, "as_of")?.unwrap_or_else(Utc::now);
+    Ok((at, as_of))
+}
+
+async fn identity_access(
+    State(db): State<Database>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    let (at, as_of) = at_and_as_of(&params)?;
+    let client = db.client().await?;
+    let identity_id = known_identity(&client, &id).await?;
+    let role = client
+        .query_opt(
+            "SELECT status, role FROM identity_history
+              WHERE identity_id = $1 AND valid_from <= $2 AND recorded_from <= $3
+              ORDER BY valid_from DESC, recorded_from DESC, version DESC LIMIT 1",
+            &[&identity_id, &at, &as_of],
+        )
+        .await?;
+    let rows = client
+        .query(
+            &format!("SELECT * FROM grant_history WHERE {HELD_AT} AND identity_id = $3 ORDER BY valid_from, grant_id"),
+            &[&at, &as_of, &identity_id],
+        )
+        .await?;
+    Ok(Json(json!({
+        "identity_id": identity_id, "at": at, "as_of": as_of,
+        "status": role.as_ref().map(|r| r.get::<_, String>(0)),
+        "role": role.as_ref().and_then(|r| r.get::<_, Option<String>>(1)),
+        "grants": rows.iter().map(history_json).collect::<Vec<_>>(),
+    })))
+}
+
+async fn resource_access(State(db): State<Database>, Query(params): Params) -> Answer {
+    let (at, as_of) = at_and_as_of(&params)?;
+    let system = params
+        .get("system")
+        .ok_or_else(|| QueryError::bad("system: required"))?;
+    let resource = params
+        .get("resource")
+        .ok_or_else(|| QueryError::bad("resource: required"))?;
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT * FROM grant_history WHERE {HELD_AT} AND system = $3 AND resource = $4
+                  ORDER BY identity_id, valid_from"
+            ),
+            &[&at, &as_of, system, resource],
+        )
+        .await?;
+    Ok(Json(json!({
+        "system": system, "resource": resource, "at": at, "as_of": as_of,
+        "holders": rows.iter().map(history_json).collect::<Vec<_>>(),
+    })))
+}
+
+async fn grants(State(db): State<Database>, Query(params): Params) -> Answer {
+    let system = params
+        .get("system")
+        .ok_or_else(|| QueryError::bad("system: required (optionally with resource and status)"))?;
+    let status = params.get("status").map(String::as_str);
+    if let Some(s) = status.filter(|s| !["active", "revocation_pending", "revoked"].contains(s)) {
+        return Err(QueryError::bad(format!(
+            "status: {s:?} is not one of active, revocation_pending, revoked"
+        )));
+    }
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM projection_grants
+                  WHERE system = $1 AND ($2::text IS NULL OR resource = $2) AND ($3::text IS NULL OR status = $3)
+                  ORDER BY resource, identity_id, grant_id LIMIT 10000"
+            ),
+            &[system, &params.get("resource"), &status],
+        )
+        .await?;
+    Ok(Json(
+        json!({"grants": rows.iter().map(grant_json).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn timeline(State(db): State<Database>, Path(id): Path<String>) -> Answer {
+    let client = db.client().await?;
+    let identity_id = known_identity(&client, &id).await?;
+    let rows = client
+        .query(
+            "SELECT event_id, event_type, effective_time, recorded_time, source_system, source_event_id,
+                    causation_id, payload
+               FROM projection_events WHERE identity_id = $1
+              ORDER BY effective_time, recorded_time, log_offset",
+            &[&identity_id],
+        )
+        .await?;
+    let events: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "event_id": r.get::<_, Uuid>(0), "type": r.get::<_, String>(1),
+                "effective_time": r.get::<_, DateTime<Utc>>(2), "recorded_time": r.get::<_, DateTime<Utc>>(3),
+                "source_system": r.get::<_, String>(4), "source_event_id": r.get::<_, String>(5),
+                "caused_by": r.get::<_, Option<Uuid>>(6), "payload": r.get::<_, Value>(7),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"identity_id": identity_id, "events": events})))
+}
+
+/// Governance counters; see the OpenAPI document for each definition.
+pub async fn governance_counters(
+    client: &tokio_postgres::Client,
+    now: DateTime<Utc>,
+) -> Result<Value, QueryError> {
+    let row = client
+        .query_one(
+            "SELECT
+               (SELECT count(*) FROM projection_grants WHERE status = 'active') AS active_grants,
+               (SELECT count(*) FROM projection_grants WHERE status <> 'revoked'
+                   AND (btrim(owner) = '' OR btrim(business_reason) = ''
+                        OR (expires_at IS NULL AND NOT ends_on_role_change))) AS ungoverned_grants,
+               (SELECT count(*) FROM projection_grants WHERE status = 'active' AND expires_at < $1) AS past_expiry_active,
+               (SELECT count(*) FROM projection_grants
+                   WHERE status = 'revocation_pending' AND status_since < $1 - interval '1 hour') AS pending_revocations_overdue,
+               (SELECT count(*) FROM projection_grants WHERE status = 'revocation_pending') AS pending_revocations,
+               (SELECT count(*) FROM projection_identities nhi
+                   JOIN projection_identities owner
+                     ON owner.source_person_id = nhi.state->'attributes'->>'manager_id'
+                  WHERE nhi.kind IN ('service_account', 'api_key', 'agent') AND nhi.status = 'active'
+                    AND owner.status = 'left') AS orphaned_non_human_identities",
+            &[&now],
+        )
+        .await?;
+    let names = [
+        "active_grants",
+        "ungoverned_grants",
+        "past_expiry_active",
+        "pending_revocations_overdue",
+        "pending_revocations",
+        "orphaned_non_human_identities",
+    ];
+    let counters: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| (n.to_string(), json!(row.get::<_, i64>(*n))))
+        .collect();
+    Ok(Value::Object(counters))
+}
+
+async fn governance(State(db): State<Database>) -> Answer {
+    let client = db.client().await?;
+    let now = Utc::now();
+    Ok(Json(
+        json!({"at": now, "counters": governance_counters(&client, now).await?}),
+    ))
+}

@@ -1,0 +1,173 @@
+//! Bitemporal history: which grant was held when (effective time), and since when
+//! Tenure believed it (recorded time). Versions are appended, never rewritten: a late
+//! event closes the version it corrects, so "what did we believe at K" stays answerable.
+
+use chrono::{DateTime, Utc};
+use tenure_core::{
+    Entitlement, EventPayload, GrantStatus, IdentityState, IdentityStatus, LifecycleEvent,
+};
+use tenure_store::StoreError;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+/// When a grant was held: from its grant to its confirmed revocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Interval {
+    pub from: DateTime<Utc>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One believed version of a grant's interval.
+pub(crate) struct GrantVersion {
+    grant_id: Uuid,
+    identity_id: Uuid,
+    entitlement: Entitlement,
+    interval: Interval,
+    recorded_from: DateTime<Utc>,
+    event_id: Uuid,
+}
+
+/// One fact about an identity's role or status from some effective time on.
+pub(crate) struct IdentityVersion {
+    identity_id: Uuid,
+    status: &'static str,
+    role: Option<String>,
+    valid_from: DateTime<Utc>,
+    recorded_from: DateTime<Utc>,
+    event_id: Uuid,
+}
+
+/// The grant an event is about, if it can change a grant's interval.
+pub(crate) fn grant_of(event: &LifecycleEvent) -> Option<Uuid> {
+    match &event.payload {
+        EventPayload::AccessGranted { grant_id, .. }
+        | EventPayload::AccessRevoked { grant_id, .. } => Some(*grant_id),
+        _ => None,
+    }
+}
+
+/// The interval of `grant_id` in `state`, if the grant is known.
+pub(crate) fn interval(state: &IdentityState, grant_id: Uuid) -> Option<Interval> {
+    state.grants.get(&grant_id).map(|g| Interval {
+        from: g.granted_at,
+        to: match g.status {
+            GrantStatus::Revoked { revoked_at, .. } => Some(revoked_at),
+            _ => None,
+        },
+    })
+}
+
+/// What history `event` adds, given the grant interval before it and the state after it.
+pub(crate) fn versions(
+    event: &LifecycleEvent,
+    grant_before: Option<Interval>,
+    after: &IdentityState,
+    grants: &mut Vec<GrantVersion>,
+    identities: &mut Vec<IdentityVersion>,
+) {
+    if let Some(grant_id) = grant_of(event) {
+        let now = interval(after, grant_id);
+        if let (Some(now), Some(grant)) = (now, after.grants.get(&grant_id))
+            && grant_before.as_ref() != Some(&now)
+        {
+            grants.push(GrantVersion {
+                grant_id,
+                identity_id: after.identity_id,
+                entitlement: grant.entitlement.clone(),
+                interval: now,
+                recorded_from: event.recorded_time,
+                event_id: event.event_id,
+            });
+        }
+    }
+    let status = match &event.payload {
+        EventPayload::IdentityJoined { .. } | EventPayload::IdentityMoved { .. } => {
+            IdentityStatus::Active
+        }
+        EventPayload::IdentityLeft { .. } => IdentityStatus::Left,
+        _ => return,
+    };
+    let role = match &event.payload {
+        EventPayload::IdentityJoined { role, .. } | EventPayload::IdentityMoved { role, .. } => {
+            Some(role.clone())
+        }
+        _ => after.role.clone(),
+    };
+    identities.push(IdentityVersion {
+        identity_id: after.identity_id,
+        status: status.as_str(),
+        role,
+        valid_from: event.effective_time,
+        recorded_from: event.recorded_time,
+        event_id: event.event_id,
+    });
+}
+
+/// Appends the batch's versions, closing the versions they supersede.
+pub(crate) async fn write(
+    txn: &Transaction<'_>,
+    grants: &[GrantVersion],
+    identities: &[IdentityVersion],
+) -> Result<(), StoreError> {
+    if !grants.is_empty() {
+        // Close each grant's open version at the first new version of this batch.
+        let mut first: std::collections::HashMap<Uuid, DateTime<Utc>> =
+            std::collections::HashMap::new();
+        for v in grants {
+            first.entry(v.grant_id).or_insert(v.recorded_from);
+        }
+        let (ids, froms): (Vec<Uuid>, Vec<DateTime<Utc>>) = first.into_iter().unzip();
+        txn.execute(
+            "UPDATE grant_history h SET recorded_to = GREATEST(h.recorded_from, c.recorded_from)
+               FROM UNNEST($1::uuid[], $2::timestamptz[]) AS c(grant_id, recorded_from)
+              WHERE h.grant_id = c.grant_id AND h.recorded_to IS NULL",
+            &[&ids, &froms],
+        )
+        .await?;
+        // Within the batch, each version is closed by the next one of the same grant.
+        let mut recorded_to: Vec<Option<DateTime<Utc>>> = vec![None; grants.len()];
+        let mut last_index: std::collections::HashMap<Uuid, usize> =
+            std::collections::HashMap::new();
+        for (i, v) in grants.iter().enumerate() {
+            if let Some(prev) = last_index.insert(v.grant_id, i) {
+                recorded_to[prev] = Some(v.recorded_from.max(grants[prev].recorded_from));
+            }
+        }
+        let column = |f: fn(&GrantVersion) -> String| grants.iter().map(f).collect::<Vec<String>>();
+        txn.execute(
+            "INSERT INTO grant_history (grant_id, identity_id, system, resource, permission, valid_from, valid_to,
+                                        recorded_from, recorded_to, event_id)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                                  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::uuid[])",
+            &[
+                &grants.iter().map(|v| v.grant_id).collect::<Vec<_>>(),
+                &grants.iter().map(|v| v.identity_id).collect::<Vec<_>>(),
+                &column(|v| v.entitlement.system.clone()),
+                &column(|v| v.entitlement.resource.clone()),
+                &column(|v| v.entitlement.permission.clone()),
+                &grants.iter().map(|v| v.interval.from).collect::<Vec<_>>(),
+                &grants.iter().map(|v| v.interval.to).collect::<Vec<_>>(),
+                &grants.iter().map(|v| v.recorded_from).collect::<Vec<_>>(),
+                &recorded_to,
+                &grants.iter().map(|v| v.event_id).collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+    }
+    if !identities.is_empty() {
+        txn.execute(
+            "INSERT INTO identity_history (identity_id, status, role, valid_from, recorded_from, event_id)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::uuid[])",
+            &[
+                &identities.iter().map(|v| v.identity_id).collect::<Vec<_>>(),
+                &identities.iter().map(|v| v.status).collect::<Vec<_>>(),
+                &identities.iter().map(|v| v.role.clone()).collect::<Vec<_>>(),
+                &identities.iter().map(|v| v.valid_from).collect::<Vec<_>>(),
+                &identities.iter().map(|v| v.recorded_from).collect::<Vec<_>>(),
+                &identities.iter().map(|v| v.event_id).collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
