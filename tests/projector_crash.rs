@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use futures::future::try_join_all;
 use tenure_core::{LifecycleEvent, fold_log};
+use tenure_gen::{Rng, synthetic_history};
 use tenure_kafka::{Publisher, topics};
-use tenure_tests::history::{Rng, synthetic_history};
 use tenure_tests::{TestEnv, read_topic, wait_caught_up};
 
 /// People in the synthetic history (about seven events each).
-const PEOPLE: usize = 6_000;
+const PEOPLE: usize = 14_500;
 /// How many times the projector is killed.
 const KILLS: usize = 10;
 /// A little more than the consumer's session timeout.

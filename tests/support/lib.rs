@@ -1,8 +1,6 @@
 //! What every end-to-end test needs: a real tansu broker process, a fresh PostgreSQL
 //! database, the `tenure` binary, and ways to read topics and wait for consumers.
 
-pub mod history;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;

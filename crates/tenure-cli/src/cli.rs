@@ -9,7 +9,7 @@ use tenure_kafka::topics;
 use tenure_store::Database;
 use tokio::task::JoinSet;
 
-use crate::{demo, services, shutdown};
+use crate::{bench, demo, services, shutdown};
 
 /// Tenure turns HR and ITSM lifecycle events into governed grants and confirmed
 /// revocations: joiners get their birthright access, movers lose the old role's,
@@ -49,6 +49,9 @@ pub enum Command {
     /// Run the whole pipeline on a small built-in organisation and print what was
     /// granted, what was revoked and why, and how long each revocation took.
     Demo(DemoArgs),
+    /// Measure Tenure's speeds beside the raw limits of the same broker and PostgreSQL,
+    /// print one table and write it as JSON.
+    Bench(BenchArgs),
     /// Run ingest, projector, reactor, outbox relay and scheduler in one process.
     Run(RunArgs),
     /// Run only the ingest HTTP API (needs --bootstrap).
@@ -105,6 +108,22 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A small run (about 14,000 events) that finishes in well under five minutes.
+    #[arg(long)]
+    pub quick: bool,
+    /// People in the synthetic organisation (about seven events each); overrides --quick.
+    #[arg(long)]
+    pub people: Option<usize>,
+    /// tansu storage for the bench's own broker.
+    #[arg(long, default_value = "memory://tansu/")]
+    pub storage: String,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Database for the demo, on the server of DATABASE_URL; dropped and recreated
     /// at every run so each demo starts clean.
@@ -145,6 +164,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let connect = cli.connect;
     match cli.command {
         Command::Demo(args) => demo::run(&connect, args).await,
+        Command::Bench(args) => bench::run(&connect, args).await,
         Command::Migrate => {
             let db = Database::connect(&connect.database_url).await?;
             println!("database {} is migrated to the latest schema", db.name());

@@ -1,5 +1,6 @@
 //! `tenure`: the command-line entry point to every Tenure service.
 
+mod bench;
 mod cli;
 mod demo;
 mod services;
@@ -10,7 +11,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    let default_filter = if matches!(cli.command, cli::Command::Demo(_)) {
+    let default_filter = if matches!(cli.command, cli::Command::Demo(_) | cli::Command::Bench(_)) {
         "warn"
     } else {
         "info"

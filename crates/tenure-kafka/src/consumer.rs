@@ -61,7 +61,7 @@ impl ConsumerSettings {
             bootstrap: bootstrap.to_owned(),
             group_id: group_id.to_owned(),
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
-            max_batch: 2000,
+            max_batch: 5000,
             linger: Duration::from_millis(20),
         }
     }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use tenure_core::{LifecycleEvent, apply};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
-use tracing::error;
+use tracing::{debug, error};
 
 use crate::{history, tables};
 
@@ -43,7 +43,9 @@ impl BatchHandler for ProjectionHandler {
                 }
             }
         }
+        let started = std::time::Instant::now();
         let fresh: HashSet<uuid::Uuid> = tables::journal(txn, &events).await?;
+        let journaled = started.elapsed();
         let fresh_events: Vec<&LifecycleEvent> = {
             // A duplicate inside the batch is journaled once; fold only its first copy.
             let mut first = HashSet::new();
@@ -58,12 +60,15 @@ impl BatchHandler for ProjectionHandler {
         }
         let ids: Vec<uuid::Uuid> = fresh_events.iter().map(|e| e.identity_id).collect();
         let mut states = tables::load_states(txn, &ids).await?;
+        let loaded = started.elapsed();
         let (mut grant_versions, mut identity_versions) = (Vec::new(), Vec::new());
+        let mut touched_grants = HashSet::new();
         for event in fresh_events {
             let state = states
                 .remove(&event.identity_id)
                 .unwrap_or_else(|| tenure_core::IdentityState::new(event.identity_id));
             let grant_before = history::grant_of(event).and_then(|g| history::interval(&state, g));
+            touched_grants.extend(grant_touched_by(event));
             let state = apply(state, event);
             history::versions(
                 event,
@@ -74,8 +79,35 @@ impl BatchHandler for ProjectionHandler {
             );
             states.insert(event.identity_id, state);
         }
-        tables::save_states(txn, states.values()).await?;
+        let folded = started.elapsed();
+        tables::save_states(txn, states.values(), &touched_grants).await?;
+        let saved = started.elapsed();
         history::write(txn, &grant_versions, &identity_versions).await?;
+        debug!(
+            records = records.len(),
+            identities = states.len(),
+            ?journaled,
+            ?loaded,
+            ?folded,
+            ?saved,
+            total = ?started.elapsed(),
+            "batch projected"
+        );
         Ok(())
+    }
+}
+
+/// The grant whose row an event can change, if any.
+fn grant_touched_by(event: &LifecycleEvent) -> Option<uuid::Uuid> {
+    use tenure_core::EventPayload as P;
+    match &event.payload {
+        P::AccessGranted { grant_id, .. }
+        | P::RevocationIssued { grant_id, .. }
+        | P::AccessRevoked { grant_id, .. }
+        | P::CommandFailed { grant_id, .. } => Some(*grant_id),
+        P::IdentityJoined { .. }
+        | P::IdentityMoved { .. }
+        | P::IdentityLeft { .. }
+        | P::DeadlineReached { .. } => None,
     }
 }

@@ -48,7 +48,7 @@ pub(crate) async fn journal(
                                             source_system, source_event_id, causation_id, payload,
                                             log_partition, log_offset)
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                                  $6::text[], $7::text[], $8::uuid[], $9::jsonb[], $10::int[], $11::bigint[])
+                                  $6::text[], $7::text[], $8::uuid[], $9::json[], $10::int[], $11::bigint[])
              ON CONFLICT (event_id) DO NOTHING
              RETURNING event_id",
             &[
@@ -97,10 +97,11 @@ pub(crate) async fn load_states(
     Ok(states)
 }
 
-/// Writes identities and all their grants.
+/// Writes identities, and those of their grants that the batch touched.
 pub(crate) async fn save_states<'a>(
     txn: &Transaction<'_>,
     states: impl Iterator<Item = &'a IdentityState>,
+    touched_grants: &HashSet<Uuid>,
 ) -> Result<(), StoreError> {
     let mut ids = Vec::new();
     let mut kinds = Vec::new();
@@ -136,7 +137,11 @@ pub(crate) async fn save_states<'a>(
         person_ids.push(s.source_person_id.clone());
         applied.push(s.events_applied as i64);
         docs.push(serde_json::to_value(s).expect("identity states always serialise"));
-        for g in s.grants.values() {
+        for g in s
+            .grants
+            .values()
+            .filter(|g| touched_grants.contains(&g.grant_id))
+        {
             g_ids.push(g.grant_id);
             g_identities.push(s.identity_id);
             g_systems.push(g.entitlement.system.clone());
@@ -178,7 +183,7 @@ pub(crate) async fn save_states<'a>(
         "INSERT INTO projection_identities (identity_id, kind, status, role, display_name, source_person_id,
                                             events_applied, state, updated_at)
          SELECT *, now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                     $7::bigint[], $8::jsonb[])
+                                     $7::bigint[], $8::json[])
          ON CONFLICT (identity_id) DO UPDATE SET
             kind = EXCLUDED.kind, status = EXCLUDED.status, role = EXCLUDED.role,
             display_name = EXCLUDED.display_name, source_person_id = EXCLUDED.source_person_id,

@@ -62,7 +62,7 @@ pub(crate) async fn save_states<'a>(
     }
     txn.execute(
         "INSERT INTO reactor_identities (identity_id, state)
-         SELECT * FROM UNNEST($1::uuid[], $2::jsonb[])
+         SELECT * FROM UNNEST($1::uuid[], $2::json[])
          ON CONFLICT (identity_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
         &[&ids, &docs],
     )

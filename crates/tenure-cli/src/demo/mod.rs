@@ -16,7 +16,7 @@ use crate::cli::{ConnectArgs, DemoArgs};
 use crate::{services, shutdown};
 
 /// Replaces the database name in a PostgreSQL URL, keeping host, user and options.
-fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+pub(crate) fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),

@@ -1,0 +1,297 @@
+//! `tenure bench`: Tenure's speeds measured beside the raw limits of the same broker
+//! and the same PostgreSQL, in the same run, so every figure comes with its ratio.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::StreamExt;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde::Serialize;
+use tenure_kafka::{Publisher, topics};
+use tenure_store::Database;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+
+use crate::cli::{BenchArgs, ConnectArgs};
+use crate::{services, shutdown};
+
+/// One measured figure.
+#[derive(Serialize)]
+struct Figure {
+    name: &'static str,
+    value: f64,
+    unit: &'static str,
+    /// The raw limit this figure is compared with, and the ratio to it.
+    compared_with: Option<&'static str>,
+    ratio: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    machine: String,
+    broker_storage: String,
+    events: usize,
+    people: usize,
+    figures: Vec<Figure>,
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| format!("{:.0} GiB", kb as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    format!("{cores} cores, {memory}, {cpu}")
+}
+
+/// Appends the history to the log with as many sends in flight as the producer allows.
+async fn produce(
+    publisher: &Publisher,
+    events: &[tenure_core::LifecycleEvent],
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut sends = futures::stream::iter(events.iter().map(|e| publisher.send_event(e)))
+        .buffer_unordered(20_000);
+    while let Some(result) = sends.next().await {
+        result?;
+    }
+    Ok(started.elapsed())
+}
+
+/// Reads the whole log with a plain consumer: the broker's raw consume rate.
+async fn consume_all(bootstrap: &str) -> anyhow::Result<(usize, Duration)> {
+    let ends = topics::end_offsets(bootstrap, topics::LIFECYCLE).await?;
+    let bootstrap = bootstrap.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "tenure-bench-raw")
+            .set("enable.auto.commit", "false")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        for (p, _) in &ends {
+            tpl.add_partition_offset(topics::LIFECYCLE, *p, Offset::Beginning)?;
+        }
+        consumer.assign(&tpl)?;
+        let total: i64 = ends.iter().map(|(_, e)| e).sum();
+        let started = Instant::now();
+        let mut count = 0usize;
+        while (count as i64) < total {
+            if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+                m?;
+                count += 1;
+            } else if started.elapsed() > Duration::from_secs(600) {
+                anyhow::bail!("raw consume read only {count} of {total} records");
+            }
+        }
+        Ok((count, started.elapsed()))
+    })
+    .await?
+}
+
+/// Binary COPY of grant-like rows (uuid primary key): PostgreSQL's raw write rate.
+async fn copy_rows(db: &Database, rows: usize) -> anyhow::Result<Duration> {
+    let mut client = db.client().await?;
+    client
+        .batch_execute(
+            "DROP TABLE IF EXISTS bench_copy;
+             CREATE TABLE bench_copy (grant_id uuid PRIMARY KEY, identity_id uuid NOT NULL, system text NOT NULL,
+                                      resource text NOT NULL, permission text NOT NULL, granted_at timestamptz NOT NULL)",
+        )
+        .await?;
+    let started = Instant::now();
+    let txn = client.transaction().await?;
+    let sink = txn
+        .copy_in("COPY bench_copy FROM STDIN (FORMAT binary)")
+        .await?;
+    let writer = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::UUID,
+            Type::UUID,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TIMESTAMPTZ,
+        ],
+    );
+    futures::pin_mut!(writer);
+    let now = chrono::Utc::now();
+    for i in 0..rows {
+        let grant = uuid::Uuid::from_u128(i as u128 + 1);
+        let identity = uuid::Uuid::from_u128((i / 7) as u128 + 1);
+        let resource = format!("res-{}", i % 50);
+        writer
+            .as_mut()
+            .write(&[&grant, &identity, &"github", &resource, &"user", &now])
+            .await?;
+    }
+    writer.finish().await?;
+    txn.commit().await?;
+    let elapsed = started.elapsed();
+    client.batch_execute("DROP TABLE bench_copy").await?;
+    Ok(elapsed)
+}
+
+/// Projects the whole log from scratch with one in-process projector.
+async fn project(db: &Database, bootstrap: &str, events: usize) -> anyhow::Result<Duration> {
+    let (stop, stopped) = shutdown::channel();
+    let started = Instant::now();
+    let (owned_bootstrap, projector_db) = (bootstrap.to_owned(), db.clone());
+    let projector = tokio::spawn(async move {
+        tenure_projector::run(&owned_bootstrap, projector_db, stopped).await
+    });
+    let ends = topics::end_offsets(bootstrap, topics::LIFECYCLE).await?;
+    loop {
+        let client = db.client().await?;
+        let client: &tokio_postgres::Client = &client;
+        let lag =
+            tenure_store::offsets::lag(client, tenure_projector::GROUP, topics::LIFECYCLE, &ends)
+                .await?;
+        if lag == 0 {
+            break;
+        }
+        if projector.is_finished() {
+            anyhow::bail!("the projector stopped before catching up");
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            anyhow::bail!(
+                "the projector did not project {events} events within 30 minutes (lag {lag})"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    projector.await??;
+    Ok(elapsed)
+}
+
+/// Runs the benchmark and prints the table; writes the same as JSON.
+pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
+    let people = args
+        .people
+        .unwrap_or(if args.quick { 2_000 } else { 15_000 });
+    let url = crate::demo::with_database(&connect.database_url, "tenure_bench")?;
+    Database::drop_database(&url)
+        .await
+        .with_context(|| format!("cannot reach PostgreSQL at {url}"))?;
+    let db = Database::connect(&url).await?;
+    let broker = services::start_embedded_broker(&args.storage, None).await?;
+    let bootstrap = broker.bootstrap().to_owned();
+    let history = tenure_gen::synthetic_history(people, 42);
+    eprintln!(
+        "bench: {} events for {people} people; broker storage {}",
+        history.len(),
+        args.storage
+    );
+
+    let publisher = Publisher::new(&bootstrap)?;
+    let produced = produce(&publisher, &history).await?;
+    eprintln!("bench: produced");
+    let (consumed, consume_time) = consume_all(&bootstrap).await?;
+    eprintln!("bench: consumed");
+    let copy_time = copy_rows(&db, history.len()).await?;
+    eprintln!("bench: copied");
+    let project_time = project(&db, &bootstrap, history.len()).await?;
+    eprintln!("bench: projected");
+
+    let produce_rate = rate(history.len(), produced);
+    let consume_rate = rate(consumed, consume_time);
+    let copy_rate = rate(history.len(), copy_time);
+    let project_rate = rate(history.len(), project_time);
+    let floor = consume_rate.min(copy_rate);
+    let floor_name = if consume_rate <= copy_rate {
+        "raw consume"
+    } else {
+        "PostgreSQL COPY"
+    };
+    let figures = vec![
+        Figure {
+            name: "raw produce (idempotent, acks=all)",
+            value: produce_rate,
+            unit: "events/s",
+            compared_with: None,
+            ratio: None,
+        },
+        Figure {
+            name: "raw consume",
+            value: consume_rate,
+            unit: "events/s",
+            compared_with: None,
+            ratio: None,
+        },
+        Figure {
+            name: "PostgreSQL COPY (grant-like rows)",
+            value: copy_rate,
+            unit: "rows/s",
+            compared_with: None,
+            ratio: None,
+        },
+        Figure {
+            name: "projector",
+            value: project_rate,
+            unit: "events/s",
+            compared_with: Some(floor_name),
+            ratio: Some(project_rate / floor),
+        },
+    ];
+    let report = Report {
+        machine: machine(),
+        broker_storage: args.storage.clone(),
+        events: history.len(),
+        people,
+        figures,
+    };
+    println!(
+        "Tenure bench — {} events, {} people, broker tansu {} — {}",
+        report.events, report.people, report.broker_storage, report.machine
+    );
+    println!(
+        "  {:<40} {:>14}  {:<9} {}",
+        "figure", "value", "unit", "ratio to raw limit"
+    );
+    for f in &report.figures {
+        let ratio = match (f.compared_with, f.ratio) {
+            (Some(name), Some(r)) => format!("{:.0}% of {name}", r * 100.0),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<40} {:>14.0}  {:<9} {}",
+            f.name, f.value, f.unit, ratio
+        );
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("target/bench/latest.json"));
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    println!("  (written to {})", out.display());
+    drop(publisher);
+    broker.stop().await;
+    Ok(())
+}
