@@ -269,8 +269,8 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
         report.events, report.people, report.broker_storage, report.machine
     );
     println!(
-        "  {:<40} {:>14}  {:<9} {}",
-        "figure", "value", "unit", "ratio to raw limit"
+        "  {:<40} {:>14}  {:<9} ratio to raw limit",
+        "figure", "value", "unit"
     );
     for f in &report.figures {
         let ratio = match (f.compared_with, f.ratio) {
