@@ -46,6 +46,10 @@ pub enum EventPayload {
     IdentityLeft {
         reason: String,
     },
+    LeaveOfAbsenceStarted {
+        reason: String,
+    },
+    LeaveOfAbsenceEnded,
     AccessGranted {
         grant_id: GrantId,
         entitlement: Entitlement,
@@ -88,6 +92,8 @@ impl EventPayload {
             EventPayload::IdentityJoined { .. } => "identity_joined",
             EventPayload::IdentityMoved { .. } => "identity_moved",
             EventPayload::IdentityLeft { .. } => "identity_left",
+            EventPayload::LeaveOfAbsenceStarted { .. } => "leave_of_absence_started",
+            EventPayload::LeaveOfAbsenceEnded => "leave_of_absence_ended",
             EventPayload::AccessGranted { .. } => "access_granted",
             EventPayload::RevocationIssued { .. } => "revocation_issued",
             EventPayload::AccessRevoked { .. } => "access_revoked",

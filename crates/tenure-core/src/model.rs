@@ -144,6 +144,7 @@ impl RevocationCause {
 pub enum DeadlineKind {
     LeaveEffective,
     GrantExpiry,
+    JoinEffective,
 }
 
 impl DeadlineKind {
@@ -152,6 +153,7 @@ impl DeadlineKind {
         match self {
             DeadlineKind::LeaveEffective => "leave_effective",
             DeadlineKind::GrantExpiry => "grant_expiry",
+            DeadlineKind::JoinEffective => "join_effective",
         }
     }
 }

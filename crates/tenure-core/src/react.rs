@@ -163,16 +163,15 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
     match &event.payload {
         EventPayload::IdentityJoined { role, .. } => {
             // A rehire starts from nothing: grants held before the leave stay revoked.
-            if before.status != IdentityStatus::Active {
+            // A future start date waits for its deadline.
+            if !before.status.is_employed() && event.is_effective_when_recorded() {
                 for entitlement in policy.birthright(role) {
                     reaction.grant_birthright(event, policy, role, entitlement);
                 }
             }
         }
         EventPayload::IdentityMoved { role: new_role, .. } => {
-            if before.status == IdentityStatus::Active
-                && before.role.as_deref() != Some(new_role.as_str())
-            {
+            if before.status.is_employed() && before.role.as_deref() != Some(new_role.as_str()) {
                 let keep: BTreeSet<&Entitlement> = policy.birthright(new_role).iter().collect();
                 for grant in before.active_grants() {
                     let belongs_to_old_role = match &grant.origin {
@@ -193,7 +192,7 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             }
         }
         EventPayload::IdentityLeft { .. } => {
-            if before.status == IdentityStatus::Active && event.is_effective_when_recorded() {
+            if before.status.is_employed() && event.is_effective_when_recorded() {
                 revoke_all(&mut reaction, before, event);
             }
         }
@@ -202,10 +201,22 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             due_time,
             ..
         } => {
-            if before.status == IdentityStatus::Active
-                && before.leave_scheduled_at == Some(*due_time)
-            {
+            if before.status.is_employed() && before.leave_scheduled_at == Some(*due_time) {
                 revoke_all(&mut reaction, before, event);
+            }
+        }
+        EventPayload::DeadlineReached {
+            kind: DeadlineKind::JoinEffective,
+            due_time,
+            ..
+        } => {
+            if before.status == IdentityStatus::PreHire
+                && before.joined_at == Some(*due_time)
+                && let Some(role) = &before.role
+            {
+                for entitlement in policy.birthright(role) {
+                    reaction.grant_birthright(event, policy, role, entitlement);
+                }
             }
         }
         EventPayload::DeadlineReached {
@@ -231,6 +242,8 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             }
         }
         EventPayload::DeadlineReached { .. }
+        | EventPayload::LeaveOfAbsenceStarted { .. }
+        | EventPayload::LeaveOfAbsenceEnded
         | EventPayload::RevocationIssued { .. }
         | EventPayload::AccessRevoked { .. }
         | EventPayload::CommandFailed { .. } => {}

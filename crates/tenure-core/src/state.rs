@@ -17,7 +17,11 @@ pub enum IdentityStatus {
     /// Only seen in events that precede its joiner (late or out-of-order delivery).
     #[default]
     Unknown,
+    /// Hired with a future start date: no access until the start.
+    PreHire,
     Active,
+    /// Away on a leave of absence, still employed.
+    OnLeave,
     Left,
 }
 
@@ -26,9 +30,16 @@ impl IdentityStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             IdentityStatus::Unknown => "unknown",
+            IdentityStatus::PreHire => "pre_hire",
             IdentityStatus::Active => "active",
+            IdentityStatus::OnLeave => "on_leave",
             IdentityStatus::Left => "left",
         }
+    }
+
+    /// Employed and started: access rules for movers and leavers apply.
+    pub fn is_employed(self) -> bool {
+        matches!(self, IdentityStatus::Active | IdentityStatus::OnLeave)
     }
 }
 
@@ -138,7 +149,21 @@ impl IdentityState {
     /// The deadlines this state is waiting for, derived so they can never drift from it.
     pub fn pending_deadlines(&self) -> Vec<Deadline> {
         let mut out = Vec::new();
-        if let (IdentityStatus::Active, Some(due)) = (self.status, self.leave_scheduled_at) {
+        if let (IdentityStatus::PreHire, Some(start)) = (self.status, self.joined_at) {
+            out.push(Deadline {
+                deadline_id: ids::deadline(
+                    DeadlineKind::JoinEffective,
+                    self.identity_id,
+                    None,
+                    start,
+                ),
+                kind: DeadlineKind::JoinEffective,
+                identity_id: self.identity_id,
+                grant_id: None,
+                due_time: start,
+            });
+        }
+        if let (true, Some(due)) = (self.status.is_employed(), self.leave_scheduled_at) {
             out.push(Deadline {
                 deadline_id: ids::deadline(
                     DeadlineKind::LeaveEffective,
@@ -199,12 +224,16 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             attributes,
             source_person_id,
         } => {
-            if state.status != IdentityStatus::Active {
+            if !state.status.is_employed() {
                 state.joined_at = Some(event.effective_time);
                 state.left_at = None;
                 state.leave_scheduled_at = None;
+                state.status = if event.is_effective_when_recorded() {
+                    IdentityStatus::Active
+                } else {
+                    IdentityStatus::PreHire
+                };
             }
-            state.status = IdentityStatus::Active;
             state.kind = *kind;
             state.role = Some(role.clone());
             state.source_person_id = Some(source_person_id.clone());
@@ -212,12 +241,16 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
         }
         EventPayload::IdentityMoved { role, attributes } => {
             merge_attributes(&mut state.attributes, attributes);
-            if state.status == IdentityStatus::Active {
+            if state.status.is_employed() || state.status == IdentityStatus::PreHire {
                 state.role = Some(role.clone());
             }
         }
         EventPayload::IdentityLeft { .. } => {
-            if state.status == IdentityStatus::Active {
+            if state.status == IdentityStatus::PreHire {
+                // An offer withdrawn before the start: nothing was ever granted.
+                state.status = IdentityStatus::Left;
+                state.left_at = Some(event.effective_time);
+            } else if state.status.is_employed() {
                 if event.is_effective_when_recorded() {
                     state.status = IdentityStatus::Left;
                     state.left_at = Some(event.effective_time);
@@ -227,16 +260,32 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 }
             }
         }
-        EventPayload::DeadlineReached { kind, due_time, .. } => {
-            if *kind == DeadlineKind::LeaveEffective
-                && state.status == IdentityStatus::Active
-                && state.leave_scheduled_at == Some(*due_time)
+        EventPayload::LeaveOfAbsenceStarted { .. } => {
+            if state.status == IdentityStatus::Active {
+                state.status = IdentityStatus::OnLeave;
+            }
+        }
+        EventPayload::LeaveOfAbsenceEnded => {
+            if state.status == IdentityStatus::OnLeave {
+                state.status = IdentityStatus::Active;
+            }
+        }
+        EventPayload::DeadlineReached { kind, due_time, .. } => match kind {
+            DeadlineKind::LeaveEffective
+                if state.status.is_employed() && state.leave_scheduled_at == Some(*due_time) =>
             {
                 state.status = IdentityStatus::Left;
                 state.left_at = Some(*due_time);
                 state.leave_scheduled_at = None;
             }
-        }
+            DeadlineKind::JoinEffective
+                if state.status == IdentityStatus::PreHire
+                    && state.joined_at == Some(*due_time) =>
+            {
+                state.status = IdentityStatus::Active;
+            }
+            _ => {}
+        },
         EventPayload::AccessGranted {
             grant_id,
             entitlement,

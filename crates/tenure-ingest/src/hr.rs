@@ -15,6 +15,8 @@ pub(crate) enum HrEventType {
     Joiner,
     Mover,
     Leaver,
+    LeaveOfAbsenceStart,
+    LeaveOfAbsenceEnd,
 }
 
 /// An HR event as HR systems post it.
@@ -104,6 +106,10 @@ impl HrEvent {
             HrEventType::Leaver => EventPayload::IdentityLeft {
                 reason: self.reason.clone().unwrap_or_default(),
             },
+            HrEventType::LeaveOfAbsenceStart => EventPayload::LeaveOfAbsenceStarted {
+                reason: self.reason.clone().unwrap_or_default(),
+            },
+            HrEventType::LeaveOfAbsenceEnd => EventPayload::LeaveOfAbsenceEnded,
         };
         if !problems.is_empty() {
             return Err(problems);

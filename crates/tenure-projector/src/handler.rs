@@ -108,6 +108,8 @@ fn grant_touched_by(event: &LifecycleEvent) -> Option<uuid::Uuid> {
         P::IdentityJoined { .. }
         | P::IdentityMoved { .. }
         | P::IdentityLeft { .. }
+        | P::LeaveOfAbsenceStarted { .. }
+        | P::LeaveOfAbsenceEnded
         | P::DeadlineReached { .. } => None,
     }
 }

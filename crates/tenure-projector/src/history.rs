@@ -81,10 +81,11 @@ pub(crate) fn versions(
         }
     }
     let status = match &event.payload {
-        EventPayload::IdentityJoined { .. } | EventPayload::IdentityMoved { .. } => {
-            IdentityStatus::Active
-        }
+        EventPayload::IdentityJoined { .. }
+        | EventPayload::IdentityMoved { .. }
+        | EventPayload::LeaveOfAbsenceEnded => IdentityStatus::Active,
         EventPayload::IdentityLeft { .. } => IdentityStatus::Left,
+        EventPayload::LeaveOfAbsenceStarted { .. } => IdentityStatus::OnLeave,
         _ => return,
     };
     let role = match &event.payload {

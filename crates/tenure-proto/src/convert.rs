@@ -194,6 +194,7 @@ fn deadline_kind_to(k: core::DeadlineKind) -> v1::DeadlineKind {
     match k {
         core::DeadlineKind::LeaveEffective => v1::DeadlineKind::LeaveEffective,
         core::DeadlineKind::GrantExpiry => v1::DeadlineKind::GrantExpiry,
+        core::DeadlineKind::JoinEffective => v1::DeadlineKind::JoinEffective,
     }
 }
 
@@ -201,6 +202,7 @@ fn deadline_kind_from(value: i32) -> Result<core::DeadlineKind, DecodeError> {
     Ok(match v1::DeadlineKind::try_from(value) {
         Ok(v1::DeadlineKind::LeaveEffective) => core::DeadlineKind::LeaveEffective,
         Ok(v1::DeadlineKind::GrantExpiry) => core::DeadlineKind::GrantExpiry,
+        Ok(v1::DeadlineKind::JoinEffective) => core::DeadlineKind::JoinEffective,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "deadline kind",
@@ -231,6 +233,12 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
         EventPayload::IdentityLeft { reason } => P::IdentityLeft(v1::IdentityLeft {
             reason: reason.clone(),
         }),
+        EventPayload::LeaveOfAbsenceStarted { reason } => {
+            P::LeaveOfAbsenceStarted(v1::LeaveOfAbsenceStarted {
+                reason: reason.clone(),
+            })
+        }
+        EventPayload::LeaveOfAbsenceEnded => P::LeaveOfAbsenceEnded(v1::LeaveOfAbsenceEnded {}),
         EventPayload::AccessGranted {
             grant_id,
             entitlement,
@@ -319,6 +327,8 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
             attributes: attributes_from(m.attributes),
         },
         P::IdentityLeft(l) => EventPayload::IdentityLeft { reason: l.reason },
+        P::LeaveOfAbsenceStarted(l) => EventPayload::LeaveOfAbsenceStarted { reason: l.reason },
+        P::LeaveOfAbsenceEnded(_) => EventPayload::LeaveOfAbsenceEnded,
         P::AccessGranted(g) => {
             let revocation = g.revocation.ok_or(DecodeError::Missing("revocation"))?;
             EventPayload::AccessGranted {
@@ -496,6 +506,10 @@ mod tests {
                 attributes: Default::default(),
             },
             EventPayload::IdentityLeft { reason: "r".into() },
+            EventPayload::LeaveOfAbsenceStarted {
+                reason: "sabbatical".into(),
+            },
+            EventPayload::LeaveOfAbsenceEnded,
             EventPayload::AccessGranted {
                 grant_id: g,
                 entitlement: core::Entitlement::new("aws", "prod", "admin"),

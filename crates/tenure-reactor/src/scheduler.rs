@@ -40,6 +40,7 @@ fn parse_kind(kind: &str) -> Option<DeadlineKind> {
     match kind {
         "leave_effective" => Some(DeadlineKind::LeaveEffective),
         "grant_expiry" => Some(DeadlineKind::GrantExpiry),
+        "join_effective" => Some(DeadlineKind::JoinEffective),
         _ => None,
     }
 }

@@ -415,3 +415,63 @@ fn access_reported_after_the_leave_is_revoked_at_once() {
     assert_eq!(commands[0].grant_id, ids::request_grant("servicenow", "R9"));
     assert_eq!(commands[0].cause, RevocationCause::Leaver);
 }
+
+#[test]
+fn future_dated_joiner_gets_birthright_only_at_the_start_date() {
+    let mut hire = joined("j1", "engineer", t(20));
+    hire.recorded_time = t(5);
+    let reaction = react(&given(&[]), &hire, &policy());
+    assert_eq!(
+        reaction,
+        Reaction::default(),
+        "no access before the start date"
+    );
+    let state = given(&[hire]);
+    assert_eq!(state.status, IdentityStatus::PreHire);
+    let deadlines = state.pending_deadlines();
+    assert_eq!(deadlines.len(), 1);
+    assert_eq!(
+        (deadlines[0].kind, deadlines[0].due_time),
+        (DeadlineKind::JoinEffective, t(20))
+    );
+
+    let start = deadline(DeadlineKind::JoinEffective, None, t(20));
+    assert_eq!(
+        granted_entitlements(&react(&state, &start, &policy())).len(),
+        3
+    );
+    assert_eq!(apply(state, &start).status, IdentityStatus::Active);
+}
+
+#[test]
+fn offer_withdrawn_before_the_start_leaves_nothing_to_revoke() {
+    let mut hire = joined("j1", "engineer", t(20));
+    hire.recorded_time = t(5);
+    let state = given(&[hire, left("l1", t(6), t(6))]);
+    assert_eq!(state.status, IdentityStatus::Left);
+    assert!(state.pending_deadlines().is_empty());
+    let start = deadline(DeadlineKind::JoinEffective, None, t(20));
+    assert_eq!(react(&state, &start, &policy()), Reaction::default());
+}
+
+#[test]
+fn leave_of_absence_keeps_the_identity_employed_and_a_leaver_on_leave_loses_everything() {
+    let away = event(
+        "loa1",
+        t(3),
+        t(3),
+        EventPayload::LeaveOfAbsenceStarted {
+            reason: "parental leave".into(),
+        },
+    );
+    let state = given(&[joined("j1", "engineer", t(1)), away]);
+    assert_eq!(state.status, IdentityStatus::OnLeave);
+    assert_eq!(state.active_grants().count(), 3);
+    assert_eq!(
+        revocations(&react(&state, &left("l1", t(6), t(6)), &policy())).len(),
+        3
+    );
+
+    let back = event("loa2", t(9), t(9), EventPayload::LeaveOfAbsenceEnded);
+    assert_eq!(apply(state, &back).status, IdentityStatus::Active);
+}
