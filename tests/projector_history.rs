@@ -112,7 +112,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow::Result<()> {
     let env = TestEnv::start("projector_history").await?;
-    let (tenure, base) = start_tenure_run(&env, "projector_history-tenure").await?;
+    let (tenure, base) = start_tenure_run(&env, "projector_history-tenure", &[]).await?;
     let api = Api {
         http: reqwest::Client::new(),
         base,

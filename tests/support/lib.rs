@@ -307,11 +307,18 @@ pub async fn acknowledge_revocations(
 
 /// Starts `tenure run` against the environment and waits until its API answers;
 /// returns the process and the API's base URL.
-pub async fn start_tenure_run(env: &TestEnv, log: &str) -> anyhow::Result<(Service, String)> {
+pub async fn start_tenure_run(
+    env: &TestEnv,
+    log: &str,
+    extra: &[&str],
+) -> anyhow::Result<(Service, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let service = env.spawn_tenure(&["run", "--listen", &format!("127.0.0.1:{port}")], log)?;
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["run", "--listen", &listen];
+    args.extend_from_slice(extra);
+    let service = env.spawn_tenure(&args, log)?;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     eventually(

@@ -19,6 +19,8 @@ use crate::{bench, demo, services, shutdown};
 pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub retry: RetryArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -42,6 +44,33 @@ pub struct ConnectArgs {
     /// the built-in copy of deploy/policy.toml.
     #[arg(long, env = "TENURE_POLICY", global = true)]
     pub policy: Option<PathBuf>,
+}
+
+/// How the reactor chases unacknowledged revocation commands.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Seconds a connector has to acknowledge a revocation before it is published
+    /// again with the same id (doubling each time, at most an hour).
+    #[arg(
+        long,
+        env = "TENURE_ACK_TIMEOUT_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub ack_timeout_secs: u64,
+    /// Publications of an unacknowledged revocation before it is escalated.
+    #[arg(long, env = "TENURE_MAX_ATTEMPTS", default_value_t = 5, global = true)]
+    pub max_attempts: i32,
+}
+
+impl RetryArgs {
+    /// The reactor's retry policy.
+    pub fn policy(&self) -> tenure_reactor::RetryPolicy {
+        tenure_reactor::RetryPolicy {
+            ack_timeout: std::time::Duration::from_secs(self.ack_timeout_secs.max(1)),
+            max_attempts: self.max_attempts.max(1),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,8 +191,9 @@ fn ensure_parent_dir(storage: &str) -> anyhow::Result<()> {
 /// Runs the parsed command.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let connect = cli.connect;
+    let retry = cli.retry.policy();
     match cli.command {
-        Command::Demo(args) => demo::run(&connect, args).await,
+        Command::Demo(args) => demo::run(&connect, retry, args).await,
         Command::Bench(args) => bench::run(&connect, args).await,
         Command::Migrate => {
             let db = Database::connect(&connect.database_url).await?;
@@ -208,6 +238,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 &bootstrap,
                 db,
                 policy,
+                retry,
                 Some(args.listen.listen),
             )
             .await?;
@@ -224,7 +255,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(selection, &bootstrap, db, policy, Some(args.listen)).await
+            run_selection(selection, &bootstrap, db, policy, retry, Some(args.listen)).await
         }
         Command::Projector(OptionalListenArgs { listen })
         | Command::Reactor(OptionalListenArgs { listen }) => {
@@ -236,7 +267,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(selection, &bootstrap, db, policy, listen).await
+            run_selection(selection, &bootstrap, db, policy, retry, listen).await
         }
     }
 }
@@ -246,13 +277,20 @@ async fn run_selection(
     bootstrap: &str,
     db: Database,
     policy: tenure_core::Policy,
+    retry: tenure_reactor::RetryPolicy,
     listen: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = shutdown::channel();
     shutdown::on_signals(stop.clone());
     let mut tasks = JoinSet::new();
     if let Some(addr) = services::spawn(
-        &mut tasks, selection, bootstrap, &db, policy, listen, &stopped,
+        &mut tasks,
+        selection,
+        bootstrap,
+        &db,
+        services::Rules { policy, retry },
+        listen,
+        &stopped,
     )
     .await?
     {

@@ -47,6 +47,12 @@ pub async fn start_embedded_broker(
     Ok(broker)
 }
 
+/// What the reactor applies: the governance policy and the retry policy.
+pub struct Rules {
+    pub policy: Policy,
+    pub retry: tenure_reactor::RetryPolicy,
+}
+
 /// Which services a process runs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Selection {
@@ -95,10 +101,11 @@ pub async fn spawn(
     selection: Selection,
     bootstrap: &str,
     db: &Database,
-    policy: Policy,
+    rules: Rules,
     listen: Option<SocketAddr>,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Option<SocketAddr>> {
+    let Rules { policy, retry } = rules;
     let mut bound = None;
     let publisher = Publisher::new(bootstrap)?;
     if let Some(listen) = listen {
@@ -134,7 +141,7 @@ pub async fn spawn(
         tasks.spawn(async move {
             (
                 "reactor",
-                tenure_reactor::run(&bootstrap, reactor_db, policy, stop)
+                tenure_reactor::run(&bootstrap, reactor_db, policy, retry, stop)
                     .await
                     .map_err(Into::into),
             )
@@ -147,6 +154,12 @@ pub async fn spawn(
                     .await
                     .map_err(Into::into),
             )
+        });
+        let (retry_db, stop) = (db.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let tick = Duration::from_millis(500);
+            let retried = tenure_reactor::retry::run(retry_db, retry, tick, stop).await;
+            ("retrier", retried.map_err(Into::into))
         });
         let (scheduler_db, stop) = (db.clone(), shutdown.clone());
         tasks.spawn(async move {

@@ -24,6 +24,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/grants"),
     ("get", "/v1/access"),
     ("get", "/v1/governance"),
+    ("get", "/v1/commands"),
 ];
 
 /// A refused query: 400 names the bad parameter, 404 the unknown id, 503 the store.
@@ -97,6 +98,7 @@ pub fn router(db: Database) -> Router {
         .route("/v1/grants", get(grants))
         .route("/v1/access", get(resource_access))
         .route("/v1/governance", get(governance))
+        .route("/v1/commands", get(commands))
         .with_state(db)
 }
 
@@ -350,6 +352,10 @@ pub async fn governance_counters(
                (SELECT count(*) FROM projection_grants
                    WHERE status = 'revocation_pending' AND status_since < $1 - interval '1 hour') AS pending_revocations_overdue,
                (SELECT count(*) FROM projection_grants WHERE status = 'revocation_pending') AS pending_revocations,
+               (SELECT count(*) FROM command_tracking
+                   WHERE acknowledged_at IS NULL AND escalated_at IS NULL) AS unacknowledged_revocations,
+               (SELECT count(*) FROM command_tracking
+                   WHERE acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_revocations,
                (SELECT count(*) FROM projection_identities nhi
                    JOIN projection_identities owner
                      ON owner.source_person_id = nhi.state->'attributes'->>'manager_id'
@@ -364,6 +370,8 @@ pub async fn governance_counters(
         "past_expiry_active",
         "pending_revocations_overdue",
         "pending_revocations",
+        "unacknowledged_revocations",
+        "escalated_revocations",
         "orphaned_non_human_identities",
     ];
     let counters: serde_json::Map<String, Value> = names
@@ -379,4 +387,52 @@ async fn governance(State(db): State<Database>) -> Answer {
     Ok(Json(
         json!({"at": now, "counters": governance_counters(&client, now).await?}),
     ))
+}
+
+/// Revocation commands with their delivery state: `state` is `unacknowledged`,
+/// `escalated` or `acknowledged` (default: all), newest first.
+async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
+    let filter = match params.get("state").map(String::as_str) {
+        None => "TRUE",
+        Some("unacknowledged") => "acknowledged_at IS NULL AND escalated_at IS NULL",
+        Some("escalated") => "acknowledged_at IS NULL AND escalated_at IS NOT NULL",
+        Some("acknowledged") => "acknowledged_at IS NOT NULL",
+        Some(other) => {
+            return Err(QueryError::bad(format!(
+                "state: {other:?} is not one of unacknowledged, escalated, acknowledged"
+            )));
+        }
+    };
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT command_id, identity_id, grant_id, target_system, cause, trigger_event_id, issued_at,
+                        attempts, next_attempt_at, acknowledged_at, outcome, failures, last_failure,
+                        escalated_at, escalation_reason
+                   FROM command_tracking WHERE {filter} ORDER BY issued_at DESC, command_id LIMIT 1000"
+            ),
+            &[],
+        )
+        .await?;
+    let commands: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let issued: DateTime<Utc> = r.get(6);
+            let acknowledged: Option<DateTime<Utc>> = r.get(9);
+            json!({
+                "command_id": r.get::<_, Uuid>(0), "identity_id": r.get::<_, Uuid>(1),
+                "grant_id": r.get::<_, Uuid>(2), "target_system": r.get::<_, String>(3),
+                "cause": r.get::<_, String>(4), "trigger_event_id": r.get::<_, Uuid>(5),
+                "issued_at": issued, "attempts": r.get::<_, i32>(7),
+                "next_attempt_at": r.get::<_, DateTime<Utc>>(8), "acknowledged_at": acknowledged,
+                "time_to_revoke_ms": acknowledged.map(|a| (a - issued).num_milliseconds()),
+                "outcome": r.get::<_, Option<String>>(10), "failures": r.get::<_, i32>(11),
+                "last_failure": r.get::<_, Option<String>>(12),
+                "escalated_at": r.get::<_, Option<DateTime<Utc>>>(13),
+                "escalation_reason": r.get::<_, Option<String>>(14),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"commands": commands})))
 }

@@ -4,17 +4,19 @@ use tenure_core::{IdentityState, Policy, apply, react};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
 use tracing::{debug, error};
 
+use crate::tracking::{self, RetryPolicy};
 use crate::{messages, tables};
 
 /// Decides with the pure core under one policy; holds no state between batches.
 pub struct ReactorHandler {
     policy: Policy,
+    retry: RetryPolicy,
 }
 
 impl ReactorHandler {
-    /// A handler that applies `policy`.
-    pub fn new(policy: Policy) -> Self {
-        ReactorHandler { policy }
+    /// A handler that applies `policy` and tracks revocations under `retry`.
+    pub fn new(policy: Policy, retry: RetryPolicy) -> Self {
+        ReactorHandler { policy, retry }
     }
 }
 
@@ -40,6 +42,7 @@ impl BatchHandler for ReactorHandler {
         let mut outbox = Vec::new();
         let mut decided_facts = Vec::new();
         let mut handled = std::collections::HashSet::new();
+        let mut tracked = Vec::new();
         for event in events {
             // Redelivered events (and the reactor's own facts coming back) are not re-acted upon.
             if !fresh.contains(&event.event_id) || !handled.insert(event.event_id) {
@@ -48,6 +51,7 @@ impl BatchHandler for ReactorHandler {
             let state = states
                 .remove(&event.identity_id)
                 .unwrap_or_else(|| IdentityState::new(event.identity_id));
+            tracking::record_outcome(txn, &event, &self.retry).await?;
             let reaction = react(&state, &event, &self.policy);
             let mut state = apply(state, &event);
             for fact in &reaction.facts {
@@ -58,6 +62,7 @@ impl BatchHandler for ReactorHandler {
             for command in &reaction.commands {
                 debug!(command = %command.command_id(), trigger = %event.event_id, "command decided");
                 outbox.push(messages::command(command, event.identity_id, issued));
+                tracked.extend(tracking::Issued::from_command(command, &event));
             }
             states.insert(event.identity_id, state);
         }
@@ -66,6 +71,7 @@ impl BatchHandler for ReactorHandler {
         tables::save_states(txn, states.values()).await?;
         tables::replace_deadlines(txn, states.values()).await?;
         tenure_store::outbox::insert(txn, &outbox).await?;
+        tracking::record_issued(txn, &tracked, &self.retry).await?;
         Ok(())
     }
 }

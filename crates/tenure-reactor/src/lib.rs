@@ -10,8 +10,10 @@
 mod handler;
 mod messages;
 pub mod relay;
+pub mod retry;
 pub mod scheduler;
 mod tables;
+pub mod tracking;
 
 use tenure_core::Policy;
 use tenure_kafka::{ConsumerSettings, KafkaAdapterError, run_consumer, topics};
@@ -19,6 +21,7 @@ use tenure_store::Database;
 use tokio::sync::watch;
 
 pub use handler::ReactorHandler;
+pub use tracking::RetryPolicy;
 
 /// The consumer group of all reactor instances.
 pub const GROUP: &str = "tenure-reactor";
@@ -28,8 +31,9 @@ pub async fn run(
     bootstrap: &str,
     db: Database,
     policy: Policy,
+    retry: RetryPolicy,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaAdapterError> {
     let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]);
-    run_consumer(settings, db, ReactorHandler::new(policy), shutdown).await
+    run_consumer(settings, db, ReactorHandler::new(policy, retry), shutdown).await
 }

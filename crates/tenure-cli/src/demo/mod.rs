@@ -85,7 +85,11 @@ async fn settle(
 }
 
 /// Runs the demo.
-pub async fn run(connect: &ConnectArgs, args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(
+    connect: &ConnectArgs,
+    retry: tenure_reactor::RetryPolicy,
+    args: DemoArgs,
+) -> anyhow::Result<()> {
     let url = with_database(&connect.database_url, &args.database)?;
     let policy = services::load_policy(connect.policy.as_deref())?;
     Database::drop_database(&url)
@@ -123,7 +127,7 @@ pub async fn run(connect: &ConnectArgs, args: DemoArgs) -> anyhow::Result<()> {
         services::Selection::all(),
         &bootstrap,
         &db,
-        policy,
+        services::Rules { policy, retry },
         Some("127.0.0.1:0".parse()?),
         &stopped,
     )
