@@ -163,8 +163,11 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
     match &event.payload {
         EventPayload::IdentityJoined { role, .. } => {
             // A rehire starts from nothing: grants held before the leave stay revoked.
-            // A future start date waits for its deadline.
-            if !before.status.is_employed() && event.is_effective_when_recorded() {
+            // A future start date waits for its deadline; a late joiner for an
+            // employment that already ended grants nothing.
+            let ended = before.status == IdentityStatus::Left
+                && before.left_at.is_some_and(|l| event.effective_time < l);
+            if !before.status.is_employed() && !ended && event.is_effective_when_recorded() {
                 for entitlement in policy.birthright(role) {
                     reaction.grant_birthright(event, policy, role, entitlement);
                 }
@@ -173,6 +176,7 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
         EventPayload::IdentityMoved { role: new_role, .. } => {
             if before.status.is_employed() && before.role.as_deref() != Some(new_role.as_str()) {
                 let keep: BTreeSet<&Entitlement> = policy.birthright(new_role).iter().collect();
+                let mut held: BTreeSet<&Entitlement> = BTreeSet::new();
                 for grant in before.active_grants() {
                     let belongs_to_old_role = match &grant.origin {
                         GrantOrigin::Birthright { .. } => !keep.contains(&grant.entitlement),
@@ -180,10 +184,10 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
                     };
                     if belongs_to_old_role {
                         reaction.revoke(event, grant, RevocationCause::Mover);
+                    } else {
+                        held.insert(&grant.entitlement);
                     }
                 }
-                let held: BTreeSet<&Entitlement> =
-                    before.active_grants().map(|g| &g.entitlement).collect();
                 for entitlement in policy.birthright(new_role) {
                     if !held.contains(entitlement) {
                         reaction.grant_birthright(event, policy, new_role, entitlement);
@@ -192,7 +196,12 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             }
         }
         EventPayload::IdentityLeft { .. } => {
-            if before.status.is_employed() && event.is_effective_when_recorded() {
+            // Whatever the status (a withdrawn pre-hire may hold requested access),
+            // a leave in effect takes everything away.
+            if before.status != IdentityStatus::Left
+                && !before.predates_employment(event)
+                && event.is_effective_when_recorded()
+            {
                 revoke_all(&mut reaction, before, event);
             }
         }
@@ -201,7 +210,8 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             due_time,
             ..
         } => {
-            if before.status.is_employed() && before.leave_scheduled_at == Some(*due_time) {
+            if before.status != IdentityStatus::Left && before.leave_scheduled_at == Some(*due_time)
+            {
                 revoke_all(&mut reaction, before, event);
             }
         }

@@ -141,6 +141,16 @@ impl IdentityState {
         }
     }
 
+    /// True for a leave dated before the current employment began: it belongs to an
+    /// earlier employment (a late delivery after a rehire) and must not end this one.
+    /// (Before the start date, a leave is a withdrawn offer and does apply.)
+    pub fn predates_employment(&self, event: &LifecycleEvent) -> bool {
+        self.status.is_employed()
+            && self
+                .joined_at
+                .is_some_and(|joined| event.effective_time < joined)
+    }
+
     /// Grants the identity can still use.
     pub fn active_grants(&self) -> impl Iterator<Item = &Grant> {
         self.grants.values().filter(|g| g.is_active())
@@ -163,7 +173,8 @@ impl IdentityState {
                 due_time: start,
             });
         }
-        if let (true, Some(due)) = (self.status.is_employed(), self.leave_scheduled_at) {
+        let can_leave = self.status.is_employed() || self.status == IdentityStatus::PreHire;
+        if let (true, Some(due)) = (can_leave, self.leave_scheduled_at) {
             out.push(Deadline {
                 deadline_id: ids::deadline(
                     DeadlineKind::LeaveEffective,
@@ -224,7 +235,11 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             attributes,
             source_person_id,
         } => {
-            if !state.status.is_employed() {
+            if state.status == IdentityStatus::Left
+                && state.left_at.is_some_and(|l| event.effective_time < l)
+            {
+                // A late joiner for an employment that has already ended.
+            } else if !state.status.is_employed() {
                 state.joined_at = Some(event.effective_time);
                 state.left_at = None;
                 state.leave_scheduled_at = None;
@@ -246,11 +261,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             }
         }
         EventPayload::IdentityLeft { .. } => {
-            if state.status == IdentityStatus::PreHire {
-                // An offer withdrawn before the start: nothing was ever granted.
-                state.status = IdentityStatus::Left;
-                state.left_at = Some(event.effective_time);
-            } else if state.status.is_employed() {
+            if state.status != IdentityStatus::Left && !state.predates_employment(event) {
                 if event.is_effective_when_recorded() {
                     state.status = IdentityStatus::Left;
                     state.left_at = Some(event.effective_time);
@@ -272,7 +283,8 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
         }
         EventPayload::DeadlineReached { kind, due_time, .. } => match kind {
             DeadlineKind::LeaveEffective
-                if state.status.is_employed() && state.leave_scheduled_at == Some(*due_time) =>
+                if state.status != IdentityStatus::Left
+                    && state.leave_scheduled_at == Some(*due_time) =>
             {
                 state.status = IdentityStatus::Left;
                 state.left_at = Some(*due_time);

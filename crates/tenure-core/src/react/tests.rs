@@ -475,3 +475,57 @@ fn leave_of_absence_keeps_the_identity_employed_and_a_leaver_on_leave_loses_ever
     let back = event("loa2", t(9), t(9), EventPayload::LeaveOfAbsenceEnded);
     assert_eq!(apply(state, &back).status, IdentityStatus::Active);
 }
+
+#[test]
+fn withdrawn_pre_hire_loses_access_requested_before_the_start() {
+    let mut hire = joined("j1", "engineer", t(20));
+    hire.recorded_time = t(5);
+    let early_access = requested(
+        "R1",
+        "jira:acme:user",
+        RevocationCondition {
+            expires_at: None,
+            ends_on_role_change: true,
+        },
+        t(6),
+    );
+    let state = given(&[hire, early_access]);
+    assert_eq!(state.status, IdentityStatus::PreHire);
+    let reaction = react(&state, &left("l1", t(7), t(7)), &policy());
+    assert_eq!(revoked_entitlements(&reaction), set(&["jira:acme:user"]));
+}
+
+#[test]
+fn late_leave_of_an_earlier_employment_does_not_end_the_rehire() {
+    let state = given(&[
+        joined("j1", "engineer", t(1)),
+        left("l1", t(5), t(5)),
+        joined("j2", "engineer", t(10)),
+    ]);
+    // The first employment's leaver is redelivered (a new HR id) after the rehire.
+    let stale = left("l1-resent", t(5), t(12));
+    assert_eq!(react(&state, &stale, &policy()), Reaction::default());
+    assert_eq!(apply(state, &stale).status, IdentityStatus::Active);
+}
+
+#[test]
+fn mover_keeps_getting_an_entitlement_the_new_role_grants_when_a_request_for_it_ends() {
+    let state = given(&[
+        joined("j1", "engineer", t(1)),
+        requested(
+            "R1",
+            "salesforce:acme:user",
+            RevocationCondition {
+                expires_at: None,
+                ends_on_role_change: true,
+            },
+            t(2),
+        ),
+    ]);
+    let reaction = react(&state, &moved("m1", "sales", t(10), t(10)), &policy());
+    assert!(revoked_entitlements(&reaction).contains("salesforce:acme:user"));
+    assert!(
+        granted_entitlements(&reaction).contains("salesforce:acme:user"),
+        "the new role's birthright is granted anew"
+    );
+}
