@@ -55,14 +55,21 @@ pub struct ConsumerSettings {
 }
 
 impl ConsumerSettings {
-    /// Settings with batch defaults suited to one fsync per batch.
+    /// Larger batches: more throughput per transaction, more latency per record.
+    pub fn with_batches(mut self, max_batch: usize, linger: Duration) -> Self {
+        self.max_batch = max_batch;
+        self.linger = linger;
+        self
+    }
+
+    /// Settings with batch defaults suited to latency-bound consumers (the reactor).
     pub fn new(bootstrap: &str, group_id: &str, topics: &[&str]) -> Self {
         ConsumerSettings {
             bootstrap: bootstrap.to_owned(),
             group_id: group_id.to_owned(),
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
-            max_batch: 5000,
-            linger: Duration::from_millis(20),
+            max_batch: 2000,
+            linger: Duration::from_millis(5),
         }
     }
 }
@@ -90,10 +97,10 @@ impl Record {
 
 /// A service's reaction to a batch of records, run inside the transaction that will
 /// also advance the offsets. Returning an error rolls everything back.
-pub trait BatchHandler: Send + 'static {
+pub trait BatchHandler: Send + Sync + 'static {
     /// Handles `records` (in offset order per partition) using `txn`.
     fn handle(
-        &mut self,
+        &self,
         txn: &tokio_postgres::Transaction<'_>,
         records: &[Record],
     ) -> impl Future<Output = Result<(), KafkaAdapterError>>;
@@ -157,7 +164,10 @@ impl ConsumerContext for FencedContext {
                         }
                         info!(group = %self.group, partitions = ?assignment, "partitions assigned at stored offsets");
                         if let Err(e) = consumer.assign(tpl) {
-                            error!(error = %e, "assign failed");
+                            error!(error = %e, "assign failed; stopping so a restart can rejoin");
+                            *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(
+                                StoreError::Corrupt(format!("partition assignment failed: {e}")),
+                            );
                         }
                     }
                     Err(e) => {
@@ -228,7 +238,7 @@ fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
 fn consume_loop<H: BatchHandler>(
     settings: ConsumerSettings,
     db: Database,
-    mut handler: H,
+    handler: H,
     shutdown: watch::Receiver<bool>,
     runtime: Handle,
 ) -> Result<(), KafkaAdapterError> {
@@ -332,37 +342,46 @@ fn consume_loop<H: BatchHandler>(
         if records.is_empty() {
             continue;
         }
+        // One transaction per partition, run side by side: partitions hold disjoint
+        // identities, and each advances only its own offsets, so they cannot conflict.
         let advances = advances_for(&records, &assignment);
-        let result = runtime.block_on(commit_batch(
-            &db,
-            &settings.group_id,
-            &mut handler,
-            &records,
-            &advances,
-        ));
-        match result {
-            Ok(()) => {
-                let mut assignment = consumer
-                    .context()
-                    .assignment
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                for a in &advances {
-                    if let Some(stored) = assignment.get_mut(&a.partition) {
-                        *stored = Some(a.next);
+        let results = runtime.block_on(futures::future::join_all(advances.iter().map(|advance| {
+            let part: Vec<&Record> = records
+                .iter()
+                .filter(|r| {
+                    r.partition == advance.partition.partition && r.topic == advance.partition.topic
+                })
+                .collect();
+            commit_partition(&db, &settings.group_id, &handler, part, advance)
+        })));
+        let mut retry = false;
+        for (advance, result) in advances.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    let mut assignment = consumer
+                        .context()
+                        .assignment
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if let Some(stored) = assignment.get_mut(&advance.partition) {
+                        *stored = Some(advance.next);
                     }
                 }
+                Err(KafkaAdapterError::Store(e @ StoreError::Fenced { .. })) => {
+                    warn!(error = %e, "batch rolled back: another instance owns these offsets");
+                    retry = true;
+                }
+                Err(KafkaAdapterError::Store(
+                    e @ (StoreError::Postgres(_) | StoreError::Pool(_)),
+                )) => {
+                    warn!(error = %e, "batch rolled back; retrying from stored offsets");
+                    retry = true;
+                }
+                Err(e) => return Err(e),
             }
-            Err(KafkaAdapterError::Store(e @ StoreError::Fenced { .. })) => {
-                warn!(error = %e, "batch rolled back: another instance owns these offsets");
-                reposition(&consumer)?;
-            }
-            Err(KafkaAdapterError::Store(e @ (StoreError::Postgres(_) | StoreError::Pool(_)))) => {
-                warn!(error = %e, "batch rolled back; retrying from stored offsets");
-                std::thread::sleep(Duration::from_millis(500));
-                reposition(&consumer)?;
-            }
-            Err(e) => return Err(e),
+        }
+        if retry {
+            reposition_until_done(&consumer, &shutdown);
         }
     }
     info!(group = %settings.group_id, "consumer stopping");
@@ -395,19 +414,37 @@ fn advances_for(
         .collect()
 }
 
-async fn commit_batch<H: BatchHandler>(
+async fn commit_partition<H: BatchHandler>(
     db: &Database,
     group: &str,
-    handler: &mut H,
-    records: &[Record],
-    advances: &[OffsetAdvance],
+    handler: &H,
+    records: Vec<&Record>,
+    advance: &OffsetAdvance,
 ) -> Result<(), KafkaAdapterError> {
+    let records: Vec<Record> = records.into_iter().cloned().collect();
     let mut client = db.client().await.map_err(KafkaAdapterError::Store)?;
     let txn = client.transaction().await.map_err(StoreError::from)?;
-    handler.handle(&txn, records).await?;
-    offsets::advance(&*txn, group, advances).await?;
+    handler.handle(&txn, &records).await?;
+    offsets::advance(&*txn, group, std::slice::from_ref(advance)).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(())
+}
+
+/// Repositions at the stored offsets, retrying while PostgreSQL is unreachable (a
+/// database outage pauses consumption instead of stopping the service).
+fn reposition_until_done(consumer: &BaseConsumer<FencedContext>, shutdown: &watch::Receiver<bool>) {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        std::thread::sleep(wait);
+        match reposition(consumer) {
+            Ok(()) => return,
+            Err(e) if !*shutdown.borrow() => {
+                warn!(error = %e, "cannot reposition yet; retrying");
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// Re-reads the stored offsets of the current assignment and seeks to them, so the

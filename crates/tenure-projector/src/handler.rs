@@ -4,16 +4,30 @@ use std::collections::HashSet;
 
 use tenure_core::{LifecycleEvent, apply};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
-use tracing::{debug, error};
+use tracing::debug;
 
 use crate::{history, tables};
 
 /// Projects batches of lifecycle records; holds no state between batches, so any
 /// instance can take over any partition.
 #[derive(Default)]
-pub struct ProjectionHandler {
-    /// Records on the log that are not lifecycle events (skipped, and counted).
-    pub undecodable: u64,
+pub struct ProjectionHandler;
+
+/// Parks a record that is not a readable lifecycle event.
+pub(crate) async fn park(
+    txn: &tokio_postgres::Transaction<'_>,
+    group: &str,
+    record: &Record,
+    error: tenure_proto::DecodeError,
+) -> Result<(), KafkaAdapterError> {
+    let letter = tenure_store::dead_letters::DeadLetter {
+        topic: &record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        payload: &record.payload,
+        error: error.to_string(),
+    };
+    Ok(tenure_store::dead_letters::park(txn, group, &letter).await?)
 }
 
 /// An event together with where it sits on the log.
@@ -25,7 +39,7 @@ pub(crate) struct Positioned {
 
 impl BatchHandler for ProjectionHandler {
     async fn handle(
-        &mut self,
+        &self,
         txn: &tokio_postgres::Transaction<'_>,
         records: &[Record],
     ) -> Result<(), KafkaAdapterError> {
@@ -37,10 +51,7 @@ impl BatchHandler for ProjectionHandler {
                     partition: record.partition,
                     offset: record.offset,
                 }),
-                Err(e) => {
-                    self.undecodable += 1;
-                    error!(partition = record.partition, offset = record.offset, error = %e, "skipping a record that is not a lifecycle event");
-                }
+                Err(e) => park(txn, crate::GROUP, record, e).await?,
             }
         }
         let started = std::time::Instant::now();

@@ -80,7 +80,7 @@ pub(crate) fn versions(
             });
         }
     }
-    let status = match &event.payload {
+    let by_event = match &event.payload {
         EventPayload::IdentityJoined { .. }
         | EventPayload::IdentityMoved { .. }
         | EventPayload::LeaveOfAbsenceEnded => IdentityStatus::Active,
@@ -88,6 +88,20 @@ pub(crate) fn versions(
         EventPayload::LeaveOfAbsenceStarted { .. } => IdentityStatus::OnLeave,
         _ => return,
     };
+    // The event's own status holds from its effective time, even when it arrives late
+    // (a mover dated before an already-recorded leave); but nothing after a leave, and
+    // nothing before a start, makes the person active.
+    let after_leave = after.status == IdentityStatus::Left
+        && after
+            .left_at
+            .is_some_and(|left| event.effective_time >= left)
+        && by_event != IdentityStatus::Left;
+    if after_leave
+        || (after.status == IdentityStatus::PreHire && by_event != IdentityStatus::Active)
+    {
+        return;
+    }
+    let status = by_event;
     let role = match &event.payload {
         EventPayload::IdentityJoined { role, .. } | EventPayload::IdentityMoved { role, .. } => {
             Some(role.clone())

@@ -19,12 +19,21 @@ pub use handler::ProjectionHandler;
 /// The consumer group of all projector instances; they share the log's partitions.
 pub const GROUP: &str = "tenure-projector";
 
+/// Most records the projector folds per poll (split into one transaction per partition).
+pub const BATCH_RECORDS: usize = 20_000;
+/// How long the projector waits for a batch to fill once its first record arrived.
+pub const BATCH_LINGER_MS: u64 = 100;
+
 /// Runs the projector until `shutdown` turns true.
 pub async fn run(
     bootstrap: &str,
     db: Database,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaAdapterError> {
-    let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]);
-    run_consumer(settings, db, ProjectionHandler::default(), shutdown).await
+    // The projector is throughput-bound: large batches amortise each transaction.
+    let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]).with_batches(
+        BATCH_RECORDS,
+        std::time::Duration::from_millis(BATCH_LINGER_MS),
+    );
+    run_consumer(settings, db, ProjectionHandler, shutdown).await
 }

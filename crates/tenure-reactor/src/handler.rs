@@ -2,7 +2,7 @@
 
 use tenure_core::{IdentityState, Policy, apply, react};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
-use tracing::{debug, error};
+use tracing::debug;
 
 use crate::tracking::{self, RetryPolicy};
 use crate::{messages, tables};
@@ -22,7 +22,7 @@ impl ReactorHandler {
 
 impl BatchHandler for ReactorHandler {
     async fn handle(
-        &mut self,
+        &self,
         txn: &tokio_postgres::Transaction<'_>,
         records: &[Record],
     ) -> Result<(), KafkaAdapterError> {
@@ -30,8 +30,16 @@ impl BatchHandler for ReactorHandler {
         for record in records {
             match tenure_proto::decode_event(&record.payload) {
                 Ok(event) => events.push(event),
-                Err(e) => error!(partition = record.partition, offset = record.offset, error = %e,
-                                 "skipping a record that is not a lifecycle event"),
+                Err(e) => {
+                    let letter = tenure_store::dead_letters::DeadLetter {
+                        topic: &record.topic,
+                        partition: record.partition,
+                        offset: record.offset,
+                        payload: &record.payload,
+                        error: e.to_string(),
+                    };
+                    tenure_store::dead_letters::park(txn, crate::GROUP, &letter).await?;
+                }
             }
         }
         let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();

@@ -13,6 +13,8 @@ use tracing::warn;
 
 /// Most messages published per transaction.
 const BATCH: i64 = 500;
+/// Advisory lock key that makes the relay single-flight across reactor instances.
+const RELAY_LOCK: i64 = 0x0072_656c_6179;
 
 /// Publishes the outbox until `shutdown` turns true.
 pub async fn run(
@@ -47,6 +49,16 @@ pub async fn relay_once(
 ) -> Result<usize, KafkaAdapterError> {
     let mut client = db.client().await?;
     let txn = client.transaction().await.map_err(StoreError::from)?;
+    // One relay at a time: two relays publishing neighbouring rows side by side could
+    // reorder one identity's commands (a revoke overtaking its grant).
+    let leader: bool = txn
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RELAY_LOCK])
+        .await
+        .map_err(StoreError::from)?
+        .get(0);
+    if !leader {
+        return Ok(0);
+    }
     let pending = outbox::unpublished(&*txn, limit).await?;
     if pending.is_empty() {
         return Ok(0);

@@ -57,6 +57,7 @@ pub async fn fire_due(
         .query(
             "SELECT deadline_id, identity_id, kind, grant_id, due_time FROM deadlines
               WHERE fired_at IS NULL AND due_time <= $1
+                AND kind IN ('leave_effective', 'grant_expiry', 'join_effective')
               ORDER BY due_time LIMIT 500 FOR UPDATE SKIP LOCKED",
             &[&now],
         )

@@ -82,7 +82,11 @@ pub(crate) async fn record_issued(
     }
     let first_retry: Vec<DateTime<Utc>> = issued
         .iter()
-        .map(|i| i.issued_at + policy.backoff(1))
+        .map(|i| {
+            i.issued_at
+                .checked_add_signed(policy.backoff(1))
+                .unwrap_or(i.issued_at)
+        })
         .collect();
     txn.execute(
         "INSERT INTO command_tracking (command_id, identity_id, grant_id, target_system, cause, trigger_event_id,
@@ -155,7 +159,7 @@ pub(crate) async fn record_outcome(
                     "UPDATE command_tracking SET failures = failures + 1, last_failure = $2, outcome = $3,
                             next_attempt_at = LEAST(next_attempt_at, $4)
                       WHERE command_id = $1 AND acknowledged_at IS NULL",
-                    &[command_id, &failure, &status_name(*status), &(event.recorded_time + policy.backoff(1) / 4)],
+                    &[command_id, &failure, &status_name(*status), &(event.recorded_time.checked_add_signed(policy.backoff(1) / 4).unwrap_or(event.recorded_time))],
                 )
                 .await?;
             }

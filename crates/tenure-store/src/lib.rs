@@ -4,6 +4,7 @@
 //! keeps the SQL of its own tables.
 
 pub mod db;
+pub mod dead_letters;
 pub mod error;
 pub mod offsets;
 pub mod outbox;
