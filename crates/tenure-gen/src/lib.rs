@@ -186,10 +186,110 @@ pub fn synthetic_history(people: usize, seed: u64) -> Vec<LifecycleEvent> {
         }
         per_person.push(events);
     }
-    // Interleave people (each person's own order is kept), with redeliveries.
-    let mut cursors = vec![0usize; people];
+    interleave(per_person, &mut rng)
+}
+
+/// What HR and ITSM announce about `people` people, and nothing Tenure decides: joiners
+/// into roles of the built-in policy, requested grants, movers, leaves of absence and
+/// leavers (all effective when recorded), interleaved across people, with roughly one
+/// in fifty events delivered twice. The reactor's input, for tests and benchmarks.
+pub fn hr_history(people: usize, seed: u64, start: DateTime<Utc>) -> Vec<LifecycleEvent> {
+    let mut rng = Rng::new(seed);
+    let mut per_person: Vec<Vec<LifecycleEvent>> = Vec::with_capacity(people);
+    for p in 0..people {
+        let person = format!("H{p:06}");
+        let identity = ids::identity("hr", &person);
+        let mut at = start + Duration::seconds(p as i64);
+        let mut tick = |rng: &mut Rng| {
+            at += Duration::minutes(1 + rng.below(600) as i64);
+            at
+        };
+        let mut events = vec![event(
+            format!("{person}-join"),
+            identity,
+            tick(&mut rng),
+            EventPayload::IdentityJoined {
+                kind: IdentityKind::Employee,
+                role: ROLES[rng.below(3) as usize].into(),
+                attributes: Attributes::default(),
+                source_person_id: person.clone(),
+            },
+        )];
+        for r in 0..rng.below(3) {
+            let request = format!("{person}-R{r}");
+            let at = tick(&mut rng);
+            events.push(event(
+                format!("{request}-granted"),
+                identity,
+                at,
+                EventPayload::AccessGranted {
+                    grant_id: ids::request_grant("synthetic", &request),
+                    entitlement: Entitlement::new(
+                        SYSTEMS[rng.below(5) as usize],
+                        &format!("res-{}", rng.below(50)),
+                        "user",
+                    ),
+                    owner: "E001".into(),
+                    business_reason: "project work".into(),
+                    revocation: RevocationCondition {
+                        expires_at: Some(at + Duration::days(3650)),
+                        ends_on_role_change: rng.below(2) == 0,
+                    },
+                    origin: GrantOrigin::Request {
+                        request_id: request,
+                    },
+                },
+            ));
+        }
+        if rng.below(2) == 0 {
+            events.push(event(
+                format!("{person}-move"),
+                identity,
+                tick(&mut rng),
+                EventPayload::IdentityMoved {
+                    role: ROLES[rng.below(3) as usize].into(),
+                    attributes: Attributes::default(),
+                },
+            ));
+        }
+        if rng.below(6) == 0 {
+            events.push(event(
+                format!("{person}-loa"),
+                identity,
+                tick(&mut rng),
+                EventPayload::LeaveOfAbsenceStarted {
+                    reason: "sabbatical".into(),
+                },
+            ));
+            events.push(event(
+                format!("{person}-back"),
+                identity,
+                tick(&mut rng),
+                EventPayload::LeaveOfAbsenceEnded,
+            ));
+        }
+        if rng.below(3) == 0 {
+            events.push(event(
+                format!("{person}-leave"),
+                identity,
+                tick(&mut rng),
+                EventPayload::IdentityLeft {
+                    reason: "resignation".into(),
+                },
+            ));
+        }
+        per_person.push(events);
+    }
+    interleave(per_person, &mut rng)
+}
+
+/// Interleaves people's event sequences (each person's order kept), with redeliveries.
+fn interleave(per_person: Vec<Vec<LifecycleEvent>>, rng: &mut Rng) -> Vec<LifecycleEvent> {
+    let mut cursors = vec![0usize; per_person.len()];
     let mut out = Vec::new();
-    let mut live: Vec<usize> = (0..people).collect();
+    let mut live: Vec<usize> = (0..per_person.len())
+        .filter(|p| !per_person[*p].is_empty())
+        .collect();
     while !live.is_empty() {
         let i = rng.below(live.len() as u64) as usize;
         let p = live[i];

@@ -1,0 +1,156 @@
+//! The reactor (with its outbox relay) is killed (SIGKILL) again and again while
+//! lifecycle events stream in; afterwards the set of command ids on
+//! `tenure.commands.v1` equals the set the pure core decides from the log: none
+//! missing, none extra (a republished duplicate of the same id is counted, not failed).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use futures::future::try_join_all;
+use prost::Message;
+use tenure_core::{IdentityState, LifecycleEvent, Policy, apply, react};
+use tenure_gen::{Rng, hr_history};
+use tenure_kafka::{Publisher, topics};
+use tenure_proto::v1;
+use tenure_tests::{TestEnv, eventually, read_topic, wait_caught_up};
+
+const POLICY: &str = include_str!("../deploy/policy.toml");
+const PEOPLE: usize = 3_000;
+const KILLS: usize = 10;
+const SESSION_TIMEOUT: Duration = Duration::from_secs(7);
+/// The reactor's consumer group (`tenure_reactor::GROUP`).
+const REACTOR_GROUP: &str = "tenure-reactor";
+
+/// Commands the pure core decides from the external events of the log, as the
+/// reactor does: in log order, each distinct event once, its own facts folded in.
+fn decided_from(log: &[LifecycleEvent]) -> BTreeSet<String> {
+    let policy = Policy::from_toml(POLICY).expect("the built-in policy parses");
+    let mut states: HashMap<uuid::Uuid, IdentityState> = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut decided = BTreeSet::new();
+    for event in log {
+        if event.source_system == tenure_core::react::REACTOR_SOURCE || !seen.insert(event.event_id)
+        {
+            continue;
+        }
+        let state = states
+            .remove(&event.identity_id)
+            .unwrap_or_else(|| IdentityState::new(event.identity_id));
+        let reaction = react(&state, event, &policy);
+        let state = reaction.facts.iter().fold(apply(state, event), apply);
+        decided.extend(reaction.commands.iter().map(|c| c.command_id().to_string()));
+        states.insert(event.identity_id, state);
+    }
+    decided
+}
+
+fn command_id(record: &tenure_tests::ReadRecord) -> anyhow::Result<String> {
+    Ok(match record.header("ce_type") {
+        Some("tenure.commands.v1.revoke") => {
+            v1::RevocationCommand::decode(record.payload.as_slice())?.command_id
+        }
+        Some("tenure.commands.v1.grant") => {
+            v1::GrantCommand::decode(record.payload.as_slice())?.command_id
+        }
+        other => anyhow::bail!("unexpected command type {other:?}"),
+    })
+}
+
+async fn reactor_progress(env: &TestEnv) -> anyhow::Result<i64> {
+    let client = env.db.client().await?;
+    Ok(client
+        .query_one(
+            "SELECT coalesce(sum(messages_processed), 0)::bigint FROM consumer_offsets WHERE consumer_group = $1",
+            &[&REACTOR_GROUP],
+        )
+        .await?
+        .get(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactor_killed_mid_stream_publishes_exactly_the_decided_commands() -> anyhow::Result<()> {
+    let env = TestEnv::start("reactor_crash").await?;
+    let start = chrono::Utc::now() - chrono::Duration::days(400);
+    let history = hr_history(PEOPLE, 5, start);
+    let publisher = Publisher::new(env.bootstrap())?;
+    let stream = history.clone();
+    let producer = tokio::spawn(async move {
+        for chunk in stream.chunks(200) {
+            try_join_all(chunk.iter().map(|e| publisher.send_event(e))).await?;
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        anyhow::Ok(())
+    });
+
+    let mut rng = Rng::new(17);
+    let mut before = 0;
+    let mut kills_with_work_left = 0;
+    for _ in 0..KILLS {
+        let reactor = env.spawn_tenure(&["reactor"], "reactor_crash-reactor")?;
+        eventually(
+            "the reactor to make progress",
+            Duration::from_secs(90),
+            || async {
+                reactor.assert_running()?;
+                Ok((reactor_progress(&env).await? > before).then_some(()))
+            },
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(rng.below(700))).await;
+        reactor.kill();
+        let outbox_left = tenure_store::outbox::depth(&**env.db.client().await?).await?;
+        if !producer.is_finished() || outbox_left > 0 {
+            kills_with_work_left += 1;
+        }
+        before = reactor_progress(&env).await?;
+        tokio::time::sleep(SESSION_TIMEOUT).await;
+    }
+    producer.await??;
+    let reactor = env.spawn_tenure(&["reactor"], "reactor_crash-reactor")?;
+    // The reactor's own facts land on the log too, so wait until it has consumed
+    // everything, including them, and the outbox is empty.
+    eventually(
+        "the reactor and its relay to finish",
+        Duration::from_secs(300),
+        || async {
+            reactor.assert_running()?;
+            wait_caught_up(&env, REACTOR_GROUP, Duration::from_secs(300)).await?;
+            let depth = tenure_store::outbox::depth(&**env.db.client().await?).await?;
+            Ok((depth == 0).then_some(()))
+        },
+    )
+    .await?;
+    wait_caught_up(&env, REACTOR_GROUP, Duration::from_secs(60)).await?;
+    assert!(
+        kills_with_work_left >= KILLS / 2,
+        "only {kills_with_work_left} kills interrupted work"
+    );
+
+    let log: Vec<LifecycleEvent> = read_topic(env.bootstrap(), topics::LIFECYCLE)
+        .await?
+        .iter()
+        .map(|r| tenure_proto::decode_event(&r.payload))
+        .collect::<Result<_, _>>()?;
+    let decided = decided_from(&log);
+    let records = read_topic(env.bootstrap(), topics::COMMANDS).await?;
+    let ids: Vec<String> = records
+        .iter()
+        .map(command_id)
+        .collect::<anyhow::Result<_>>()?;
+    let published: BTreeSet<String> = ids.iter().cloned().collect();
+    eprintln!(
+        "{} events, {} commands decided, {} published records ({} republished duplicates)",
+        history.len(),
+        decided.len(),
+        ids.len(),
+        ids.len() - published.len()
+    );
+    assert!(!decided.is_empty());
+    let missing: Vec<_> = decided.difference(&published).take(5).collect();
+    let extra: Vec<_> = published.difference(&decided).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    Ok(())
+}
