@@ -21,6 +21,8 @@ pub struct Cli {
     pub connect: ConnectArgs,
     #[command(flatten)]
     pub retry: RetryArgs,
+    #[command(flatten)]
+    pub brake: BrakeArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,6 +46,46 @@ pub struct ConnectArgs {
     /// the built-in copy of deploy/policy.toml.
     #[arg(long, env = "TENURE_POLICY", global = true)]
     pub policy: Option<PathBuf>,
+}
+
+/// When the reactor's safety brake holds revocations back.
+#[derive(Debug, Args)]
+pub struct BrakeArgs {
+    /// Share of all active grants that may be revoked within the window before further
+    /// revocations are held for an operator (`tenure brake release`).
+    #[arg(long, env = "TENURE_BRAKE_SHARE", default_value_t = 0.2, global = true)]
+    pub brake_share: f64,
+    /// The brake's counting window, in seconds of trigger time.
+    #[arg(
+        long,
+        env = "TENURE_BRAKE_WINDOW_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub brake_window_secs: u64,
+    /// Revocations always allowed per window, however small the organisation.
+    #[arg(
+        long,
+        env = "TENURE_BRAKE_MINIMUM",
+        default_value_t = 100,
+        global = true
+    )]
+    pub brake_minimum: i64,
+    /// Hold leavers' revocations too (by default they are never held).
+    #[arg(long, env = "TENURE_BRAKE_HOLDS_LEAVERS", global = true)]
+    pub brake_holds_leavers: bool,
+}
+
+impl BrakeArgs {
+    /// The reactor's brake policy.
+    pub fn policy(&self) -> tenure_reactor::BrakePolicy {
+        tenure_reactor::BrakePolicy {
+            share: self.brake_share.clamp(0.0, 1.0),
+            window: std::time::Duration::from_secs(self.brake_window_secs.max(1)),
+            minimum: self.brake_minimum.max(0),
+            hold_leavers: self.brake_holds_leavers,
+        }
+    }
 }
 
 /// How the reactor chases unacknowledged revocation commands.
@@ -94,12 +136,25 @@ pub enum Command {
     Broker(BrokerArgs),
     /// Create the database if needed, apply schema migrations, and exit.
     Migrate,
+    /// Show the safety brake's held revocations, or release them for publication.
+    Brake {
+        #[command(subcommand)]
+        action: BrakeAction,
+    },
     /// Create Tenure's topics on the broker given by --bootstrap, if missing.
     Topics {
         /// Partitions per topic.
         #[arg(long, default_value_t = topics::DEFAULT_PARTITIONS)]
         partitions: i32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrakeAction {
+    /// Print what the brake holds, as JSON.
+    Status,
+    /// Release every held revocation for publication.
+    Release,
 }
 
 #[derive(Debug, Args)]
@@ -192,9 +247,30 @@ fn ensure_parent_dir(storage: &str) -> anyhow::Result<()> {
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let connect = cli.connect;
     let retry = cli.retry.policy();
+    let brake = cli.brake.policy();
     match cli.command {
-        Command::Demo(args) => demo::run(&connect, retry, args).await,
+        Command::Demo(args) => demo::run(&connect, retry, brake, args).await,
         Command::Bench(args) => bench::run(&connect, args).await,
+        Command::Brake { action } => {
+            let db = Database::connect(&connect.database_url).await?;
+            let mut client = db.client().await?;
+            let client: &mut tokio_postgres::Client = &mut client;
+            match action {
+                BrakeAction::Status => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &tenure_reactor::brake::status(&*client).await?
+                        )?
+                    );
+                }
+                BrakeAction::Release => {
+                    let released = tenure_reactor::brake::release(client, &retry).await?;
+                    println!("released {released} held revocation(s) for publication");
+                }
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let db = Database::connect(&connect.database_url).await?;
             println!("database {} is migrated to the latest schema", db.name());
@@ -239,6 +315,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 db,
                 policy,
                 retry,
+                brake,
                 Some(args.listen.listen),
             )
             .await?;
@@ -255,7 +332,16 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(selection, &bootstrap, db, policy, retry, Some(args.listen)).await
+            run_selection(
+                selection,
+                &bootstrap,
+                db,
+                policy,
+                retry,
+                brake,
+                Some(args.listen),
+            )
+            .await
         }
         Command::Projector(OptionalListenArgs { listen })
         | Command::Reactor(OptionalListenArgs { listen }) => {
@@ -267,7 +353,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(selection, &bootstrap, db, policy, retry, listen).await
+            run_selection(selection, &bootstrap, db, policy, retry, brake, listen).await
         }
     }
 }
@@ -278,6 +364,7 @@ async fn run_selection(
     db: Database,
     policy: tenure_core::Policy,
     retry: tenure_reactor::RetryPolicy,
+    brake: tenure_reactor::BrakePolicy,
     listen: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = shutdown::channel();
@@ -288,7 +375,11 @@ async fn run_selection(
         selection,
         bootstrap,
         &db,
-        services::Rules { policy, retry },
+        services::Rules {
+            policy,
+            retry,
+            brake,
+        },
         listen,
         &stopped,
     )

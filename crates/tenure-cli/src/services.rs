@@ -51,6 +51,7 @@ pub async fn start_embedded_broker(
 pub struct Rules {
     pub policy: Policy,
     pub retry: tenure_reactor::RetryPolicy,
+    pub brake: tenure_reactor::BrakePolicy,
 }
 
 /// Which services a process runs.
@@ -76,7 +77,12 @@ impl Selection {
 pub const OPENAPI: &str = include_str!("../../../deploy/openapi.json");
 
 /// The HTTP API of the selected services, with health and the OpenAPI document.
-pub fn http_router(selection: Selection, publisher: &Publisher, db: &Database) -> Router {
+pub fn http_router(
+    selection: Selection,
+    publisher: &Publisher,
+    db: &Database,
+    retry: tenure_reactor::RetryPolicy,
+) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -90,6 +96,9 @@ pub fn http_router(selection: Selection, publisher: &Publisher, db: &Database) -
     }
     if selection.projector {
         app = app.merge(tenure_projector::api::router(db.clone()));
+    }
+    if selection.reactor {
+        app = app.merge(tenure_reactor::api::router(db.clone(), retry));
     }
     app
 }
@@ -105,7 +114,11 @@ pub async fn spawn(
     listen: Option<SocketAddr>,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Option<SocketAddr>> {
-    let Rules { policy, retry } = rules;
+    let Rules {
+        policy,
+        retry,
+        brake,
+    } = rules;
     let mut bound = None;
     let publisher = Publisher::new(bootstrap)?;
     if let Some(listen) = listen {
@@ -113,7 +126,7 @@ pub async fn spawn(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         bound = Some(listener.local_addr()?);
-        let app = http_router(selection, &publisher, db);
+        let app = http_router(selection, &publisher, db, retry);
         let mut stop = shutdown.clone();
         tasks.spawn(async move {
             tracing::info!(address = ?listener.local_addr().ok(), "HTTP API listening");
@@ -141,7 +154,7 @@ pub async fn spawn(
         tasks.spawn(async move {
             (
                 "reactor",
-                tenure_reactor::run(&bootstrap, reactor_db, policy, retry, stop)
+                tenure_reactor::run(&bootstrap, reactor_db, policy, retry, brake, stop)
                     .await
                     .map_err(Into::into),
             )
@@ -225,6 +238,7 @@ mod tests {
         let served: BTreeSet<(String, String)> = tenure_ingest::ROUTES
             .iter()
             .chain(tenure_projector::api::ROUTES)
+            .chain(tenure_reactor::api::ROUTES)
             .chain(&[("get", "/healthz"), ("get", "/openapi.json")])
             .map(|(m, p)| (m.to_string(), p.to_string()))
             .collect();
@@ -239,7 +253,7 @@ mod tests {
             .await
             .expect("PostgreSQL");
         let publisher = Publisher::new("127.0.0.1:1").expect("a producer can be created offline");
-        let app = http_router(Selection::all(), &publisher, &db);
+        let app = http_router(Selection::all(), &publisher, &db, Default::default());
         for (method, path) in documented() {
             let uri = path.replace("{id}", "hr:nobody");
             let request = Request::builder()

@@ -1,9 +1,10 @@
 //! Reacting to one batch of lifecycle records.
 
-use tenure_core::{IdentityState, Policy, apply, react};
+use tenure_core::{Command, IdentityState, Policy, apply, react};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
 use tracing::debug;
 
+use crate::brake::{self, BrakePolicy};
 use crate::tracking::{self, RetryPolicy};
 use crate::{messages, tables};
 
@@ -11,12 +12,18 @@ use crate::{messages, tables};
 pub struct ReactorHandler {
     policy: Policy,
     retry: RetryPolicy,
+    brake: BrakePolicy,
 }
 
 impl ReactorHandler {
-    /// A handler that applies `policy` and tracks revocations under `retry`.
-    pub fn new(policy: Policy, retry: RetryPolicy) -> Self {
-        ReactorHandler { policy, retry }
+    /// A handler that applies `policy`, tracks revocations under `retry` and holds
+    /// mass revocations under `brake`.
+    pub fn new(policy: Policy, retry: RetryPolicy, brake: BrakePolicy) -> Self {
+        ReactorHandler {
+            policy,
+            retry,
+            brake,
+        }
     }
 }
 
@@ -51,6 +58,9 @@ impl BatchHandler for ReactorHandler {
         let mut decided_facts = Vec::new();
         let mut handled = std::collections::HashSet::new();
         let mut tracked = Vec::new();
+        let mut active_before: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
+        let mut brakeable: Vec<usize> = Vec::new();
+        let mut latest_trigger = chrono::DateTime::<chrono::Utc>::MIN_UTC;
         for event in events {
             // Redelivered events (and the reactor's own facts coming back) are not re-acted upon.
             if !fresh.contains(&event.event_id) || !handled.insert(event.event_id) {
@@ -59,6 +69,9 @@ impl BatchHandler for ReactorHandler {
             let state = states
                 .remove(&event.identity_id)
                 .unwrap_or_else(|| IdentityState::new(event.identity_id));
+            active_before
+                .entry(event.identity_id)
+                .or_insert_with(|| state.active_grants().count() as i64);
             tracking::record_outcome(txn, &event, &self.retry).await?;
             let reaction = react(&state, &event, &self.policy);
             let mut state = apply(state, &event);
@@ -69,10 +82,37 @@ impl BatchHandler for ReactorHandler {
             }
             for command in &reaction.commands {
                 debug!(command = %command.command_id(), trigger = %event.event_id, "command decided");
+                if let Command::Revoke(r) = command
+                    && self.brake.applies_to(r.cause)
+                {
+                    brakeable.push(outbox.len());
+                    latest_trigger =
+                        latest_trigger.max(event.recorded_time.max(event.effective_time));
+                }
                 outbox.push(messages::command(command, event.identity_id, issued));
                 tracked.extend(tracking::Issued::from_command(command, &event));
             }
             states.insert(event.identity_id, state);
+        }
+        if let Some(reason) =
+            brake::verdict(txn, &self.brake, brakeable.len() as i64, latest_trigger).await?
+        {
+            tracing::warn!(held = brakeable.len(), %reason, "safety brake: revocations held for review");
+            for i in brakeable {
+                outbox[i].held = Some(reason.clone());
+            }
+        }
+        let delta: i64 = active_before
+            .iter()
+            .map(|(id, before)| {
+                states
+                    .get(id)
+                    .map_or(0, |s| s.active_grants().count() as i64)
+                    - before
+            })
+            .sum();
+        if let Some(first) = records.first() {
+            brake::add_active(txn, first.partition, delta).await?;
         }
         // Our own facts are already folded in: reading them back from the log is a no-op.
         tables::mark_seen(txn, &decided_facts).await?;

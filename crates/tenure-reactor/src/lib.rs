@@ -7,6 +7,8 @@
 //! - [`scheduler`] is the only reader of the clock: it appends a `DeadlineReached`
 //!   event when a deadline falls due (decision 5).
 
+pub mod api;
+pub mod brake;
 mod handler;
 mod messages;
 pub mod relay;
@@ -20,6 +22,7 @@ use tenure_kafka::{ConsumerSettings, KafkaAdapterError, run_consumer, topics};
 use tenure_store::Database;
 use tokio::sync::watch;
 
+pub use brake::BrakePolicy;
 pub use handler::ReactorHandler;
 pub use tracking::RetryPolicy;
 
@@ -32,8 +35,15 @@ pub async fn run(
     db: Database,
     policy: Policy,
     retry: RetryPolicy,
+    brake: BrakePolicy,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaAdapterError> {
     let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]);
-    run_consumer(settings, db, ReactorHandler::new(policy, retry), shutdown).await
+    run_consumer(
+        settings,
+        db,
+        ReactorHandler::new(policy, retry, brake),
+        shutdown,
+    )
+    .await
 }

@@ -13,6 +13,7 @@ pub(crate) fn fact(event: &LifecycleEvent) -> OutboxMessage {
         key: event.identity_id.to_string(),
         payload: tenure_proto::encode_event(event),
         headers: headers::for_event(event),
+        held: None,
     }
 }
 
@@ -49,5 +50,6 @@ pub(crate) fn command(
         key: identity.to_string(),
         payload: tenure_proto::encode_command(command, issued),
         headers: hs,
+        held: None,
     }
 }

@@ -51,6 +51,7 @@ pub async fn retry_due(
         .query(
             "SELECT command_id, attempts FROM command_tracking
               WHERE acknowledged_at IS NULL AND escalated_at IS NULL AND next_attempt_at <= $1
+                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = command_id AND o.held_at IS NOT NULL)
               ORDER BY next_attempt_at LIMIT 500 FOR UPDATE SKIP LOCKED",
             &[&now],
         )

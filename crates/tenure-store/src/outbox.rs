@@ -16,6 +16,8 @@ pub struct OutboxMessage {
     pub key: String,
     pub payload: Vec<u8>,
     pub headers: Vec<(String, String)>,
+    /// Why the message is held back from publication (the safety brake), if it is.
+    pub held: Option<String>,
 }
 
 /// A stored outbox message with its position and publication state.
@@ -36,6 +38,7 @@ pub async fn insert(
         return Ok(0);
     }
     let ids: Vec<Uuid> = messages.iter().map(|m| m.message_id).collect();
+    let held: Vec<Option<&str>> = messages.iter().map(|m| m.held.as_deref()).collect();
     let topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
     let keys: Vec<&str> = messages.iter().map(|m| m.key.as_str()).collect();
     let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
@@ -52,13 +55,14 @@ pub async fn insert(
         .collect();
     let inserted = client
         .execute(
-            "INSERT INTO outbox (message_id, topic, message_key, payload, headers)
-             SELECT id, topic, message_key, payload, headers
-               FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])
-                    WITH ORDINALITY AS m(id, topic, message_key, payload, headers, n)
+            "INSERT INTO outbox (message_id, topic, message_key, payload, headers, held_at, held_reason)
+             SELECT id, topic, message_key, payload, headers,
+                    CASE WHEN held_reason IS NULL THEN NULL ELSE clock_timestamp() END, held_reason
+               FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[], $6::text[])
+                    WITH ORDINALITY AS m(id, topic, message_key, payload, headers, held_reason, n)
               ORDER BY n
              ON CONFLICT (message_id) DO NOTHING",
-            &[&ids, &topics, &keys, &payloads, &headers],
+            &[&ids, &topics, &keys, &payloads, &headers, &held],
         )
         .await?;
     Ok(inserted)
@@ -73,7 +77,7 @@ pub async fn unpublished(
     let rows = client
         .query(
             "SELECT seq, message_id, topic, message_key, payload, headers, attempts
-               FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1
+               FROM outbox WHERE published_at IS NULL AND held_at IS NULL ORDER BY seq LIMIT $1
                 FOR UPDATE SKIP LOCKED",
             &[&limit],
         )
@@ -104,6 +108,7 @@ pub async fn unpublished(
                     key: r.get(3),
                     payload: r.get(4),
                     headers,
+                    held: None,
                 },
                 attempts: r.get(6),
             }
@@ -126,13 +131,31 @@ pub async fn mark_published(
     Ok(())
 }
 
-/// How many messages wait to be published.
+/// How many messages wait to be published (not counting held ones).
 pub async fn depth(client: &impl GenericClient) -> Result<i64, StoreError> {
     Ok(client
         .query_one(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND held_at IS NULL",
             &[],
         )
         .await?
         .get(0))
+}
+
+/// How many messages the safety brake holds back.
+pub async fn held(client: &impl GenericClient) -> Result<i64, StoreError> {
+    Ok(client
+        .query_one("SELECT count(*) FROM outbox WHERE held_at IS NOT NULL", &[])
+        .await?
+        .get(0))
+}
+
+/// Releases every held message for publication; returns how many.
+pub async fn release_held(client: &impl GenericClient) -> Result<u64, StoreError> {
+    Ok(client
+        .execute(
+            "UPDATE outbox SET held_at = NULL, held_reason = NULL WHERE held_at IS NOT NULL",
+            &[],
+        )
+        .await?)
 }

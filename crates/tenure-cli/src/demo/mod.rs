@@ -88,6 +88,7 @@ async fn settle(
 pub async fn run(
     connect: &ConnectArgs,
     retry: tenure_reactor::RetryPolicy,
+    brake: tenure_reactor::BrakePolicy,
     args: DemoArgs,
 ) -> anyhow::Result<()> {
     let url = with_database(&connect.database_url, &args.database)?;
@@ -127,7 +128,11 @@ pub async fn run(
         services::Selection::all(),
         &bootstrap,
         &db,
-        services::Rules { policy, retry },
+        services::Rules {
+            policy,
+            retry,
+            brake,
+        },
         Some("127.0.0.1:0".parse()?),
         &stopped,
     )
