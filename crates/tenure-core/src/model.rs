@@ -183,6 +183,12 @@ impl CommandStatus {
     }
 }
 
+/// Whether a scheduled time is the deadline `due`, at PostgreSQL's microsecond
+/// precision (deadlines make a round trip through the database before they fire).
+pub fn same_instant(scheduled: Option<DateTime<Utc>>, due: DateTime<Utc>) -> bool {
+    scheduled.is_some_and(|s| s.timestamp_micros() == due.timestamp_micros())
+}
+
 /// An identity id; a plain UUID, named for readability.
 pub type IdentityId = Uuid;
 /// A grant id; a plain UUID, named for readability.

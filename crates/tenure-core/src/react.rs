@@ -210,7 +210,8 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             due_time,
             ..
         } => {
-            if before.status != IdentityStatus::Left && before.leave_scheduled_at == Some(*due_time)
+            if before.status != IdentityStatus::Left
+                && same_instant(before.leave_scheduled_at, *due_time)
             {
                 revoke_all(&mut reaction, before, event);
             }
@@ -221,7 +222,7 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             ..
         } => {
             if before.status == IdentityStatus::PreHire
-                && before.joined_at == Some(*due_time)
+                && same_instant(before.joined_at, *due_time)
                 && let Some(role) = &before.role
             {
                 for entitlement in policy.birthright(role) {
@@ -236,7 +237,7 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
         } => {
             if let Some(grant) = before.grants.get(grant_id)
                 && grant.is_active()
-                && grant.revocation.expires_at == Some(*due_time)
+                && same_instant(grant.revocation.expires_at, *due_time)
             {
                 reaction.revoke(event, grant, RevocationCause::Expiry);
             }

@@ -284,7 +284,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
         EventPayload::DeadlineReached { kind, due_time, .. } => match kind {
             DeadlineKind::LeaveEffective
                 if state.status != IdentityStatus::Left
-                    && state.leave_scheduled_at == Some(*due_time) =>
+                    && same_instant(state.leave_scheduled_at, *due_time) =>
             {
                 state.status = IdentityStatus::Left;
                 state.left_at = Some(*due_time);
@@ -292,7 +292,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             }
             DeadlineKind::JoinEffective
                 if state.status == IdentityStatus::PreHire
-                    && state.joined_at == Some(*due_time) =>
+                    && same_instant(state.joined_at, *due_time) =>
             {
                 state.status = IdentityStatus::Active;
             }

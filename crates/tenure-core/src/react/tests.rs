@@ -529,3 +529,17 @@ fn mover_keeps_getting_an_entitlement_the_new_role_grants_when_a_request_for_it_
         "the new role's birthright is granted anew"
     );
 }
+
+#[test]
+fn deadlines_match_at_database_precision() {
+    // HR sends nanoseconds; the deadline comes back from PostgreSQL in microseconds.
+    let precise = t(20) + Duration::nanoseconds(123_456_789);
+    let state = given(&[joined("j1", "engineer", t(1)), left("l1", precise, t(5))]);
+    let truncated = t(20) + Duration::microseconds(123_456);
+    let reaction = react(
+        &state,
+        &deadline(DeadlineKind::LeaveEffective, None, truncated),
+        &policy(),
+    );
+    assert_eq!(revocations(&reaction).len(), 3);
+}
