@@ -19,7 +19,7 @@ use crate::{services, shutdown};
 /// One measured figure.
 #[derive(Serialize)]
 struct Figure {
-    name: &'static str,
+    name: String,
     value: f64,
     unit: &'static str,
     /// The raw limit this figure is compared with, and the ratio to it.
@@ -229,34 +229,56 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     };
     let figures = vec![
         Figure {
-            name: "raw produce (idempotent, acks=all)",
+            name: "raw produce (idempotent, acks=all)".into(),
             value: produce_rate,
             unit: "events/s",
             compared_with: None,
             ratio: None,
         },
         Figure {
-            name: "raw consume",
+            name: "raw consume".into(),
             value: consume_rate,
             unit: "events/s",
             compared_with: None,
             ratio: None,
         },
         Figure {
-            name: "PostgreSQL COPY (grant-like rows)",
+            name: "PostgreSQL COPY (grant-like rows)".into(),
             value: copy_rate,
             unit: "rows/s",
             compared_with: None,
             ratio: None,
         },
         Figure {
-            name: "projector",
+            name: "projector".into(),
             value: project_rate,
             unit: "events/s",
             compared_with: Some(floor_name),
             ratio: Some(project_rate / floor),
         },
     ];
+    drop(publisher);
+    broker.stop().await;
+    eprintln!("bench: measuring time-to-command under load");
+    let latency_url = crate::demo::with_database(&connect.database_url, "tenure_bench_latency")?;
+    let latency_people = if args.quick { 1_000 } else { 5_000 };
+    let (leavers, expiries) =
+        crate::latency::measure(&latency_url, &args.storage, latency_people, 200).await?;
+    let mut figures = figures;
+    for (name, l) in [
+        ("time to command: leaver", &leavers),
+        ("time to command: expiry", &expiries),
+    ] {
+        for (stat, value) in [("p50", l.p50_ms), ("p99", l.p99_ms), ("max", l.max_ms)] {
+            figures.push(Figure {
+                name: format!("{name} {stat} ({} samples)", l.samples),
+                value,
+                unit: "ms",
+                compared_with: None,
+                ratio: None,
+            });
+        }
+    }
     let report = Report {
         machine: machine(),
         broker_storage: args.storage.clone(),
@@ -291,7 +313,5 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     }
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
     println!("  (written to {})", out.display());
-    drop(publisher);
-    broker.stop().await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod demo;
+mod latency;
 mod services;
 mod shutdown;
 

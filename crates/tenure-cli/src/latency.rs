@@ -1,0 +1,253 @@
+//! Time-to-command under load: how long from a trigger (a leaver ingested over HTTP,
+//! or an expiry falling due) to its revocation command on `tenure.commands.v1`, while
+//! a steady stream of other HR events flows through the same pipeline.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use prost::Message as _;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use serde_json::json;
+use tenure_kafka::topics;
+use tenure_proto::v1;
+use tenure_store::Database;
+use tokio::task::JoinSet;
+
+use crate::{services, shutdown};
+
+/// Latency percentiles of one kind of trigger, in milliseconds.
+#[derive(Debug, serde::Serialize)]
+pub struct Latency {
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+fn percentiles(mut ms: Vec<f64>) -> Latency {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let at = |p: f64| {
+        ms.get(((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len().max(1)) - 1)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Latency {
+        samples: ms.len(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: ms.last().copied().unwrap_or(f64::NAN),
+    }
+}
+
+/// First arrival of a revocation command per (identity, cause).
+type Arrivals = Arc<Mutex<HashMap<(String, i32), DateTime<Utc>>>>;
+
+fn watch_commands(
+    bootstrap: String,
+    arrivals: Arrivals,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "tenure-bench-latency")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "5")
+        .create()?;
+    consumer.subscribe(&[topics::COMMANDS])?;
+    while !*stop.borrow() {
+        let Some(message) = consumer.poll(Duration::from_millis(50)) else {
+            continue;
+        };
+        let message = message?;
+        let arrived = Utc::now();
+        let revoke = message
+            .headers()
+            .and_then(|hs| hs.iter().find(|h| h.key == "ce_type"))
+            .is_some_and(|h| h.value == Some(b"tenure.commands.v1.revoke".as_slice()));
+        if revoke {
+            let command = v1::RevocationCommand::decode(message.payload().unwrap_or_default())?;
+            arrivals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry((command.identity_id, command.cause))
+                .or_insert(arrived);
+        }
+    }
+    Ok(())
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: String, ndjson: bool) -> anyhow::Result<()> {
+    let mut request = http.post(url).body(body);
+    request = request.header(
+        "content-type",
+        if ndjson {
+            "application/x-ndjson"
+        } else {
+            "application/json"
+        },
+    );
+    let response = request.send().await?;
+    anyhow::ensure!(
+        response.status() == 202,
+        "{url}: {} {}",
+        response.status(),
+        response.text().await?
+    );
+    Ok(())
+}
+
+/// Measures leaver and expiry time-to-command with `people` people and a background
+/// load of `background_rate` HR events per second; returns (leavers, expiries).
+pub async fn measure(
+    database_url: &str,
+    storage: &str,
+    people: usize,
+    background_rate: usize,
+) -> anyhow::Result<(Latency, Latency)> {
+    Database::drop_database(database_url).await?;
+    let db = Database::connect(database_url).await?;
+    let broker = services::start_embedded_broker(storage, None).await?;
+    let bootstrap = broker.bootstrap().to_owned();
+    let (stop, stopped) = shutdown::channel();
+    let mut tasks = JoinSet::new();
+    let selection = services::Selection {
+        ingest: true,
+        projector: false,
+        reactor: true,
+    };
+    let rules = services::Rules {
+        policy: services::load_policy(None)?,
+        retry: Default::default(),
+        brake: tenure_reactor::BrakePolicy {
+            minimum: i64::MAX,
+            ..Default::default()
+        },
+    };
+    let addr = services::spawn(
+        &mut tasks,
+        selection,
+        &bootstrap,
+        &db,
+        rules,
+        Some("127.0.0.1:0".parse()?),
+        &stopped,
+    )
+    .await?
+    .context("ingest did not start")?;
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let arrivals: Arrivals = Default::default();
+    let watcher = {
+        let (bootstrap, arrivals, stopped) = (bootstrap.clone(), arrivals.clone(), stopped.clone());
+        tokio::task::spawn_blocking(move || watch_commands(bootstrap, arrivals, stopped))
+    };
+
+    // The organisation joins in bulk, long ago.
+    let hired = (Utc::now() - chrono::Duration::days(365)).to_rfc3339();
+    let roles = ["engineer", "sales", "finance"];
+    for chunk in (0..people).collect::<Vec<_>>().chunks(5_000) {
+        let body: String = chunk
+            .iter()
+            .map(|p| {
+                json!({"event_id": format!("hire-{p}"), "type": "joiner", "employee_id": format!("P{p}"),
+                       "role": roles[p % 3], "effective_time": hired})
+                .to_string()
+                    + "\n"
+            })
+            .collect();
+        post(&http, &format!("{base}/v1/hr/events"), body, true).await?;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Background: movers and leaves of absence among the first half of the people.
+    let background = {
+        let (http, base, mut stopped) = (http.clone(), base.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let per_tick = (background_rate / 10).max(1);
+            let mut n = 0usize;
+            loop {
+                let body: String = (0..per_tick)
+                    .map(|_| {
+                        n += 1;
+                        let person = n % (people / 2).max(1);
+                        let event = if n % 2 == 0 {
+                            json!({"event_id": format!("bg-{n}"), "type": "mover", "employee_id": format!("P{person}"),
+                                   "role": roles[n % 3], "title": format!("t{n}"), "effective_time": Utc::now().to_rfc3339()})
+                        } else {
+                            json!({"event_id": format!("bg-{n}"), "type": "leave_of_absence_start",
+                                   "employee_id": format!("P{person}"), "effective_time": Utc::now().to_rfc3339()})
+                        };
+                        event.to_string() + "\n"
+                    })
+                    .collect();
+                let _ = post(&http, &format!("{base}/v1/hr/events"), body, true).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        })
+    };
+
+    // Triggers among the second half: leavers now, and grants that expire soon.
+    let samples = 100.min(people / 4).max(1);
+    let mut leavers: Vec<(String, DateTime<Utc>)> = Vec::new();
+    let mut expiries: Vec<(String, DateTime<Utc>)> = Vec::new();
+    let first = people / 2;
+    for i in 0..samples {
+        let person = format!("P{}", first + i);
+        let due = Utc::now() + chrono::Duration::seconds(3);
+        post(&http, &format!("{base}/v1/itsm/events"), json!({"event_id": format!("x-{i}"), "type": "access_fulfilled",
+            "request_id": format!("RX-{i}"), "employee_id": format!("P{}", first + samples + i),
+            "entitlement": "aws:prod-account:admin", "owner": "P0", "business_reason": "bench",
+            "effective_time": Utc::now().to_rfc3339(), "revocation": {"expires_at": due.to_rfc3339()}}).to_string(), false)
+        .await?;
+        expiries.push((
+            tenure_core::ids::identity("hr", &format!("P{}", first + samples + i)).to_string(),
+            due,
+        ));
+        let sent = Utc::now();
+        post(
+            &http,
+            &format!("{base}/v1/hr/events"),
+            json!({"event_id": format!("leave-{i}"), "type": "leaver",
+            "employee_id": person, "effective_time": sent.to_rfc3339()})
+            .to_string(),
+            false,
+        )
+        .await?;
+        leavers.push((tenure_core::ids::identity("hr", &person).to_string(), sent));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let _ = stop.send(true);
+    background.await?;
+    watcher.await??;
+    services::supervise(tasks, &stop).await?;
+    broker.stop().await;
+
+    let arrivals = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let latency = |triggers: &[(String, DateTime<Utc>)],
+                   cause: v1::RevocationCause|
+     -> anyhow::Result<Latency> {
+        let ms = triggers
+            .iter()
+            .map(|(identity, at)| {
+                arrivals
+                    .get(&(identity.clone(), cause as i32))
+                    .map(|arrived| (*arrived - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+                    .with_context(|| format!("no {cause:?} command for {identity}"))
+            })
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        Ok(percentiles(ms))
+    };
+    Ok((
+        latency(&leavers, v1::RevocationCause::Leaver)?,
+        latency(&expiries, v1::RevocationCause::Expiry)?,
+    ))
+}
