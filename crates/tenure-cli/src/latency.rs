@@ -175,7 +175,7 @@ pub async fn measure(
                     .map(|_| {
                         n += 1;
                         let person = n % (people / 2).max(1);
-                        let event = if n % 2 == 0 {
+                        let event = if n.is_multiple_of(2) {
                             json!({"event_id": format!("bg-{n}"), "type": "mover", "employee_id": format!("P{person}"),
                                    "role": roles[n % 3], "title": format!("t{n}"), "effective_time": Utc::now().to_rfc3339()})
                         } else {
