@@ -246,6 +246,40 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
     let (status, body) = api.get("/v1/governance").await?;
     assert_eq!(status, 200);
     assert_eq!(body["counters"]["past_expiry_active"], 0);
+
+    // A service account must name its owner; once registered, its owner's leave
+    // (E200 has left) makes it orphaned.
+    let response = api
+        .http
+        .post(format!("{}/v1/hr/events", api.base))
+        .json(&json!({"event_id": "svc-1", "type": "joiner", "employee_id": "svc-payments", "kind": "service_account",
+                      "role": "engineer", "effective_time": Utc::now().to_rfc3339()}))
+        .send()
+        .await?;
+    assert_eq!(
+        response.status(),
+        422,
+        "a service account without an owner is refused"
+    );
+    api.post(
+        "/v1/hr/events",
+        json!({"event_id": "svc-2", "type": "joiner", "employee_id": "svc-payments",
+        "kind": "service_account", "role": "engineer", "owner": "E200", "sponsor": "E001",
+        "effective_time": Utc::now().to_rfc3339()}),
+    )
+    .await?;
+    eventually(
+        "the orphaned service account to be counted",
+        Duration::from_secs(60),
+        || async {
+            let (_, body) = api.get("/v1/governance").await?;
+            Ok((body["counters"]["orphaned_non_human_identities"] == 1).then_some(()))
+        },
+    )
+    .await?;
+    let (_, svc) = api.get("/v1/identities/hr:svc-payments").await?;
+    assert_eq!(svc["kind"], "service_account");
+    assert_eq!(svc["attributes"]["owner"], "E200");
     tenure.assert_running()?;
     Ok(())
 }

@@ -90,6 +90,12 @@ pub struct Attributes {
     pub title: Option<String>,
     pub manager_id: Option<String>,
     pub location: Option<String>,
+    /// Non-human identities: the person accountable (an HR employee id).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Non-human identities: who sponsors its existence.
+    #[serde(default)]
+    pub sponsor: Option<String>,
 }
 
 /// When a grant must end. A grant always ends when its holder leaves; this adds the rest.

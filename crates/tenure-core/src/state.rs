@@ -215,6 +215,8 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) {
         (&mut into.title, &from.title),
         (&mut into.manager_id, &from.manager_id),
         (&mut into.location, &from.location),
+        (&mut into.owner, &from.owner),
+        (&mut into.sponsor, &from.sponsor),
     ];
     for (to, from) in fields {
         if from.is_some() {

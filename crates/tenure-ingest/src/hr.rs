@@ -46,6 +46,11 @@ pub(crate) struct HrEvent {
     location: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    /// Non-human identities (kind service_account, api_key, agent): the accountable person.
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    sponsor: Option<String>,
 }
 
 fn default_source() -> String {
@@ -91,7 +96,16 @@ impl HrEvent {
             title: self.title.clone(),
             manager_id: self.manager_id.clone(),
             location: self.location.clone(),
+            owner: self.owner.clone(),
+            sponsor: self.sponsor.clone(),
         };
+        let non_human = matches!(
+            self.kind,
+            Some(IdentityKind::ServiceAccount | IdentityKind::ApiKey | IdentityKind::Agent)
+        );
+        if self.event_type == HrEventType::Joiner && non_human {
+            required(line, "owner", &self.owner, &mut problems);
+        }
         let payload = match self.event_type {
             HrEventType::Joiner => EventPayload::IdentityJoined {
                 kind: self.kind.unwrap_or_default(),

@@ -358,7 +358,7 @@ pub async fn governance_counters(
                    WHERE acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_revocations,
                (SELECT count(*) FROM projection_identities nhi
                    JOIN projection_identities owner
-                     ON owner.source_person_id = nhi.state->'attributes'->>'manager_id'
+                     ON owner.source_person_id = nhi.state->'attributes'->>'owner'
                   WHERE nhi.kind IN ('service_account', 'api_key', 'agent') AND nhi.status = 'active'
                     AND owner.status = 'left') AS orphaned_non_human_identities",
             &[&now],

@@ -80,6 +80,8 @@ fn attributes_to(a: &core::Attributes) -> v1::IdentityAttributes {
         title: s(&a.title),
         manager_id: s(&a.manager_id),
         location: s(&a.location),
+        owner: s(&a.owner),
+        sponsor: s(&a.sponsor),
     }
 }
 
@@ -91,6 +93,8 @@ fn attributes_from(a: Option<v1::IdentityAttributes>) -> core::Attributes {
         title: opt_string(&a.title),
         manager_id: opt_string(&a.manager_id),
         location: opt_string(&a.location),
+        owner: opt_string(&a.owner),
+        sponsor: opt_string(&a.sponsor),
     }
 }
 
