@@ -69,14 +69,16 @@ pub(crate) async fn journal(
     Ok(rows.into_iter().map(|r| r.get(0)).collect())
 }
 
-/// The current states of these identities (absent ones have no events yet).
+/// The current states of these identities (absent ones have no events yet). No row
+/// locks: a partition has one owner, and a stale instance's writes are rolled back by
+/// the offset compare-and-set at the end of its transaction.
 pub(crate) async fn load_states(
     txn: &Transaction<'_>,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, IdentityState>, StoreError> {
     let rows = txn
         .query(
-            "SELECT state FROM projection_identities WHERE identity_id = ANY($1) FOR UPDATE",
+            "SELECT state FROM projection_identities WHERE identity_id = ANY($1)",
             &[&ids],
         )
         .await?;
