@@ -60,7 +60,12 @@ async fn deadlines_and_out_of_order_events_decide_by_effective_time() -> anyhow:
     let now = Utc::now();
     let past = (now - chrono::Duration::days(60)).to_rfc3339();
     let soon = |secs: i64| (now + chrono::Duration::seconds(secs)).to_rfc3339();
-    for (person, role) in [("E501", "sales"), ("E502", "engineer"), ("E503", "finance")] {
+    for (person, role) in [
+        ("E501", "sales"),
+        ("E502", "engineer"),
+        ("E503", "finance"),
+        ("E505", "engineer"),
+    ] {
         post(
             "/v1/hr/events",
             json!({"event_id": format!("hire-{person}"), "type": "joiner", "employee_id": person,
@@ -83,6 +88,13 @@ async fn deadlines_and_out_of_order_events_decide_by_effective_time() -> anyhow:
         "/v1/hr/events",
         json!({"event_id": "hire-E504", "type": "joiner", "employee_id": "E504",
                                   "role": "finance", "effective_time": soon(20)}),
+    )
+    .await?;
+    // E505 moves to sales in 20 seconds.
+    post(
+        "/v1/hr/events",
+        json!({"event_id": "move-E505", "type": "mover", "employee_id": "E505", "role": "sales",
+                                  "effective_time": soon(20)}),
     )
     .await?;
     // E503 leaves (effective now); then HR delivers a mover dated yesterday, late.
@@ -116,7 +128,7 @@ async fn deadlines_and_out_of_order_events_decide_by_effective_time() -> anyhow:
         assert!(
             !revoked
                 .iter()
-                .any(|(i, _, _)| *i == who("E501") || *i == who("E502")),
+                .any(|(i, _, _)| ["E501", "E502", "E505"].map(who).contains(i)),
             "{revoked:?}"
         );
         assert!(
@@ -138,9 +150,22 @@ async fn deadlines_and_out_of_order_events_decide_by_effective_time() -> anyhow:
                 "aws:prod-account".into(),
             ));
             let started = granted.iter().filter(|(i, _)| *i == who("E504")).count();
-            Ok((e501 == 3 && expired && started == 3).then_some((revoked, granted)))
+            let mover = v1::RevocationCause::Mover as i32;
+            let moved = revoked
+                .iter()
+                .filter(|(i, c, _)| *i == who("E505") && *c == mover)
+                .count();
+            Ok((e501 == 3 && expired && started == 3 && moved == 2).then_some((revoked, granted)))
         })
         .await?;
+    // The future-dated mover lost the engineer-only access and got sales' birthright.
+    let e505: BTreeSet<&str> = revoked
+        .iter()
+        .filter(|(i, _, _)| *i == who("E505"))
+        .map(|(_, _, e)| e.as_str())
+        .collect();
+    assert_eq!(e505, BTreeSet::from(["github:acme", "aws:dev-account"]));
+    assert!(granted.contains(&(who("E505"), "salesforce:acme".into())));
     // The expiry took only the expired grant.
     assert_eq!(
         revoked.iter().filter(|(i, _, _)| *i == who("E502")).count(),

@@ -18,4 +18,6 @@ pub use fold::fold_log;
 pub use model::*;
 pub use policy::{Policy, PolicyError};
 pub use react::{Command, GrantCommand, Reaction, RevocationCommand, react};
-pub use state::{Deadline, Grant, GrantStatus, IdentityState, IdentityStatus, apply};
+pub use state::{
+    Deadline, Grant, GrantStatus, IdentityState, IdentityStatus, ScheduledMove, apply,
+};

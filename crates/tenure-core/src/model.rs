@@ -151,6 +151,7 @@ pub enum DeadlineKind {
     LeaveEffective,
     GrantExpiry,
     JoinEffective,
+    MoveEffective,
 }
 
 impl DeadlineKind {
@@ -160,6 +161,7 @@ impl DeadlineKind {
             DeadlineKind::LeaveEffective => "leave_effective",
             DeadlineKind::GrantExpiry => "grant_expiry",
             DeadlineKind::JoinEffective => "join_effective",
+            DeadlineKind::MoveEffective => "move_effective",
         }
     }
 }

@@ -174,25 +174,20 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             }
         }
         EventPayload::IdentityMoved { role: new_role, .. } => {
-            if before.status.is_employed() && before.role.as_deref() != Some(new_role.as_str()) {
-                let keep: BTreeSet<&Entitlement> = policy.birthright(new_role).iter().collect();
-                let mut held: BTreeSet<&Entitlement> = BTreeSet::new();
-                for grant in before.active_grants() {
-                    let belongs_to_old_role = match &grant.origin {
-                        GrantOrigin::Birthright { .. } => !keep.contains(&grant.entitlement),
-                        GrantOrigin::Request { .. } => grant.revocation.ends_on_role_change,
-                    };
-                    if belongs_to_old_role {
-                        reaction.revoke(event, grant, RevocationCause::Mover);
-                    } else {
-                        held.insert(&grant.entitlement);
-                    }
-                }
-                for entitlement in policy.birthright(new_role) {
-                    if !held.contains(entitlement) {
-                        reaction.grant_birthright(event, policy, new_role, entitlement);
-                    }
-                }
+            // A future-dated move waits for its deadline.
+            if event.is_effective_when_recorded() {
+                move_to(&mut reaction, before, event, new_role, policy);
+            }
+        }
+        EventPayload::DeadlineReached {
+            kind: DeadlineKind::MoveEffective,
+            due_time,
+            ..
+        } => {
+            if let Some(scheduled) = &before.move_scheduled
+                && same_instant(Some(scheduled.at), *due_time)
+            {
+                move_to(&mut reaction, before, event, &scheduled.role, policy);
             }
         }
         EventPayload::IdentityLeft { .. } => {
@@ -260,6 +255,39 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
         | EventPayload::CommandFailed { .. } => {}
     }
     reaction
+}
+
+/// The mover rule: the old role's birthright the new role does not grant, and requested
+/// access marked to end on a role change, are revoked; the new role's birthright not
+/// already held is granted; everything else is kept.
+fn move_to(
+    reaction: &mut Reaction,
+    before: &IdentityState,
+    event: &LifecycleEvent,
+    new_role: &str,
+    policy: &Policy,
+) {
+    if !before.status.is_employed() || before.role.as_deref() == Some(new_role) {
+        return;
+    }
+    let keep: BTreeSet<&Entitlement> = policy.birthright(new_role).iter().collect();
+    let mut held: BTreeSet<&Entitlement> = BTreeSet::new();
+    for grant in before.active_grants() {
+        let belongs_to_old_role = match &grant.origin {
+            GrantOrigin::Birthright { .. } => !keep.contains(&grant.entitlement),
+            GrantOrigin::Request { .. } => grant.revocation.ends_on_role_change,
+        };
+        if belongs_to_old_role {
+            reaction.revoke(event, grant, RevocationCause::Mover);
+        } else {
+            held.insert(&grant.entitlement);
+        }
+    }
+    for entitlement in policy.birthright(new_role) {
+        if !held.contains(entitlement) {
+            reaction.grant_birthright(event, policy, new_role, entitlement);
+        }
+    }
 }
 
 fn revoke_all(reaction: &mut Reaction, before: &IdentityState, event: &LifecycleEvent) {

@@ -95,6 +95,14 @@ impl Grant {
     }
 }
 
+/// A role change announced for a future date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledMove {
+    pub at: DateTime<Utc>,
+    pub role: String,
+    pub attributes: Attributes,
+}
+
 /// A point in time at which the scheduler must append a `DeadlineReached` event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
@@ -118,6 +126,9 @@ pub struct IdentityState {
     pub left_at: Option<DateTime<Utc>>,
     /// A future-dated leave waiting for its deadline.
     pub leave_scheduled_at: Option<DateTime<Utc>>,
+    /// A future-dated move waiting for its deadline.
+    #[serde(default)]
+    pub move_scheduled: Option<ScheduledMove>,
     pub grants: BTreeMap<GrantId, Grant>,
     /// How many distinct events were folded in: a double application would show here.
     pub events_applied: u64,
@@ -136,6 +147,7 @@ impl IdentityState {
             joined_at: None,
             left_at: None,
             leave_scheduled_at: None,
+            move_scheduled: None,
             grants: BTreeMap::new(),
             events_applied: 0,
         }
@@ -171,6 +183,20 @@ impl IdentityState {
                 identity_id: self.identity_id,
                 grant_id: None,
                 due_time: start,
+            });
+        }
+        if let (true, Some(scheduled)) = (self.status.is_employed(), &self.move_scheduled) {
+            out.push(Deadline {
+                deadline_id: ids::deadline(
+                    DeadlineKind::MoveEffective,
+                    self.identity_id,
+                    None,
+                    scheduled.at,
+                ),
+                kind: DeadlineKind::MoveEffective,
+                identity_id: self.identity_id,
+                grant_id: None,
+                due_time: scheduled.at,
             });
         }
         let can_leave = self.status.is_employed() || self.status == IdentityStatus::PreHire;
@@ -257,9 +283,17 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             merge_attributes(&mut state.attributes, attributes);
         }
         EventPayload::IdentityMoved { role, attributes } => {
-            merge_attributes(&mut state.attributes, attributes);
-            if state.status.is_employed() || state.status == IdentityStatus::PreHire {
-                state.role = Some(role.clone());
+            if !event.is_effective_when_recorded() && state.status.is_employed() {
+                state.move_scheduled = Some(ScheduledMove {
+                    at: event.effective_time,
+                    role: role.clone(),
+                    attributes: attributes.clone(),
+                });
+            } else {
+                merge_attributes(&mut state.attributes, attributes);
+                if state.status.is_employed() || state.status == IdentityStatus::PreHire {
+                    state.role = Some(role.clone());
+                }
             }
         }
         EventPayload::IdentityLeft { .. } => {
@@ -291,6 +325,15 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 state.status = IdentityStatus::Left;
                 state.left_at = Some(*due_time);
                 state.leave_scheduled_at = None;
+            }
+            DeadlineKind::MoveEffective
+                if state.status.is_employed()
+                    && same_instant(state.move_scheduled.as_ref().map(|m| m.at), *due_time) =>
+            {
+                if let Some(scheduled) = state.move_scheduled.take() {
+                    merge_attributes(&mut state.attributes, &scheduled.attributes);
+                    state.role = Some(scheduled.role);
+                }
             }
             DeadlineKind::JoinEffective
                 if state.status == IdentityStatus::PreHire

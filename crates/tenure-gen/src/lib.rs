@@ -50,6 +50,39 @@ fn event(
     }
 }
 
+/// An ITSM-fulfilled grant of a random entitlement; returns its id and its event.
+fn requested_grant(
+    rng: &mut Rng,
+    request: String,
+    identity: Uuid,
+    at: DateTime<Utc>,
+    owner: String,
+    revocation: RevocationCondition,
+) -> (Uuid, LifecycleEvent) {
+    let grant_id = ids::request_grant("synthetic", &request);
+    let entitlement = Entitlement::new(
+        SYSTEMS[rng.below(5) as usize],
+        &format!("res-{}", rng.below(50)),
+        "user",
+    );
+    let granted = event(
+        format!("{request}-granted"),
+        identity,
+        at,
+        EventPayload::AccessGranted {
+            grant_id,
+            entitlement,
+            owner,
+            business_reason: "project work".into(),
+            revocation,
+            origin: GrantOrigin::Request {
+                request_id: request,
+            },
+        },
+    );
+    (grant_id, granted)
+}
+
 /// About ten events per person for `people` people, interleaved across people, with
 /// roughly one in fifty events delivered twice.
 pub fn synthetic_history(people: usize, seed: u64) -> Vec<LifecycleEvent> {
@@ -86,31 +119,16 @@ pub fn synthetic_history(people: usize, seed: u64) -> Vec<LifecycleEvent> {
         let mut grants = Vec::new();
         for r in 0..(1 + rng.below(4)) {
             let request = format!("{person}-R{r}");
-            let grant_id = ids::request_grant("synthetic", &request);
             let at = tick(&mut rng);
-            events.push(event(
-                format!("{request}-granted"),
-                identity,
-                at,
-                EventPayload::AccessGranted {
-                    grant_id,
-                    entitlement: Entitlement::new(
-                        SYSTEMS[rng.below(5) as usize],
-                        &format!("res-{}", rng.below(50)),
-                        "user",
-                    ),
-                    owner: format!("P{:06}", rng.below(people as u64)),
-                    business_reason: "project work".into(),
-                    revocation: RevocationCondition {
-                        expires_at: (rng.below(2) == 0)
-                            .then(|| at + Duration::days(30 + rng.below(300) as i64)),
-                        ends_on_role_change: true,
-                    },
-                    origin: GrantOrigin::Request {
-                        request_id: request,
-                    },
-                },
-            ));
+            let owner = format!("P{:06}", rng.below(people as u64));
+            let revocation = RevocationCondition {
+                expires_at: (rng.below(2) == 0)
+                    .then(|| at + Duration::days(30 + rng.below(300) as i64)),
+                ends_on_role_change: true,
+            };
+            let (grant_id, granted) =
+                requested_grant(&mut rng, request, identity, at, owner, revocation);
+            events.push(granted);
             grants.push(grant_id);
         }
         if rng.below(3) == 0 {
@@ -218,28 +236,13 @@ pub fn hr_history(people: usize, seed: u64, start: DateTime<Utc>) -> Vec<Lifecyc
         for r in 0..rng.below(3) {
             let request = format!("{person}-R{r}");
             let at = tick(&mut rng);
-            events.push(event(
-                format!("{request}-granted"),
-                identity,
-                at,
-                EventPayload::AccessGranted {
-                    grant_id: ids::request_grant("synthetic", &request),
-                    entitlement: Entitlement::new(
-                        SYSTEMS[rng.below(5) as usize],
-                        &format!("res-{}", rng.below(50)),
-                        "user",
-                    ),
-                    owner: "E001".into(),
-                    business_reason: "project work".into(),
-                    revocation: RevocationCondition {
-                        expires_at: Some(at + Duration::days(3650)),
-                        ends_on_role_change: rng.below(2) == 0,
-                    },
-                    origin: GrantOrigin::Request {
-                        request_id: request,
-                    },
-                },
-            ));
+            let revocation = RevocationCondition {
+                expires_at: Some(at + Duration::days(3650)),
+                ends_on_role_change: rng.below(2) == 0,
+            };
+            events.push(
+                requested_grant(&mut rng, request, identity, at, "E001".into(), revocation).1,
+            );
         }
         if rng.below(2) == 0 {
             events.push(event(

@@ -199,6 +199,7 @@ fn deadline_kind_to(k: core::DeadlineKind) -> v1::DeadlineKind {
         core::DeadlineKind::LeaveEffective => v1::DeadlineKind::LeaveEffective,
         core::DeadlineKind::GrantExpiry => v1::DeadlineKind::GrantExpiry,
         core::DeadlineKind::JoinEffective => v1::DeadlineKind::JoinEffective,
+        core::DeadlineKind::MoveEffective => v1::DeadlineKind::MoveEffective,
     }
 }
 
@@ -207,6 +208,7 @@ fn deadline_kind_from(value: i32) -> Result<core::DeadlineKind, DecodeError> {
         Ok(v1::DeadlineKind::LeaveEffective) => core::DeadlineKind::LeaveEffective,
         Ok(v1::DeadlineKind::GrantExpiry) => core::DeadlineKind::GrantExpiry,
         Ok(v1::DeadlineKind::JoinEffective) => core::DeadlineKind::JoinEffective,
+        Ok(v1::DeadlineKind::MoveEffective) => core::DeadlineKind::MoveEffective,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "deadline kind",

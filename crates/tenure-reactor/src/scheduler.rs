@@ -41,6 +41,7 @@ fn parse_kind(kind: &str) -> Option<DeadlineKind> {
         "leave_effective" => Some(DeadlineKind::LeaveEffective),
         "grant_expiry" => Some(DeadlineKind::GrantExpiry),
         "join_effective" => Some(DeadlineKind::JoinEffective),
+        "move_effective" => Some(DeadlineKind::MoveEffective),
         _ => None,
     }
 }
@@ -57,7 +58,7 @@ pub async fn fire_due(
         .query(
             "SELECT deadline_id, identity_id, kind, grant_id, due_time FROM deadlines
               WHERE fired_at IS NULL AND due_time <= $1
-                AND kind IN ('leave_effective', 'grant_expiry', 'join_effective')
+                AND kind IN ('leave_effective', 'grant_expiry', 'join_effective', 'move_effective')
               ORDER BY due_time LIMIT 500 FOR UPDATE SKIP LOCKED",
             &[&now],
         )

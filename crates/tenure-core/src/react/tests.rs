@@ -543,3 +543,36 @@ fn deadlines_match_at_database_precision() {
     );
     assert_eq!(revocations(&reaction).len(), 3);
 }
+
+#[test]
+fn future_dated_mover_keeps_the_old_role_until_the_date() {
+    let state = given(&[joined("j1", "engineer", t(1))]);
+    let mover = moved("m1", "sales", t(20), t(5));
+    assert_eq!(
+        react(&state, &mover, &policy()),
+        Reaction::default(),
+        "nothing changes before the date"
+    );
+    let state = given(&[joined("j1", "engineer", t(1)), mover]);
+    assert_eq!(state.role.as_deref(), Some("engineer"));
+    assert!(
+        state
+            .pending_deadlines()
+            .iter()
+            .any(|d| d.kind == DeadlineKind::MoveEffective && d.due_time == t(20))
+    );
+
+    let due = deadline(DeadlineKind::MoveEffective, None, t(20));
+    let reaction = react(&state, &due, &policy());
+    assert_eq!(
+        revoked_entitlements(&reaction),
+        set(&["github:acme:member", "aws:dev:developer"])
+    );
+    assert_eq!(
+        granted_entitlements(&reaction),
+        set(&["salesforce:acme:user"])
+    );
+    let after = apply(state, &due);
+    assert_eq!(after.role.as_deref(), Some("sales"));
+    assert!(after.move_scheduled.is_none());
+}
