@@ -46,6 +46,10 @@ pub struct ConnectArgs {
     /// the built-in copy of deploy/policy.toml.
     #[arg(long, env = "TENURE_POLICY", global = true)]
     pub policy: Option<PathBuf>,
+    /// Ingest credentials file (TOML `[[credential]]` entries: name, token, scopes from
+    /// hr / itsm / connector). Without it ingest accepts unauthenticated requests.
+    #[arg(long, env = "TENURE_CREDENTIALS", global = true)]
+    pub credentials: Option<PathBuf>,
 }
 
 /// When the reactor's safety brake holds revocations back.
@@ -248,6 +252,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let connect = cli.connect;
     let retry = cli.retry.policy();
     let brake = cli.brake.policy();
+    let credentials = services::load_credentials(connect.credentials.as_deref())?;
     match cli.command {
         Command::Demo(args) => demo::run(&connect, retry, brake, args).await,
         Command::Bench(args) => bench::run(&connect, args).await,
@@ -313,9 +318,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 services::Selection::all(),
                 &bootstrap,
                 db,
-                policy,
-                retry,
-                brake,
+                services::Rules {
+                    policy,
+                    retry,
+                    brake,
+                    credentials: credentials.clone(),
+                },
                 Some(args.listen.listen),
             )
             .await?;
@@ -336,9 +344,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 selection,
                 &bootstrap,
                 db,
-                policy,
-                retry,
-                brake,
+                services::Rules {
+                    policy,
+                    retry,
+                    brake,
+                    credentials: credentials.clone(),
+                },
                 Some(args.listen),
             )
             .await
@@ -353,7 +364,19 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(selection, &bootstrap, db, policy, retry, brake, listen).await
+            run_selection(
+                selection,
+                &bootstrap,
+                db,
+                services::Rules {
+                    policy,
+                    retry,
+                    brake,
+                    credentials: credentials.clone(),
+                },
+                listen,
+            )
+            .await
         }
     }
 }
@@ -362,26 +385,14 @@ async fn run_selection(
     selection: services::Selection,
     bootstrap: &str,
     db: Database,
-    policy: tenure_core::Policy,
-    retry: tenure_reactor::RetryPolicy,
-    brake: tenure_reactor::BrakePolicy,
+    rules: services::Rules,
     listen: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = shutdown::channel();
     shutdown::on_signals(stop.clone());
     let mut tasks = JoinSet::new();
     if let Some(addr) = services::spawn(
-        &mut tasks,
-        selection,
-        bootstrap,
-        &db,
-        services::Rules {
-            policy,
-            retry,
-            brake,
-        },
-        listen,
-        &stopped,
+        &mut tasks, selection, bootstrap, &db, rules, listen, &stopped,
     )
     .await?
     {

@@ -127,6 +127,7 @@ pub async fn measure(
             minimum: i64::MAX,
             ..Default::default()
         },
+        credentials: Default::default(),
     };
     let addr = services::spawn(
         &mut tasks,

@@ -30,6 +30,17 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     })
 }
 
+/// Reads the ingest credentials file, if one is given.
+pub fn load_credentials(path: Option<&Path>) -> anyhow::Result<tenure_ingest::Credentials> {
+    let Some(path) = path else {
+        return Ok(tenure_ingest::Credentials::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read credentials file {}", path.display()))?;
+    tenure_ingest::Credentials::from_toml(&text)
+        .with_context(|| format!("credentials file {} is invalid", path.display()))
+}
+
 /// Starts the embedded broker with `storage` and creates Tenure's topics.
 pub async fn start_embedded_broker(
     storage: &str,
@@ -52,6 +63,8 @@ pub struct Rules {
     pub policy: Policy,
     pub retry: tenure_reactor::RetryPolicy,
     pub brake: tenure_reactor::BrakePolicy,
+    /// Who may post to ingest (none: open).
+    pub credentials: tenure_ingest::Credentials,
 }
 
 /// Which services a process runs.
@@ -82,6 +95,7 @@ pub fn http_router(
     publisher: &Publisher,
     db: &Database,
     retry: tenure_reactor::RetryPolicy,
+    credentials: tenure_ingest::Credentials,
 ) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -90,9 +104,9 @@ pub fn http_router(
             get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }),
         );
     if selection.ingest {
-        app = app.merge(tenure_ingest::router(tenure_ingest::IngestState::new(
-            publisher.clone(),
-        )));
+        let state =
+            tenure_ingest::IngestState::new(publisher.clone()).with_credentials(credentials);
+        app = app.merge(tenure_ingest::router(state));
     }
     if selection.projector {
         app = app.merge(tenure_projector::api::router(db.clone()));
@@ -118,7 +132,13 @@ pub async fn spawn(
         policy,
         retry,
         brake,
+        credentials,
     } = rules;
+    if selection.ingest && listen.is_some() && credentials.is_open() {
+        tracing::warn!(
+            "ingest accepts unauthenticated requests; pass --credentials for production"
+        );
+    }
     let mut bound = None;
     let publisher = Publisher::new(bootstrap)?;
     if let Some(listen) = listen {
@@ -126,7 +146,7 @@ pub async fn spawn(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         bound = Some(listener.local_addr()?);
-        let app = http_router(selection, &publisher, db, retry);
+        let app = http_router(selection, &publisher, db, retry, credentials);
         let mut stop = shutdown.clone();
         tasks.spawn(async move {
             tracing::info!(address = ?listener.local_addr().ok(), "HTTP API listening");
@@ -253,7 +273,13 @@ mod tests {
             .await
             .expect("PostgreSQL");
         let publisher = Publisher::new("127.0.0.1:1").expect("a producer can be created offline");
-        let app = http_router(Selection::all(), &publisher, &db, Default::default());
+        let app = http_router(
+            Selection::all(),
+            &publisher,
+            &db,
+            Default::default(),
+            Default::default(),
+        );
         for (method, path) in documented() {
             let uri = path.replace("{id}", "hr:nobody");
             let request = Request::builder()

@@ -64,6 +64,26 @@ impl ApiError {
         }
     }
 
+    /// 401: no credential, or an unknown one. Send the source's bearer token.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// 403: a known credential without the scope this endpoint needs.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
     /// 503: the broker did not acknowledge; nothing is known to be accepted. Retry.
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError {
@@ -82,6 +102,13 @@ impl IntoResponse for ApiError {
             message: &self.message,
             problems: &self.problems,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }

@@ -4,6 +4,7 @@
 //! broker has acknowledged every event of a request, and derives event ids from the
 //! source's own ids so a redelivery is one event in effect (DESIGN.md, decision 4).
 
+pub mod auth;
 mod body;
 mod error;
 mod hr;
@@ -11,6 +12,7 @@ mod itsm;
 mod outcomes;
 mod routes;
 
+pub use auth::{Credentials, Scope};
 pub use error::{ApiError, FieldProblem};
 pub use routes::{IngestState, ROUTES, router};
 

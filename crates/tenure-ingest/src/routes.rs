@@ -13,6 +13,7 @@ use tenure_kafka::Publisher;
 use tracing::warn;
 use uuid::Uuid;
 
+use crate::auth::{Credentials, Scope};
 use crate::error::{ApiError, FieldProblem};
 use crate::hr::HrEvent;
 use crate::itsm::ItsmEvent;
@@ -23,12 +24,22 @@ use crate::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, body};
 #[derive(Clone)]
 pub struct IngestState {
     publisher: Publisher,
+    credentials: Credentials,
 }
 
 impl IngestState {
     /// State publishing through `publisher`.
     pub fn new(publisher: Publisher) -> Self {
-        IngestState { publisher }
+        IngestState {
+            publisher,
+            credentials: Credentials::default(),
+        }
+    }
+
+    /// Requires one of `credentials` on every request (none configured: open).
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
     }
 }
 
@@ -102,6 +113,7 @@ async fn hr_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    state.credentials.admit(&headers, Scope::Hr)?;
     let now = Utc::now();
     let items = body::parse::<HrEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
     let events = convert_all(items, |line, e| e.into_event(line, now).map(Some))?;
@@ -113,6 +125,7 @@ async fn itsm_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    state.credentials.admit(&headers, Scope::Itsm)?;
     let now = Utc::now();
     let items = body::parse::<ItsmEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
     let events = convert_all(items, |line, e| e.into_event(line, now).map(Some))?;
@@ -124,6 +137,7 @@ async fn connector_outcomes(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    state.credentials.admit(&headers, Scope::Connector)?;
     let now = Utc::now();
     let items = body::parse::<OutcomeIn>(&headers, &body, MAX_BATCH_EVENTS)?;
     let events = convert_all(items, |line, o| o.into_event(line, now))?;

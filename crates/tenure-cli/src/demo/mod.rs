@@ -132,6 +132,7 @@ pub async fn run(
             policy,
             retry,
             brake,
+            credentials: Default::default(),
         },
         Some("127.0.0.1:0".parse()?),
         &stopped,

@@ -1,0 +1,73 @@
+//! Each source has its own bearer token and scope: a missing or unknown token is 401,
+//! a token used outside its scope is 403, and nothing of a refused request is published.
+
+use serde_json::{Value, json};
+use tenure_tests::{TestEnv, log_dir, start_tenure_run};
+
+const CREDENTIALS: &str = r#"
+[[credential]]
+name = "workday"
+token = "hr-token-0123456789abcdef"
+scopes = ["hr"]
+
+[[credential]]
+name = "servicenow"
+token = "itsm-token-0123456789abcdef"
+scopes = ["itsm"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_scopes_guard_the_ingest_api() -> anyhow::Result<()> {
+    let env = TestEnv::start("ingest_auth").await?;
+    let file = log_dir().join("ingest_auth-credentials.toml");
+    std::fs::write(&file, CREDENTIALS)?;
+    let path = file.to_string_lossy().into_owned();
+    let (tenure, base) =
+        start_tenure_run(&env, "ingest_auth-tenure", &["--credentials", &path]).await?;
+    let http = reqwest::Client::new();
+    let joiner = json!({"event_id": "hire-E600", "type": "joiner", "employee_id": "E600", "role": "sales",
+                        "effective_time": chrono::Utc::now().to_rfc3339()});
+    let send = |token: Option<&'static str>| {
+        let mut request = http.post(format!("{base}/v1/hr/events")).json(&joiner);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let challenge = response.headers().get("www-authenticate").is_some();
+            let body: Value = response.json().await?;
+            anyhow::Ok((status, challenge, body))
+        }
+    };
+
+    let (status, challenge, body) = send(None).await?;
+    assert_eq!((status, challenge), (401, true), "{body}");
+    assert_eq!(body["error"], "unauthorized");
+    let (status, _, body) = send(Some("not-a-known-token-at-all")).await?;
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = send(Some("itsm-token-0123456789abcdef")).await?;
+    assert_eq!(
+        status, 403,
+        "an ITSM credential cannot announce a joiner: {body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("servicenow"),
+        "{body}"
+    );
+    let (status, _, body) = send(Some("hr-token-0123456789abcdef")).await?;
+    assert_eq!(status, 202, "{body}");
+
+    // Only the accepted joiner reached the log.
+    let log = tenure_tests::read_topic(env.bootstrap(), tenure_kafka::topics::LIFECYCLE).await?;
+    let joiners = log
+        .iter()
+        .filter(|r| r.header("ce_type") == Some("tenure.lifecycle.v1.identity_joined"))
+        .count();
+    assert_eq!(joiners, 1);
+    tenure.assert_running()?;
+    Ok(())
+}
