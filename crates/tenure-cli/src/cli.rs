@@ -332,51 +332,41 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Ingest(args) => {
+        Command::Ingest(_) | Command::Projector(_) | Command::Reactor(_) => {
             let bootstrap = require_bootstrap(&connect)?;
-            let selection = services::Selection {
-                ingest: true,
-                ..Default::default()
+            let (selection, listen) = match cli.command {
+                Command::Ingest(args) => (
+                    services::Selection {
+                        ingest: true,
+                        ..Default::default()
+                    },
+                    Some(args.listen),
+                ),
+                Command::Projector(args) => (
+                    services::Selection {
+                        projector: true,
+                        ..Default::default()
+                    },
+                    args.listen,
+                ),
+                Command::Reactor(args) => (
+                    services::Selection {
+                        reactor: true,
+                        ..Default::default()
+                    },
+                    args.listen,
+                ),
+                _ => unreachable!("matched above"),
             };
             let db = Database::connect(&connect.database_url).await?;
             let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(
-                selection,
-                &bootstrap,
-                db,
-                services::Rules {
-                    policy,
-                    retry,
-                    brake,
-                    credentials: credentials.clone(),
-                },
-                Some(args.listen),
-            )
-            .await
-        }
-        Command::Projector(OptionalListenArgs { listen })
-        | Command::Reactor(OptionalListenArgs { listen }) => {
-            let bootstrap = require_bootstrap(&connect)?;
-            let selection = services::Selection {
-                projector: matches!(cli.command, Command::Projector(_)),
-                reactor: matches!(cli.command, Command::Reactor(_)),
-                ingest: false,
+            let rules = services::Rules {
+                policy,
+                retry,
+                brake,
+                credentials,
             };
-            let db = Database::connect(&connect.database_url).await?;
-            let policy = services::load_policy(connect.policy.as_deref())?;
-            run_selection(
-                selection,
-                &bootstrap,
-                db,
-                services::Rules {
-                    policy,
-                    retry,
-                    brake,
-                    credentials: credentials.clone(),
-                },
-                listen,
-            )
-            .await
+            run_selection(selection, &bootstrap, db, rules, listen).await
         }
     }
 }
