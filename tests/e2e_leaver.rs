@@ -72,6 +72,7 @@ async fn leaver_over_http_yields_deterministic_revocation_commands_on_the_topic(
     )
     .await?;
 
+    tenure_tests::hire_owner(&base, "E001").await?;
     let now = chrono::Utc::now();
     let hired = (now - chrono::Duration::days(10)).to_rfc3339();
     post(&http, &format!("{base}/v1/hr/events"), json!({

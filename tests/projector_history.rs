@@ -118,6 +118,7 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
         base,
     };
     let mut acked = HashSet::new();
+    tenure_tests::hire_owner(&api.base, "E001").await?;
     let hired = Utc::now() - chrono::Duration::days(30);
 
     api.post(
@@ -131,7 +132,8 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
         json!({"event_id": "sn-200", "type": "access_fulfilled", "request_id": "R-200",
         "employee_id": "E200", "entitlement": "aws:prod-account:admin", "owner": "E001",
         "business_reason": "on-call", "effective_time": Utc::now().to_rfc3339(),
-        "revocation": {"ends_on_role_change": true}}),
+        "revocation": {"ends_on_role_change": true,
+                       "expires_at": (Utc::now() + chrono::Duration::days(7)).to_rfc3339()}}),
     )
     .await?;
     eventually(
@@ -145,6 +147,15 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
     )
     .await?;
     let as_engineer = Utc::now();
+    // E200 owns a service account (no birthright: its role is not in the policy).
+    api.post(
+        "/v1/hr/events",
+        json!({"event_id": "svc-2", "type": "joiner", "employee_id": "svc-payments",
+        "kind": "service_account", "role": "automation", "owner": "E200", "sponsor": "E001",
+        "expires_at": (Utc::now() + chrono::Duration::days(365)).to_rfc3339(), "rotation_period_days": 90,
+        "effective_time": Utc::now().to_rfc3339()}),
+    )
+    .await?;
 
     api.post(
         "/v1/hr/events",
@@ -247,8 +258,8 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
     assert_eq!(status, 200);
     assert_eq!(body["counters"]["past_expiry_active"], 0);
 
-    // A service account must name its owner; once registered, its owner's leave
-    // (E200 has left) makes it orphaned.
+    // A service account must name its owner; the one registered earlier became
+    // orphaned when E200 left.
     let response = api
         .http
         .post(format!("{}/v1/hr/events", api.base))
@@ -261,13 +272,26 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
         422,
         "a service account without an owner is refused"
     );
-    api.post(
-        "/v1/hr/events",
-        json!({"event_id": "svc-2", "type": "joiner", "employee_id": "svc-payments",
-        "kind": "service_account", "role": "engineer", "owner": "E200", "sponsor": "E001",
-        "effective_time": Utc::now().to_rfc3339()}),
-    )
-    .await?;
+    // Nor may a new one name an owner who has left.
+    let response = api
+        .http
+        .post(format!("{}/v1/hr/events", api.base))
+        .json(&json!({"event_id": "svc-3", "type": "joiner", "employee_id": "svc-billing",
+        "kind": "service_account", "role": "automation", "owner": "E200",
+        "expires_at": (Utc::now() + chrono::Duration::days(365)).to_rfc3339(), "rotation_period_days": 90,
+        "effective_time": Utc::now().to_rfc3339()}))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await?;
+    assert_eq!(body["problems"][0]["field"], "owner", "{body}");
+    assert!(
+        body["problems"][0]["problem"]
+            .as_str()
+            .unwrap_or("")
+            .contains("has left"),
+        "{body}"
+    );
     eventually(
         "the orphaned service account to be counted",
         Duration::from_secs(60),

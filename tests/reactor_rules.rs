@@ -57,6 +57,7 @@ async fn deadlines_and_out_of_order_events_decide_by_effective_time() -> anyhow:
             anyhow::Ok(())
         }
     };
+    tenure_tests::hire_owner(&base, "E001").await?;
     let now = Utc::now();
     let past = (now - chrono::Duration::days(60)).to_rfc3339();
     let soon = |secs: i64| (now + chrono::Duration::seconds(secs)).to_rfc3339();

@@ -337,3 +337,35 @@ pub async fn start_tenure_run(
     .await?;
     Ok((service, base))
 }
+
+/// Hires `person` (an owner other tests' grants name) through ingest and waits until
+/// the projection knows them, as ingest requires of every owner.
+pub async fn hire_owner(base: &str, person: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{base}/v1/hr/events"))
+        .json(
+            &serde_json::json!({"event_id": format!("hire-owner-{person}"), "type": "joiner",
+            "employee_id": person, "role": "manager",
+            "effective_time": (chrono::Utc::now() - chrono::Duration::days(400)).to_rfc3339()}),
+        )
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == 202,
+        "hiring {person}: {}",
+        response.text().await?
+    );
+    eventually(
+        &format!("{person} to be projected"),
+        Duration::from_secs(60),
+        || async {
+            let response = http
+                .get(format!("{base}/v1/identities/hr:{person}"))
+                .send()
+                .await?;
+            Ok((response.status() == 200).then_some(()))
+        },
+    )
+    .await
+}

@@ -323,6 +323,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     retry,
                     brake,
                     credentials: credentials.clone(),
+                    check_owners: true,
                 },
                 Some(args.listen.listen),
             )
@@ -365,6 +366,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 retry,
                 brake,
                 credentials,
+                check_owners: true,
             };
             run_selection(selection, &bootstrap, db, rules, listen).await
         }

@@ -128,6 +128,7 @@ pub async fn measure(
             ..Default::default()
         },
         credentials: Default::default(),
+        check_owners: false,
     };
     let addr = services::spawn(
         &mut tasks,

@@ -65,6 +65,9 @@ pub struct Rules {
     pub brake: tenure_reactor::BrakePolicy,
     /// Who may post to ingest (none: open).
     pub credentials: tenure_ingest::Credentials,
+    /// Refuse owners the projection does not know as active people. Off only where
+    /// no projector maintains the projection (the latency bench).
+    pub check_owners: bool,
 }
 
 /// Which services a process runs.
@@ -96,6 +99,8 @@ pub fn http_router(
     db: &Database,
     retry: tenure_reactor::RetryPolicy,
     credentials: tenure_ingest::Credentials,
+    policy: &Policy,
+    directory: Option<Database>,
 ) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -104,8 +109,12 @@ pub fn http_router(
             get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }),
         );
     if selection.ingest {
-        let state =
-            tenure_ingest::IngestState::new(publisher.clone()).with_credentials(credentials);
+        let mut state = tenure_ingest::IngestState::new(publisher.clone())
+            .with_credentials(credentials)
+            .with_policy(policy.clone());
+        if let Some(directory) = directory {
+            state = state.with_directory(directory);
+        }
         app = app.merge(tenure_ingest::router(state));
     }
     if selection.projector {
@@ -133,6 +142,7 @@ pub async fn spawn(
         retry,
         brake,
         credentials,
+        check_owners,
     } = rules;
     if selection.ingest && listen.is_some() && credentials.is_open() {
         tracing::warn!(
@@ -146,7 +156,16 @@ pub async fn spawn(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         bound = Some(listener.local_addr()?);
-        let app = http_router(selection, &publisher, db, retry, credentials);
+        let directory = check_owners.then(|| db.clone());
+        let app = http_router(
+            selection,
+            &publisher,
+            db,
+            retry,
+            credentials,
+            &policy,
+            directory,
+        );
         let mut stop = shutdown.clone();
         tasks.spawn(async move {
             tracing::info!(address = ?listener.local_addr().ok(), "HTTP API listening");
@@ -156,6 +175,18 @@ pub async fn spawn(
                 })
                 .await;
             ("http", served.map_err(Into::into))
+        });
+    }
+    if selection.ingest && check_owners {
+        let (bootstrap, db, stop) = (bootstrap.to_owned(), db.clone(), shutdown.clone());
+        let policy = policy.clone();
+        tasks.spawn(async move {
+            (
+                "raw-topic bridge",
+                tenure_ingest::bridge::run(&bootstrap, db, policy, stop)
+                    .await
+                    .map_err(Into::into),
+            )
         });
     }
     if selection.projector {
@@ -279,6 +310,8 @@ mod tests {
             &db,
             Default::default(),
             Default::default(),
+            &Default::default(),
+            None,
         );
         for (method, path) in documented() {
             let uri = path.replace("{id}", "hr:nobody");
@@ -297,7 +330,12 @@ mod tests {
                     .unwrap();
                 let body: serde_json::Value =
                     serde_json::from_slice(&body).expect("a 404 from Tenure is JSON");
-                assert_eq!(body["error"], "not_found", "{method} {path} is not routed");
+                let scim_404 = body["schemas"][0] == "urn:ietf:params:scim:api:messages:2.0:Error"
+                    && body["status"] == "404";
+                assert!(
+                    body["error"] == "not_found" || scim_404,
+                    "{method} {path} is not routed"
+                );
             }
         }
     }

@@ -42,6 +42,9 @@ pub enum EventPayload {
     IdentityMoved {
         role: String,
         attributes: Attributes,
+        /// Set by a conversion (contractor to employee and back).
+        #[serde(default)]
+        kind: Option<IdentityKind>,
     },
     IdentityLeft {
         reason: String,
@@ -83,6 +86,37 @@ pub enum EventPayload {
         grant_id: Option<GrantId>,
         due_time: DateTime<Utc>,
     },
+    /// The reactor suspended a grant for a leave of absence (a command was issued).
+    AccessSuspended {
+        grant_id: GrantId,
+        command_id: Uuid,
+    },
+    /// The reactor gave a suspended grant back on return from leave.
+    AccessRestored {
+        grant_id: GrantId,
+        command_id: Uuid,
+    },
+    /// The reactor asked for a non-human credential due at `due_time` to be rotated.
+    CredentialRotationIssued {
+        command_id: Uuid,
+        due_time: DateTime<Utc>,
+    },
+    /// An access request moved in the ITSM tool (its fulfilment is `AccessGranted`);
+    /// recorded for audit and request-to-fulfilment times, it grants nothing.
+    AccessRequestChanged {
+        request_id: String,
+        state: RequestState,
+        entitlement: Option<Entitlement>,
+        owner: Option<String>,
+        /// The business reason, or why it was rejected or cancelled.
+        detail: String,
+    },
+    /// The person owning this non-human identity left; unless a new owner is named
+    /// before `grace_until`, the identity's access is revoked.
+    OwnerLeft {
+        owner: String,
+        grace_until: DateTime<Utc>,
+    },
 }
 
 impl EventPayload {
@@ -99,6 +133,11 @@ impl EventPayload {
             EventPayload::AccessRevoked { .. } => "access_revoked",
             EventPayload::CommandFailed { .. } => "command_failed",
             EventPayload::DeadlineReached { .. } => "deadline_reached",
+            EventPayload::AccessSuspended { .. } => "access_suspended",
+            EventPayload::AccessRestored { .. } => "access_restored",
+            EventPayload::CredentialRotationIssued { .. } => "credential_rotation_issued",
+            EventPayload::OwnerLeft { .. } => "owner_left",
+            EventPayload::AccessRequestChanged { .. } => "access_request_changed",
         }
     }
 }

@@ -16,6 +16,10 @@ fn v5(key: &str) -> Uuid {
     Uuid::new_v5(&NAMESPACE, key.as_bytes())
 }
 
+/// The identity authority for people and the non-human identities HR registers:
+/// their source ids (employee numbers, account names) name them.
+pub const PEOPLE: &str = "hr";
+
 /// The identity known to `authority` (e.g. "hr" for people) under `source_id`.
 pub fn identity(authority: &str, source_id: &str) -> Uuid {
     v5(&format!("identity\0{authority}\0{source_id}"))
@@ -50,6 +54,27 @@ pub fn revocation_command(grant_id: Uuid, cause: RevocationCause, trigger_event:
 /// A grant (provisioning) command for a grant.
 pub fn grant_command(grant_id: Uuid) -> Uuid {
     v5(&format!("command\0grant\0{grant_id}"))
+}
+
+/// A suspension (`action` "suspend") or restoration ("restore") of a grant, once per
+/// leave of absence (the trigger).
+pub fn suspension_command(grant_id: Uuid, action: &str, trigger_event: Uuid) -> Uuid {
+    v5(&format!("command\0{action}\0{grant_id}\0{trigger_event}"))
+}
+
+/// The rotation of a non-human credential that fell due at `due`.
+pub fn rotation_command(identity_id: Uuid, due: DateTime<Utc>) -> Uuid {
+    v5(&format!(
+        "command\0rotate\0{identity_id}\0{}",
+        due.timestamp_micros()
+    ))
+}
+
+/// The notice to a non-human identity that its owner left, because of `trigger_event`.
+pub fn owner_left_notice(identity_id: Uuid, trigger_event: Uuid) -> Uuid {
+    v5(&format!(
+        "event\0tenure-reactor\0owner_left\0{identity_id}\0{trigger_event}"
+    ))
 }
 
 /// A fact the reactor appends to the log, derived from the command or grant it records.

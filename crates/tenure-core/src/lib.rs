@@ -17,7 +17,10 @@ pub use event::{EventPayload, LifecycleEvent};
 pub use fold::fold_log;
 pub use model::*;
 pub use policy::{Policy, PolicyError};
-pub use react::{Command, GrantCommand, Reaction, RevocationCommand, react};
+pub use react::{
+    Command, GrantCommand, OwnerDeparture, Reaction, RevocationCommand, RotationCommand,
+    SuspensionCommand, react,
+};
 pub use state::{
     Deadline, Grant, GrantStatus, IdentityState, IdentityStatus, ScheduledMove, apply,
 };

@@ -70,6 +70,14 @@ pub enum IdentityKind {
 }
 
 impl IdentityKind {
+    /// Service accounts, API keys and agents: they need an owner, expire and rotate.
+    pub fn is_non_human(self) -> bool {
+        matches!(
+            self,
+            IdentityKind::ServiceAccount | IdentityKind::ApiKey | IdentityKind::Agent
+        )
+    }
+
     /// The stable lowercase name used in JSON and SQL.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,6 +104,15 @@ pub struct Attributes {
     /// Non-human identities: who sponsors its existence.
     #[serde(default)]
     pub sponsor: Option<String>,
+    /// Non-human identities: the system holding the credential, whose connector rotates it.
+    #[serde(default)]
+    pub credential_system: Option<String>,
+    /// Non-human identities: when the identity itself must end (its access with it).
+    #[serde(default)]
+    pub credential_expires_at: Option<DateTime<Utc>>,
+    /// Non-human identities: how often the credential must be rotated.
+    #[serde(default)]
+    pub rotation_period_days: Option<u32>,
 }
 
 /// When a grant must end. A grant always ends when its holder leaves; this adds the rest.
@@ -152,9 +169,26 @@ pub enum DeadlineKind {
     GrantExpiry,
     JoinEffective,
     MoveEffective,
+    /// A non-human credential is due for rotation.
+    CredentialRotation,
+    /// A non-human identity reached its expiry.
+    CredentialExpiry,
+    /// A non-human identity's owner left and no new owner was named in time.
+    OrphanGrace,
 }
 
 impl DeadlineKind {
+    /// Every kind, so names stored in SQL can be read back.
+    pub const ALL: [DeadlineKind; 7] = [
+        DeadlineKind::LeaveEffective,
+        DeadlineKind::GrantExpiry,
+        DeadlineKind::JoinEffective,
+        DeadlineKind::MoveEffective,
+        DeadlineKind::CredentialRotation,
+        DeadlineKind::CredentialExpiry,
+        DeadlineKind::OrphanGrace,
+    ];
+
     /// The stable lowercase name used in ids, JSON and SQL.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,6 +196,9 @@ impl DeadlineKind {
             DeadlineKind::GrantExpiry => "grant_expiry",
             DeadlineKind::JoinEffective => "join_effective",
             DeadlineKind::MoveEffective => "move_effective",
+            DeadlineKind::CredentialRotation => "credential_rotation",
+            DeadlineKind::CredentialExpiry => "credential_expiry",
+            DeadlineKind::OrphanGrace => "orphan_grace",
         }
     }
 }
@@ -172,6 +209,31 @@ impl DeadlineKind {
 pub enum CommandType {
     Revoke,
     Grant,
+    Suspend,
+    Restore,
+    Rotate,
+}
+
+/// Where an access request stands in the ITSM tool before it becomes a grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Requested,
+    Approved,
+    Rejected,
+    Cancelled,
+}
+
+impl RequestState {
+    /// The stable lowercase name used in JSON and SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Requested => "requested",
+            RequestState::Approved => "approved",
+            RequestState::Rejected => "rejected",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// A connector's verdict on a command.

@@ -20,6 +20,86 @@ pub enum PolicyError {
     },
     #[error("role {role:?} has an empty owner: every birthright grant needs a named owner")]
     MissingOwner { role: String },
+    #[error(
+        "entitlement class {class:?}: pattern {pattern:?} is not system:resource:permission (each part a name or *)"
+    )]
+    Pattern { class: String, pattern: String },
+    #[error("entitlement class {class:?}: max_days must be at least 1")]
+    ZeroDuration { class: String },
+}
+
+/// Matches entitlements part by part; `*` matches any value of that part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntitlementPattern {
+    parts: [Option<String>; 3],
+}
+
+impl EntitlementPattern {
+    /// Reads `system:resource:permission`, where any part may be `*`.
+    pub fn parse(text: &str) -> Option<EntitlementPattern> {
+        let (system, rest) = text.split_once(':')?;
+        let (resource, permission) = rest.rsplit_once(':')?;
+        let part = |p: &str| (p != "*").then(|| p.to_owned());
+        if [system, resource, permission].iter().any(|p| p.is_empty()) {
+            return None;
+        }
+        Some(EntitlementPattern {
+            parts: [part(system), part(resource), part(permission)],
+        })
+    }
+
+    /// Whether `entitlement` falls under this pattern.
+    pub fn matches(&self, entitlement: &Entitlement) -> bool {
+        let values = [
+            &entitlement.system,
+            &entitlement.resource,
+            &entitlement.permission,
+        ];
+        self.parts
+            .iter()
+            .zip(values)
+            .all(|(p, v)| p.as_ref().is_none_or(|p| p == v))
+    }
+}
+
+/// A class of entitlements (admin access, production data...) with a longest
+/// allowed grant, so requests for more are refused at the door.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntitlementClass {
+    pub name: String,
+    pub patterns: Vec<EntitlementPattern>,
+    pub max_days: u32,
+}
+
+/// What a leave of absence takes away until the person returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeavePolicy {
+    /// Systems whose grants are suspended; `*` suspends every grant.
+    pub suspend_systems: Vec<String>,
+}
+
+impl LeavePolicy {
+    /// Whether a grant on `entitlement` is suspended during a leave of absence.
+    pub fn suspends(&self, entitlement: &Entitlement) -> bool {
+        self.suspend_systems
+            .iter()
+            .any(|s| s == "*" || *s == entitlement.system)
+    }
+}
+
+/// Rules for service accounts, API keys and agents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NonHumanPolicy {
+    /// Time a non-human identity may go without an owner before its access is revoked.
+    pub orphan_grace_days: u32,
+}
+
+impl Default for NonHumanPolicy {
+    fn default() -> Self {
+        NonHumanPolicy {
+            orphan_grace_days: 14,
+        }
+    }
 }
 
 /// What one role is born with.
@@ -34,6 +114,10 @@ pub struct RolePolicy {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     pub roles: BTreeMap<String, RolePolicy>,
+    pub leave_of_absence: LeavePolicy,
+    pub non_human: NonHumanPolicy,
+    /// Checked in file order; a grant in several classes gets the shortest limit.
+    pub classes: Vec<EntitlementClass>,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +125,32 @@ pub struct Policy {
 struct PolicyFile {
     #[serde(default)]
     roles: BTreeMap<String, RoleFile>,
+    #[serde(default)]
+    leave_of_absence: Option<LeaveFile>,
+    #[serde(default)]
+    non_human: Option<NonHumanFile>,
+    #[serde(default)]
+    entitlement_classes: BTreeMap<String, ClassFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaveFile {
+    #[serde(default)]
+    suspend_systems: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NonHumanFile {
+    orphan_grace_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassFile {
+    entitlements: Vec<String>,
+    max_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -77,7 +187,58 @@ impl Policy {
                 },
             );
         }
-        Ok(Policy { roles })
+        let mut classes = Vec::new();
+        for (class, entry) in file.entitlement_classes {
+            if entry.max_days == 0 {
+                return Err(PolicyError::ZeroDuration { class });
+            }
+            let patterns = entry
+                .entitlements
+                .iter()
+                .map(|p| {
+                    EntitlementPattern::parse(p).ok_or_else(|| PolicyError::Pattern {
+                        class: class.clone(),
+                        pattern: p.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            classes.push(EntitlementClass {
+                name: class,
+                patterns,
+                max_days: entry.max_days,
+            });
+        }
+        Ok(Policy {
+            roles,
+            leave_of_absence: LeavePolicy {
+                suspend_systems: file
+                    .leave_of_absence
+                    .map(|l| l.suspend_systems)
+                    .unwrap_or_default(),
+            },
+            non_human: file
+                .non_human
+                .map(|n| NonHumanPolicy {
+                    orphan_grace_days: n.orphan_grace_days,
+                })
+                .unwrap_or_default(),
+            classes,
+        })
+    }
+
+    /// The strictest entitlement class covering `entitlement`, if any: its name and
+    /// the longest grant it allows.
+    pub fn max_duration(&self, entitlement: &Entitlement) -> Option<(&str, chrono::Duration)> {
+        self.classes
+            .iter()
+            .filter(|c| c.patterns.iter().any(|p| p.matches(entitlement)))
+            .min_by_key(|c| c.max_days)
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    chrono::Duration::days(i64::from(c.max_days)),
+                )
+            })
     }
 
     /// The role's policy, if the role is known.
@@ -118,6 +279,57 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("sales") && msg.contains("crm"), "{msg}");
+    }
+
+    #[test]
+    fn classes_leave_and_non_human_sections_are_read() {
+        let p = Policy::from_toml(
+            r#"
+            [leave_of_absence]
+            suspend_systems = ["vpn"]
+            [non_human]
+            orphan_grace_days = 7
+            [entitlement_classes.admin]
+            entitlements = ["*:*:admin", "aws:prod:*"]
+            max_days = 30
+            [entitlement_classes.prod]
+            entitlements = ["aws:prod:*"]
+            max_days = 7
+            "#,
+        )
+        .unwrap();
+        assert!(
+            p.leave_of_absence
+                .suspends(&"vpn:corp:user".parse().unwrap())
+        );
+        assert!(
+            !p.leave_of_absence
+                .suspends(&"slack:acme:member".parse().unwrap())
+        );
+        assert_eq!(p.non_human.orphan_grace_days, 7);
+        let (class, max) = p
+            .max_duration(&"github:acme:admin".parse().unwrap())
+            .unwrap();
+        assert_eq!((class, max.num_days()), ("admin", 30));
+        let (class, max) = p.max_duration(&"aws:prod:admin".parse().unwrap()).unwrap();
+        assert_eq!((class, max.num_days()), ("prod", 7));
+        assert!(
+            p.max_duration(&"github:acme:member".parse().unwrap())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_class_pattern_names_class_and_pattern() {
+        let err = Policy::from_toml(
+            "[entitlement_classes.admin]\nentitlements = [\"admin\"]\nmax_days = 3\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("admin") && err.contains("system:resource"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -41,12 +42,39 @@ pub struct GrantCommand {
     pub trigger_event_id: Uuid,
 }
 
+/// Suspend a grant for a leave of absence, or restore it on return; the grant stays
+/// recorded as held throughout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspensionCommand {
+    pub command_id: Uuid,
+    pub grant_id: GrantId,
+    pub identity_id: IdentityId,
+    pub entitlement: Entitlement,
+    pub trigger_event_id: Uuid,
+}
+
+/// Rotate a non-human identity's credential in the system that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationCommand {
+    pub command_id: Uuid,
+    pub identity_id: IdentityId,
+    /// The system holding the credential (its connector rotates it).
+    pub system: String,
+    /// The source's name for the account or key.
+    pub account: String,
+    pub due_time: DateTime<Utc>,
+    pub trigger_event_id: Uuid,
+}
+
 /// A command for a provisioning connector.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     Revoke(RevocationCommand),
     Grant(GrantCommand),
+    Suspend(SuspensionCommand),
+    Restore(SuspensionCommand),
+    Rotate(RotationCommand),
 }
 
 impl Command {
@@ -55,6 +83,8 @@ impl Command {
         match self {
             Command::Revoke(c) => c.command_id,
             Command::Grant(c) => c.command_id,
+            Command::Suspend(c) | Command::Restore(c) => c.command_id,
+            Command::Rotate(c) => c.command_id,
         }
     }
 
@@ -63,6 +93,52 @@ impl Command {
         match self {
             Command::Revoke(c) => &c.entitlement.system,
             Command::Grant(c) => &c.entitlement.system,
+            Command::Suspend(c) | Command::Restore(c) => &c.entitlement.system,
+            Command::Rotate(c) => &c.system,
+        }
+    }
+}
+
+/// A person who owned non-human identities left. Which identities they owned is
+/// known only across identities, so the adapter looks them up and appends a
+/// [`notice`](OwnerDeparture::notice_for) to each one's log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnerDeparture {
+    /// The person's source id, as non-human identities name their owner.
+    pub owner: String,
+    pub grace_until: DateTime<Utc>,
+    trigger: LifecycleEvent,
+}
+
+impl OwnerDeparture {
+    /// A non-human identity registered (or re-owned) by `trigger` names an owner who
+    /// has already left: it is orphaned from the start, with the usual grace period.
+    pub fn already_gone(owner: &str, trigger: &LifecycleEvent, policy: &Policy) -> Self {
+        let grace = chrono::Duration::days(i64::from(policy.non_human.orphan_grace_days));
+        OwnerDeparture {
+            owner: owner.to_owned(),
+            grace_until: trigger
+                .effective_time
+                .checked_add_signed(grace)
+                .unwrap_or(trigger.effective_time),
+            trigger: trigger.clone(),
+        }
+    }
+
+    /// The `OwnerLeft` fact for one non-human identity the person owned.
+    pub fn notice_for(&self, identity_id: IdentityId) -> LifecycleEvent {
+        LifecycleEvent {
+            event_id: ids::owner_left_notice(identity_id, self.trigger.event_id),
+            identity_id,
+            effective_time: self.trigger.effective_time,
+            recorded_time: self.trigger.recorded_time,
+            source_system: REACTOR_SOURCE.to_owned(),
+            source_event_id: format!("owner_left:{identity_id}:{}", self.trigger.event_id),
+            causation_id: Some(self.trigger.event_id),
+            payload: EventPayload::OwnerLeft {
+                owner: self.owner.clone(),
+                grace_until: self.grace_until,
+            },
         }
     }
 }
@@ -72,6 +148,8 @@ impl Command {
 pub struct Reaction {
     pub facts: Vec<LifecycleEvent>,
     pub commands: Vec<Command>,
+    /// Set when the event ends the employment of someone who may own non-human identities.
+    pub owner_departure: Option<OwnerDeparture>,
 }
 
 impl Reaction {
@@ -93,6 +171,71 @@ impl Reaction {
             identity_id: trigger.identity_id,
             entitlement: grant.entitlement.clone(),
             cause,
+            trigger_event_id: trigger.event_id,
+        }));
+    }
+
+    fn suspend(&mut self, trigger: &LifecycleEvent, grant: &Grant, restore: bool) {
+        let action = if restore { "restore" } else { "suspend" };
+        let command_id = ids::suspension_command(grant.grant_id, action, trigger.event_id);
+        let (kind, payload) = if restore {
+            (
+                "access_restored",
+                EventPayload::AccessRestored {
+                    grant_id: grant.grant_id,
+                    command_id,
+                },
+            )
+        } else {
+            (
+                "access_suspended",
+                EventPayload::AccessSuspended {
+                    grant_id: grant.grant_id,
+                    command_id,
+                },
+            )
+        };
+        self.facts.push(decision_fact(
+            trigger,
+            ids::reactor_event(kind, command_id),
+            command_id,
+            payload,
+        ));
+        let command = SuspensionCommand {
+            command_id,
+            grant_id: grant.grant_id,
+            identity_id: trigger.identity_id,
+            entitlement: grant.entitlement.clone(),
+            trigger_event_id: trigger.event_id,
+        };
+        self.commands.push(if restore {
+            Command::Restore(command)
+        } else {
+            Command::Suspend(command)
+        });
+    }
+
+    fn rotate(&mut self, trigger: &LifecycleEvent, before: &IdentityState, due: DateTime<Utc>) {
+        let command_id = ids::rotation_command(before.identity_id, due);
+        self.facts.push(decision_fact(
+            trigger,
+            ids::reactor_event("credential_rotation_issued", command_id),
+            command_id,
+            EventPayload::CredentialRotationIssued {
+                command_id,
+                due_time: due,
+            },
+        ));
+        self.commands.push(Command::Rotate(RotationCommand {
+            command_id,
+            identity_id: before.identity_id,
+            system: before
+                .attributes
+                .credential_system
+                .clone()
+                .unwrap_or_else(|| trigger.source_system.clone()),
+            account: before.source_person_id.clone().unwrap_or_default(),
+            due_time: due,
             trigger_event_id: trigger.event_id,
         }));
     }
@@ -197,7 +340,8 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
                 && !before.predates_employment(event)
                 && event.is_effective_when_recorded()
             {
-                revoke_all(&mut reaction, before, event);
+                revoke_all(&mut reaction, before, event, RevocationCause::Leaver);
+                reaction.owner_departure = owner_departure(before, event, policy);
             }
         }
         EventPayload::DeadlineReached {
@@ -208,7 +352,8 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             if before.status != IdentityStatus::Left
                 && same_instant(before.leave_scheduled_at, *due_time)
             {
-                revoke_all(&mut reaction, before, event);
+                revoke_all(&mut reaction, before, event, RevocationCause::Leaver);
+                reaction.owner_departure = owner_departure(before, event, policy);
             }
         }
         EventPayload::DeadlineReached {
@@ -247,12 +392,58 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
                 }
             }
         }
+        EventPayload::DeadlineReached {
+            kind: kind @ (DeadlineKind::CredentialExpiry | DeadlineKind::OrphanGrace),
+            due_time,
+            ..
+        } => {
+            if before.ends_non_human_at(*kind, *due_time) {
+                let cause = match kind {
+                    DeadlineKind::OrphanGrace => RevocationCause::OrphanedOwner,
+                    _ => RevocationCause::Expiry,
+                };
+                revoke_all(&mut reaction, before, event, cause);
+            }
+        }
+        EventPayload::DeadlineReached {
+            kind: DeadlineKind::CredentialRotation,
+            due_time,
+            ..
+        } => {
+            if before.status.is_employed()
+                && before
+                    .rotation_due()
+                    .is_some_and(|d| same_instant(Some(d), *due_time))
+            {
+                reaction.rotate(event, before, *due_time);
+            }
+        }
+        EventPayload::LeaveOfAbsenceStarted { .. } => {
+            if before.status == IdentityStatus::Active {
+                for grant in before
+                    .active_grants()
+                    .filter(|g| !g.suspended && policy.leave_of_absence.suspends(&g.entitlement))
+                {
+                    reaction.suspend(event, grant, false);
+                }
+            }
+        }
+        EventPayload::LeaveOfAbsenceEnded => {
+            if before.status == IdentityStatus::OnLeave {
+                for grant in before.active_grants().filter(|g| g.suspended) {
+                    reaction.suspend(event, grant, true);
+                }
+            }
+        }
         EventPayload::DeadlineReached { .. }
-        | EventPayload::LeaveOfAbsenceStarted { .. }
-        | EventPayload::LeaveOfAbsenceEnded
         | EventPayload::RevocationIssued { .. }
         | EventPayload::AccessRevoked { .. }
-        | EventPayload::CommandFailed { .. } => {}
+        | EventPayload::CommandFailed { .. }
+        | EventPayload::AccessSuspended { .. }
+        | EventPayload::AccessRestored { .. }
+        | EventPayload::CredentialRotationIssued { .. }
+        | EventPayload::OwnerLeft { .. }
+        | EventPayload::AccessRequestChanged { .. } => {}
     }
     reaction
 }
@@ -290,10 +481,37 @@ fn move_to(
     }
 }
 
-fn revoke_all(reaction: &mut Reaction, before: &IdentityState, event: &LifecycleEvent) {
+fn revoke_all(
+    reaction: &mut Reaction,
+    before: &IdentityState,
+    event: &LifecycleEvent,
+    cause: RevocationCause,
+) {
     for grant in before.active_grants() {
-        reaction.revoke(event, grant, RevocationCause::Leaver);
+        reaction.revoke(event, grant, cause);
     }
+}
+
+/// A person (not a machine) who leaves leaves their non-human identities orphaned.
+fn owner_departure(
+    before: &IdentityState,
+    event: &LifecycleEvent,
+    policy: &Policy,
+) -> Option<OwnerDeparture> {
+    if before.kind.is_non_human() {
+        return None;
+    }
+    let owner = before.source_person_id.clone()?;
+    let effective = match &event.payload {
+        EventPayload::DeadlineReached { due_time, .. } => *due_time,
+        _ => event.effective_time,
+    };
+    let grace = chrono::Duration::days(i64::from(policy.non_human.orphan_grace_days));
+    Some(OwnerDeparture {
+        owner,
+        grace_until: effective.checked_add_signed(grace).unwrap_or(effective),
+        trigger: event.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -86,6 +86,9 @@ pub struct Grant {
     /// Failed connector attempts at the current command, and whether one was permanent.
     pub failed_attempts: u32,
     pub escalated: bool,
+    /// Taken away for a leave of absence and due back on return (still held).
+    #[serde(default)]
+    pub suspended: bool,
 }
 
 impl Grant {
@@ -101,6 +104,8 @@ pub struct ScheduledMove {
     pub at: DateTime<Utc>,
     pub role: String,
     pub attributes: Attributes,
+    #[serde(default)]
+    pub kind: Option<IdentityKind>,
 }
 
 /// A point in time at which the scheduler must append a `DeadlineReached` event.
@@ -130,6 +135,12 @@ pub struct IdentityState {
     #[serde(default)]
     pub move_scheduled: Option<ScheduledMove>,
     pub grants: BTreeMap<GrantId, Grant>,
+    /// Non-human identities: when the credential was last created or rotated.
+    #[serde(default)]
+    pub credential_rotated_at: Option<DateTime<Utc>>,
+    /// Non-human identities whose owner left: revoked at this time unless re-owned.
+    #[serde(default)]
+    pub orphaned_until: Option<DateTime<Utc>>,
     /// How many distinct events were folded in: a double application would show here.
     pub events_applied: u64,
 }
@@ -149,6 +160,8 @@ impl IdentityState {
             leave_scheduled_at: None,
             move_scheduled: None,
             grants: BTreeMap::new(),
+            credential_rotated_at: None,
+            orphaned_until: None,
             events_applied: 0,
         }
     }
@@ -163,14 +176,59 @@ impl IdentityState {
                 .is_some_and(|joined| event.effective_time < joined)
     }
 
+    /// True when a non-human identity's expiry or orphan grace at `due` ends it now.
+    pub fn ends_non_human_at(&self, kind: DeadlineKind, due: DateTime<Utc>) -> bool {
+        let scheduled = match kind {
+            DeadlineKind::CredentialExpiry => self.attributes.credential_expires_at,
+            DeadlineKind::OrphanGrace => self.orphaned_until,
+            _ => return false,
+        };
+        self.kind.is_non_human() && self.status.is_employed() && same_instant(scheduled, due)
+    }
+
     /// Grants the identity can still use.
     pub fn active_grants(&self) -> impl Iterator<Item = &Grant> {
         self.grants.values().filter(|g| g.is_active())
     }
 
+    fn push_non_human_deadlines(&self, out: &mut Vec<Deadline>) {
+        let due = [
+            (DeadlineKind::CredentialRotation, self.rotation_due()),
+            (
+                DeadlineKind::CredentialExpiry,
+                self.attributes.credential_expires_at,
+            ),
+            (DeadlineKind::OrphanGrace, self.orphaned_until),
+        ];
+        for (kind, due) in due {
+            if let Some(due) = due {
+                out.push(Deadline {
+                    deadline_id: ids::deadline(kind, self.identity_id, None, due),
+                    kind,
+                    identity_id: self.identity_id,
+                    grant_id: None,
+                    due_time: due,
+                });
+            }
+        }
+    }
+
+    /// When the non-human credential is next due for rotation, if it rotates at all.
+    pub fn rotation_due(&self) -> Option<DateTime<Utc>> {
+        let period = self.attributes.rotation_period_days?;
+        if !self.kind.is_non_human() || period == 0 {
+            return None;
+        }
+        self.credential_rotated_at?
+            .checked_add_signed(chrono::Duration::days(i64::from(period)))
+    }
+
     /// The deadlines this state is waiting for, derived so they can never drift from it.
     pub fn pending_deadlines(&self) -> Vec<Deadline> {
         let mut out = Vec::new();
+        if self.kind.is_non_human() && self.status.is_employed() {
+            self.push_non_human_deadlines(&mut out);
+        }
         if let (IdentityStatus::PreHire, Some(start)) = (self.status, self.joined_at) {
             out.push(Deadline {
                 deadline_id: ids::deadline(
@@ -243,11 +301,18 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) {
         (&mut into.location, &from.location),
         (&mut into.owner, &from.owner),
         (&mut into.sponsor, &from.sponsor),
+        (&mut into.credential_system, &from.credential_system),
     ];
     for (to, from) in fields {
         if from.is_some() {
             to.clone_from(from);
         }
+    }
+    if from.credential_expires_at.is_some() {
+        into.credential_expires_at = from.credential_expires_at;
+    }
+    if from.rotation_period_days.is_some() {
+        into.rotation_period_days = from.rotation_period_days;
     }
 }
 
@@ -269,6 +334,8 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 // A late joiner for an employment that has already ended.
             } else if !state.status.is_employed() {
                 state.joined_at = Some(event.effective_time);
+                state.credential_rotated_at = Some(event.effective_time);
+                state.orphaned_until = None;
                 state.left_at = None;
                 state.leave_scheduled_at = None;
                 state.status = if event.is_effective_when_recorded() {
@@ -282,14 +349,30 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             state.source_person_id = Some(source_person_id.clone());
             merge_attributes(&mut state.attributes, attributes);
         }
-        EventPayload::IdentityMoved { role, attributes } => {
+        EventPayload::IdentityMoved {
+            role,
+            attributes,
+            kind,
+        } => {
             if !event.is_effective_when_recorded() && state.status.is_employed() {
                 state.move_scheduled = Some(ScheduledMove {
                     at: event.effective_time,
                     role: role.clone(),
                     attributes: attributes.clone(),
+                    kind: *kind,
                 });
             } else {
+                if let Some(kind) = kind {
+                    state.kind = *kind;
+                }
+                // Naming a different owner adopts an orphaned non-human identity.
+                if attributes
+                    .owner
+                    .as_ref()
+                    .is_some_and(|o| state.attributes.owner.as_ref() != Some(o))
+                {
+                    state.orphaned_until = None;
+                }
                 merge_attributes(&mut state.attributes, attributes);
                 if state.status.is_employed() || state.status == IdentityStatus::PreHire {
                     state.role = Some(role.clone());
@@ -331,6 +414,9 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                     && same_instant(state.move_scheduled.as_ref().map(|m| m.at), *due_time) =>
             {
                 if let Some(scheduled) = state.move_scheduled.take() {
+                    if let Some(kind) = scheduled.kind {
+                        state.kind = kind;
+                    }
                     merge_attributes(&mut state.attributes, &scheduled.attributes);
                     state.role = Some(scheduled.role);
                 }
@@ -340,6 +426,13 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                     && same_instant(state.joined_at, *due_time) =>
             {
                 state.status = IdentityStatus::Active;
+            }
+            DeadlineKind::CredentialExpiry | DeadlineKind::OrphanGrace
+                if state.ends_non_human_at(*kind, *due_time) =>
+            {
+                state.status = IdentityStatus::Left;
+                state.left_at = Some(*due_time);
+                state.orphaned_until = None;
             }
             _ => {}
         },
@@ -362,6 +455,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 status: GrantStatus::Active,
                 failed_attempts: 0,
                 escalated: false,
+                suspended: false,
             });
         }
         EventPayload::RevocationIssued {
@@ -408,7 +502,33 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 grant.escalated |= *status == CommandStatus::FailedPermanent;
             }
         }
-        EventPayload::CommandFailed { .. } => {}
+        EventPayload::CommandFailed { .. } | EventPayload::AccessRequestChanged { .. } => {}
+        EventPayload::AccessSuspended { grant_id, .. } => {
+            if let Some(grant) = state.grants.get_mut(grant_id).filter(|g| g.is_active()) {
+                grant.suspended = true;
+            }
+        }
+        EventPayload::AccessRestored { grant_id, .. } => {
+            if let Some(grant) = state.grants.get_mut(grant_id) {
+                grant.suspended = false;
+            }
+        }
+        EventPayload::CredentialRotationIssued { due_time, .. } => {
+            // A deadline fired late (the scheduler was down) counts the rotation from
+            // when it was asked for, so a backlog yields one rotation, not several.
+            if state.kind.is_non_human() {
+                state.credential_rotated_at = Some((*due_time).max(event.recorded_time));
+            }
+        }
+        EventPayload::OwnerLeft { owner, grace_until } => {
+            if state.kind.is_non_human()
+                && state.status.is_employed()
+                && state.attributes.owner.as_ref() == Some(owner)
+                && state.orphaned_until.is_none()
+            {
+                state.orphaned_until = Some(*grace_until);
+            }
+        }
     }
     state
 }

@@ -142,6 +142,7 @@ pub fn synthetic_history(people: usize, seed: u64) -> Vec<LifecycleEvent> {
                         title: Some("senior".into()),
                         ..Default::default()
                     },
+                    kind: None,
                 },
             ));
         }
@@ -252,6 +253,7 @@ pub fn hr_history(people: usize, seed: u64, start: DateTime<Utc>) -> Vec<Lifecyc
                 EventPayload::IdentityMoved {
                     role: ROLES[rng.below(3) as usize].into(),
                     attributes: Attributes::default(),
+                    kind: None,
                 },
             ));
         }

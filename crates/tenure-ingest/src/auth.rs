@@ -1,11 +1,19 @@
-//! Who may announce what: each source has its own bearer token and scopes, so an ITSM
+//! Who may announce what: each source has its own credential and scopes, so an ITSM
 //! credential cannot announce a leaver and a connector can only acknowledge commands.
+//!
+//! A credential is either a bearer token or an HMAC secret. A signed request carries
+//! `X-Tenure-Source` (the credential's name), `X-Tenure-Timestamp` (Unix seconds) and
+//! `X-Tenure-Signature: sha256=<hex>`, the HMAC-SHA256 of `<timestamp>.<body>`; a
+//! timestamp more than five minutes away from Tenure's clock is refused, so a captured
+//! request cannot be replayed later.
 
 use std::collections::HashMap;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use hmac::{Hmac, Mac};
 use serde::Deserialize;
+use sha2::Sha256;
 
 use crate::error::ApiError;
 
@@ -27,9 +35,32 @@ pub enum Scope {
 pub struct Credential {
     /// The source's name, for logs.
     pub name: String,
-    /// The bearer token it presents.
-    pub token: String,
+    /// The bearer token it presents (or give `hmac_secret`).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The secret it signs bodies with (or give `token`).
+    #[serde(default)]
+    pub hmac_secret: Option<String>,
     pub scopes: Vec<Scope>,
+}
+
+/// Header naming the credential of a signed request.
+pub const SOURCE_HEADER: &str = "x-tenure-source";
+/// Header with the Unix time (seconds) a request was signed at.
+pub const TIMESTAMP_HEADER: &str = "x-tenure-timestamp";
+/// Header with `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+pub const SIGNATURE_HEADER: &str = "x-tenure-signature";
+/// How far a signed request's timestamp may be from Tenure's clock.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+/// The signature header value for `body` signed with `secret` at `timestamp`;
+/// sources (and tests) compute exactly this.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC-SHA256 accepts keys of any length");
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 #[derive(Deserialize)]
@@ -44,10 +75,14 @@ struct CredentialsFile {
 pub enum CredentialsError {
     #[error("credentials file is not valid TOML: {0}")]
     Syntax(#[from] toml::de::Error),
-    #[error("credential {0:?} has a token shorter than 16 characters")]
+    #[error("credential {0:?} has a token or secret shorter than 16 characters")]
     WeakToken(String),
     #[error("credentials {0:?} and {1:?} share a token")]
     SharedToken(String, String),
+    #[error("credential {0:?} must have exactly one of token and hmac_secret")]
+    Ambiguous(String),
+    #[error("two credentials are named {0:?}; signed requests name their credential")]
+    SharedName(String),
 }
 
 /// The credentials ingest accepts. With none configured ingest is open (for local
@@ -55,6 +90,7 @@ pub enum CredentialsError {
 #[derive(Clone, Debug, Default)]
 pub struct Credentials {
     by_token: HashMap<String, Credential>,
+    by_name: HashMap<String, Credential>,
 }
 
 impl Credentials {
@@ -62,45 +98,107 @@ impl Credentials {
     pub fn from_toml(text: &str) -> Result<Credentials, CredentialsError> {
         let file: CredentialsFile = toml::from_str(text)?;
         let mut by_token: HashMap<String, Credential> = HashMap::new();
+        let mut by_name: HashMap<String, Credential> = HashMap::new();
         for credential in file.credential {
-            if credential.token.len() < 16 {
+            let secret = match (&credential.token, &credential.hmac_secret) {
+                (Some(s), None) | (None, Some(s)) => s.clone(),
+                _ => return Err(CredentialsError::Ambiguous(credential.name)),
+            };
+            if secret.len() < 16 {
                 return Err(CredentialsError::WeakToken(credential.name));
             }
-            if let Some(other) = by_token.get(&credential.token) {
-                return Err(CredentialsError::SharedToken(
-                    other.name.clone(),
-                    credential.name,
-                ));
+            if by_name.contains_key(&credential.name) {
+                return Err(CredentialsError::SharedName(credential.name));
             }
-            by_token.insert(credential.token.clone(), credential);
+            if let Some(token) = &credential.token {
+                if let Some(other) = by_token.get(token) {
+                    return Err(CredentialsError::SharedToken(
+                        other.name.clone(),
+                        credential.name,
+                    ));
+                }
+                by_token.insert(token.clone(), credential.clone());
+            }
+            by_name.insert(credential.name.clone(), credential);
         }
-        Ok(Credentials { by_token })
+        Ok(Credentials { by_token, by_name })
     }
 
     /// True when no credential is configured and every request is accepted.
     pub fn is_open(&self) -> bool {
-        self.by_token.is_empty()
+        self.by_name.is_empty()
+    }
+
+    /// The HMAC credential that signed this request: 401 for a missing, stale or
+    /// wrong signature.
+    fn signed_by(&self, headers: &HeaderMap, body: &[u8]) -> Result<&Credential, ApiError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let source = header(SOURCE_HEADER).unwrap_or_default();
+        let credential = self
+            .by_name
+            .get(source)
+            .filter(|c| c.hmac_secret.is_some())
+            .ok_or_else(|| {
+                ApiError::unauthorized(format!(
+                    "{SOURCE_HEADER} {source:?} names no signing credential"
+                ))
+            })?;
+        let timestamp: i64 = header(TIMESTAMP_HEADER)
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| {
+                ApiError::unauthorized(format!(
+                    "{TIMESTAMP_HEADER} must be the signing time in Unix seconds"
+                ))
+            })?;
+        if (chrono::Utc::now().timestamp() - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+            return Err(ApiError::unauthorized(format!(
+                "{TIMESTAMP_HEADER} {timestamp} is more than {SIGNATURE_TOLERANCE_SECS} s from now: sign the request again"
+            )));
+        }
+        let given = header(SIGNATURE_HEADER)
+            .and_then(|s| s.trim().strip_prefix("sha256="))
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or_else(|| {
+                ApiError::unauthorized(format!("{SIGNATURE_HEADER} must be sha256=<hex>"))
+            })?;
+        let secret = credential.hmac_secret.as_deref().unwrap_or_default();
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .expect("HMAC-SHA256 accepts keys of any length");
+        mac.update(format!("{timestamp}.").as_bytes());
+        mac.update(body);
+        mac.verify_slice(&given).map_err(|_| {
+            ApiError::unauthorized("the signature does not match the body and timestamp")
+        })?;
+        Ok(credential)
     }
 
     /// Admits a request needing `scope`: 401 without a known bearer token, 403 when the
     /// token's source lacks the scope.
-    pub(crate) fn admit(&self, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
+    pub(crate) fn admit(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        scope: Scope,
+    ) -> Result<(), ApiError> {
         if self.is_open() {
             return Ok(());
         }
-        let token = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "send Authorization: Bearer <token> with your source's token",
-                )
-            })?;
-        let credential = self
-            .by_token
-            .get(token.trim())
-            .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?;
+        let credential = if headers.contains_key(SIGNATURE_HEADER) {
+            self.signed_by(headers, body)?
+        } else {
+            let token = headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| {
+                    ApiError::unauthorized(format!(
+                        "send Authorization: Bearer <token>, or sign the body ({SIGNATURE_HEADER})"
+                    ))
+                })?;
+            self.by_token
+                .get(token.trim())
+                .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?
+        };
         if credential.scopes.contains(&scope) {
             Ok(())
         } else {
@@ -132,5 +230,47 @@ mod tests {
         );
         assert!(unknown_scope.is_err());
         assert!(Credentials::from_toml("").unwrap().is_open());
+        let both = Credentials::from_toml(
+            "[[credential]]\nname = \"x\"\ntoken = \"0123456789abcdef\"\nhmac_secret = \"0123456789abcdefg\"\nscopes = [\"hr\"]\n",
+        );
+        assert!(matches!(both, Err(CredentialsError::Ambiguous(_))));
+    }
+
+    fn signed(secret: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(SOURCE_HEADER, "workday".parse().unwrap());
+        headers.insert(TIMESTAMP_HEADER, timestamp.to_string().parse().unwrap());
+        headers.insert(
+            SIGNATURE_HEADER,
+            sign(secret, timestamp, body).parse().unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn hmac_signed_bodies_are_checked_for_signature_freshness_and_scope() {
+        let credentials = Credentials::from_toml(
+            "[[credential]]\nname = \"workday\"\nhmac_secret = \"s3cret-s3cret-s3cret\"\nscopes = [\"hr\"]\n",
+        )
+        .unwrap();
+        let body = br#"{"event_id":"1"}"#;
+        let now = chrono::Utc::now().timestamp();
+        let ok = signed("s3cret-s3cret-s3cret", now, body);
+        assert!(credentials.admit(&ok, body, Scope::Hr).is_ok());
+        let forbidden = credentials.admit(&ok, body, Scope::Itsm).unwrap_err();
+        assert_eq!(forbidden.status, axum::http::StatusCode::FORBIDDEN);
+        let tampered = credentials
+            .admit(&ok, br#"{"event_id":"2"}"#, Scope::Hr)
+            .unwrap_err();
+        assert_eq!(tampered.status, axum::http::StatusCode::UNAUTHORIZED);
+        let wrong_key = signed("another-secret-entirely", now, body);
+        assert!(credentials.admit(&wrong_key, body, Scope::Hr).is_err());
+        let stale = signed("s3cret-s3cret-s3cret", now - 3600, body);
+        let err = credentials.admit(&stale, body, Scope::Hr).unwrap_err();
+        assert!(
+            err.message.contains("sign the request again"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -84,6 +84,16 @@ impl ApiError {
         }
     }
 
+    /// 503: the identity directory (PostgreSQL) cannot be read; nothing was published. Retry.
+    pub fn unavailable_store(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "directory_unavailable",
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
     /// 503: the broker did not acknowledge; nothing is known to be accepted. Retry.
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError {

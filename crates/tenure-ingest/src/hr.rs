@@ -6,14 +6,17 @@ use tenure_core::{Attributes, EventPayload, IdentityKind, LifecycleEvent, ids};
 
 use crate::error::FieldProblem;
 
-/// The identity authority for people: HR's employee ids name them.
-pub const PEOPLE: &str = "hr";
+pub use tenure_core::ids::PEOPLE;
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum HrEventType {
     Joiner,
+    /// A former employee hired again: a joiner that never resurrects old access.
+    Rehire,
     Mover,
+    /// Contractor to employee or back (give `kind`); may change the role as well.
+    Conversion,
     Leaver,
     LeaveOfAbsenceStart,
     LeaveOfAbsenceEnd,
@@ -51,6 +54,15 @@ pub(crate) struct HrEvent {
     owner: Option<String>,
     #[serde(default)]
     sponsor: Option<String>,
+    /// Non-human identities: the system holding the credential (its connector rotates it).
+    #[serde(default)]
+    credential_system: Option<String>,
+    /// Non-human identities: when the identity must end; required at registration.
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    /// Non-human identities: days between credential rotations; required at registration.
+    #[serde(default)]
+    rotation_period_days: Option<u32>,
 }
 
 fn default_source() -> String {
@@ -98,16 +110,37 @@ impl HrEvent {
             location: self.location.clone(),
             owner: self.owner.clone(),
             sponsor: self.sponsor.clone(),
+            credential_system: self.credential_system.clone(),
+            credential_expires_at: self.expires_at,
+            rotation_period_days: self.rotation_period_days,
         };
-        let non_human = matches!(
-            self.kind,
-            Some(IdentityKind::ServiceAccount | IdentityKind::ApiKey | IdentityKind::Agent)
-        );
-        if self.event_type == HrEventType::Joiner && non_human {
+        let non_human = self.kind.is_some_and(IdentityKind::is_non_human);
+        let joins = matches!(self.event_type, HrEventType::Joiner | HrEventType::Rehire);
+        if joins && non_human {
             required(line, "owner", &self.owner, &mut problems);
+            match self.expires_at {
+                None => problems.push(FieldProblem::new(
+                    line,
+                    "expires_at",
+                    "a non-human identity must be registered with an expiry",
+                )),
+                Some(at) if at <= self.effective_time => problems.push(FieldProblem::new(
+                    line,
+                    "expires_at",
+                    "must be after effective_time",
+                )),
+                Some(_) => {}
+            }
+            if self.rotation_period_days.is_none_or(|d| d == 0) {
+                problems.push(FieldProblem::new(
+                    line,
+                    "rotation_period_days",
+                    "a non-human identity must be registered with a rotation period of at least 1 day",
+                ));
+            }
         }
         let payload = match self.event_type {
-            HrEventType::Joiner => EventPayload::IdentityJoined {
+            HrEventType::Joiner | HrEventType::Rehire => EventPayload::IdentityJoined {
                 kind: self.kind.unwrap_or_default(),
                 role: required(line, "role", &self.role, &mut problems).to_owned(),
                 attributes,
@@ -116,7 +149,23 @@ impl HrEvent {
             HrEventType::Mover => EventPayload::IdentityMoved {
                 role: required(line, "role", &self.role, &mut problems).to_owned(),
                 attributes,
+                kind: self.kind,
             },
+            HrEventType::Conversion => {
+                match self.kind {
+                    Some(IdentityKind::Employee | IdentityKind::Contractor) => {}
+                    _ => problems.push(FieldProblem::new(
+                        line,
+                        "kind",
+                        "a conversion names the new kind: employee or contractor",
+                    )),
+                }
+                EventPayload::IdentityMoved {
+                    role: required(line, "role", &self.role, &mut problems).to_owned(),
+                    attributes,
+                    kind: self.kind,
+                }
+            }
             HrEventType::Leaver => EventPayload::IdentityLeft {
                 reason: self.reason.clone().unwrap_or_default(),
             },

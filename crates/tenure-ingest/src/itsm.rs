@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenure_core::{
-    Entitlement, EventPayload, GrantOrigin, LifecycleEvent, RevocationCondition, ids,
+    Entitlement, EventPayload, GrantOrigin, LifecycleEvent, Policy, RequestState,
+    RevocationCondition, ids,
 };
 
 use crate::error::FieldProblem;
@@ -11,8 +12,14 @@ use crate::hr::PEOPLE;
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // the names are the wire names sources send
 pub(crate) enum ItsmEventType {
-    /// The approved access was put in place.
+    AccessRequested,
+    /// Approved: the governance fields are checked now, before anyone provisions.
+    AccessApproved,
+    AccessRejected,
+    AccessCancelled,
+    /// The approved access was put in place: this creates the grant.
     AccessFulfilled,
 }
 
@@ -44,6 +51,9 @@ pub(crate) struct ItsmEvent {
     business_reason: Option<String>,
     #[serde(default)]
     revocation: Option<RevocationIn>,
+    /// Why a request was rejected or cancelled.
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 fn default_source() -> String {
@@ -61,8 +71,21 @@ impl ItsmEvent {
         self,
         line: usize,
         now: DateTime<Utc>,
+        policy: &Policy,
     ) -> Result<LifecycleEvent, Vec<FieldProblem>> {
-        let ItsmEventType::AccessFulfilled = self.event_type;
+        let state = match self.event_type {
+            ItsmEventType::AccessFulfilled => None,
+            ItsmEventType::AccessRequested => Some(RequestState::Requested),
+            ItsmEventType::AccessApproved => Some(RequestState::Approved),
+            ItsmEventType::AccessRejected => Some(RequestState::Rejected),
+            ItsmEventType::AccessCancelled => Some(RequestState::Cancelled),
+        };
+        // An approval or a fulfilment would create access: it must be governed.
+        let governed = matches!(
+            self.event_type,
+            ItsmEventType::AccessApproved | ItsmEventType::AccessFulfilled
+        );
+        let needs_entitlement = governed || self.event_type == ItsmEventType::AccessRequested;
         let mut problems = Vec::new();
         for (field, value) in [
             ("event_id", &self.event_id),
@@ -74,6 +97,7 @@ impl ItsmEvent {
             }
         }
         let entitlement = match non_empty(&self.entitlement) {
+            None if !needs_entitlement => None,
             None => {
                 problems.push(FieldProblem::new(
                     line,
@@ -90,14 +114,14 @@ impl ItsmEvent {
                 }
             },
         };
-        if non_empty(&self.owner).is_none() {
+        if governed && non_empty(&self.owner).is_none() {
             problems.push(FieldProblem::new(
                 line,
                 "owner",
                 "required: the person accountable for this grant",
             ));
         }
-        if non_empty(&self.business_reason).is_none() {
+        if governed && non_empty(&self.business_reason).is_none() {
             problems.push(FieldProblem::new(
                 line,
                 "business_reason",
@@ -105,6 +129,7 @@ impl ItsmEvent {
             ));
         }
         let revocation = match &self.revocation {
+            None if !governed => RevocationCondition::default(),
             None => {
                 problems.push(FieldProblem::new(
                     line,
@@ -118,7 +143,7 @@ impl ItsmEvent {
                     expires_at: r.expires_at,
                     ends_on_role_change: r.ends_on_role_change,
                 };
-                if !condition.is_governed() {
+                if governed && !condition.is_governed() {
                     problems.push(FieldProblem::new(
                         line,
                         "revocation",
@@ -138,7 +163,42 @@ impl ItsmEvent {
                 condition
             }
         };
-        let (Some(entitlement), true) = (entitlement, problems.is_empty()) else {
+        if let Some(e) = entitlement.as_ref().filter(|_| needs_entitlement) {
+            check_duration(
+                line,
+                e,
+                &revocation,
+                self.effective_time,
+                policy,
+                &mut problems,
+            );
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        if let Some(state) = state {
+            let detail = match state {
+                RequestState::Rejected | RequestState::Cancelled => self.reason.clone(),
+                _ => non_empty(&self.business_reason).map(str::to_owned),
+            };
+            return Ok(LifecycleEvent {
+                event_id: ids::event(&self.source_system, &self.event_id),
+                identity_id: ids::identity(PEOPLE, &self.employee_id),
+                effective_time: self.effective_time,
+                recorded_time: now,
+                payload: EventPayload::AccessRequestChanged {
+                    request_id: self.request_id,
+                    state,
+                    entitlement,
+                    owner: non_empty(&self.owner).map(str::to_owned),
+                    detail: detail.unwrap_or_default(),
+                },
+                source_system: self.source_system,
+                source_event_id: self.event_id,
+                causation_id: None,
+            });
+        }
+        let Some(entitlement) = entitlement else {
             return Err(problems);
         };
         Ok(LifecycleEvent {
@@ -162,5 +222,35 @@ impl ItsmEvent {
             source_event_id: self.event_id,
             causation_id: None,
         })
+    }
+}
+
+/// Refuses a grant longer than its entitlement class allows (or with no end date at all).
+fn check_duration(
+    line: usize,
+    entitlement: &Entitlement,
+    revocation: &RevocationCondition,
+    effective: DateTime<Utc>,
+    policy: &Policy,
+    problems: &mut Vec<FieldProblem>,
+) {
+    let Some((class, max)) = policy.max_duration(entitlement) else {
+        return;
+    };
+    let days = max.num_days();
+    match revocation.expires_at {
+        None => problems.push(FieldProblem::new(
+            line,
+            "revocation.expires_at",
+            format!("required: {entitlement} is {class} access, granted for at most {days} days"),
+        )),
+        Some(expiry) if expiry - effective > max => problems.push(FieldProblem::new(
+            line,
+            "revocation.expires_at",
+            format!(
+                "{expiry} is more than {days} days after effective_time {effective}: the policy allows {class} access ({entitlement}) for at most {days} days"
+            ),
+        )),
+        Some(_) => {}
     }
 }

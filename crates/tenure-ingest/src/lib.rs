@@ -6,11 +6,14 @@
 
 pub mod auth;
 mod body;
+pub mod bridge;
+mod directory;
 mod error;
 mod hr;
 mod itsm;
 mod outcomes;
 mod routes;
+pub mod scim;
 
 pub use auth::{Credentials, Scope};
 pub use error::{ApiError, FieldProblem};

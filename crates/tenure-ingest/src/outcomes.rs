@@ -11,6 +11,8 @@ use crate::error::FieldProblem;
 #[derive(Debug, Deserialize)]
 pub(crate) struct OutcomeIn {
     command_id: Uuid,
+    /// Absent for a rotation, which has no grant.
+    #[serde(default)]
     grant_id: Uuid,
     identity_id: Uuid,
     command_type: CommandType,
@@ -27,6 +29,22 @@ pub(crate) struct OutcomeIn {
 }
 
 impl OutcomeIn {
+    /// An outcome read from `tenure.outcomes.v1`; `offset` tells apart repeated
+    /// reports of the same status (each retry's failure is its own fact).
+    pub(crate) fn from_wire(o: tenure_proto::Outcome, offset: i64) -> OutcomeIn {
+        OutcomeIn {
+            command_id: o.command_id,
+            grant_id: o.grant_id,
+            identity_id: o.identity_id,
+            command_type: o.command_type,
+            status: o.status,
+            connector: o.connector,
+            detail: o.detail,
+            attempt: u32::try_from(offset).unwrap_or(u32::MAX),
+            completed_at: None,
+        }
+    }
+
     /// The lifecycle event recording this outcome, or `None` when it changes nothing
     /// (a grant command done: the grant is already recorded as active).
     pub(crate) fn into_event(
@@ -63,7 +81,8 @@ impl OutcomeIn {
                 connector: self.connector,
                 detail: self.detail,
             },
-            (CommandType::Grant, true) => return Ok(None),
+            // Grants, suspensions, restorations and rotations done change no state.
+            (_, true) => return Ok(None),
         };
         Ok(Some(LifecycleEvent {
             event_id: ids::event(&source_system, &source_event_id),

@@ -24,7 +24,9 @@ use crate::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, body};
 #[derive(Clone)]
 pub struct IngestState {
     publisher: Publisher,
-    credentials: Credentials,
+    pub(crate) credentials: Credentials,
+    policy: std::sync::Arc<tenure_core::Policy>,
+    pub(crate) directory: Option<tenure_store::Database>,
 }
 
 impl IngestState {
@@ -33,7 +35,21 @@ impl IngestState {
         IngestState {
             publisher,
             credentials: Credentials::default(),
+            policy: Default::default(),
+            directory: None,
         }
+    }
+
+    /// Refuses owners that are not known, active identities in `db`'s projection.
+    pub fn with_directory(mut self, db: tenure_store::Database) -> Self {
+        self.directory = Some(db);
+        self
+    }
+
+    /// Refuses access requests longer than `policy`'s entitlement classes allow.
+    pub fn with_policy(mut self, policy: tenure_core::Policy) -> Self {
+        self.policy = std::sync::Arc::new(policy);
+        self
     }
 
     /// Requires one of `credentials` on every request (none configured: open).
@@ -55,6 +71,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/hr/events"),
     ("post", "/v1/itsm/events"),
     ("post", "/v1/connectors/outcomes"),
+    ("get", "/scim/v2/Users"),
+    ("post", "/scim/v2/Users"),
+    ("get", "/scim/v2/Users/{id}"),
+    ("put", "/scim/v2/Users/{id}"),
+    ("patch", "/scim/v2/Users/{id}"),
+    ("delete", "/scim/v2/Users/{id}"),
 ];
 
 /// The ingest API.
@@ -63,12 +85,15 @@ pub fn router(state: IngestState) -> Router {
         .route("/v1/hr/events", post(hr_events))
         .route("/v1/itsm/events", post(itsm_events))
         .route("/v1/connectors/outcomes", post(connector_outcomes))
+        .with_state(state.clone())
+        .merge(crate::scim::router(state))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
 }
 
-/// Converts every parsed item, collecting all problems of all lines before refusing.
-fn convert_all<T>(
+/// Converts every parsed item and checks the owners they name, collecting all
+/// problems of all lines before refusing.
+async fn convert_all<T>(
+    state: &IngestState,
     items: Vec<(usize, T)>,
     convert: impl Fn(usize, T) -> Result<Option<LifecycleEvent>, Vec<FieldProblem>>,
 ) -> Result<Vec<LifecycleEvent>, ApiError> {
@@ -76,22 +101,27 @@ fn convert_all<T>(
     let mut problems = Vec::new();
     for (line, item) in items {
         match convert(line, item) {
-            Ok(Some(event)) => events.push(event),
+            Ok(Some(event)) => events.push((line, event)),
             Ok(None) => {}
             Err(mut p) => problems.append(&mut p),
         }
     }
+    if let Some(db) = &state.directory {
+        problems.extend(crate::directory::check_owners(db, &events).await?);
+    }
     if problems.is_empty() {
-        Ok(events)
+        Ok(events.into_iter().map(|(_, e)| e).collect())
     } else {
+        problems.sort_by_key(|p| p.line);
         Err(ApiError::unprocessable(problems))
     }
 }
 
-async fn publish(
+/// Appends `events` to the log; returns only once the broker has acknowledged all.
+pub(crate) async fn publish_events(
     state: &IngestState,
-    events: Vec<LifecycleEvent>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    events: &[LifecycleEvent],
+) -> Result<(), ApiError> {
     let results = join_all(events.iter().map(|e| state.publisher.send_event(e))).await;
     if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
         warn!(error = %e, "broker did not acknowledge; answering 503");
@@ -99,6 +129,14 @@ async fn publish(
             "the event log did not acknowledge ({e}); resend the request, duplicates are recognised"
         )));
     }
+    Ok(())
+}
+
+async fn publish(
+    state: &IngestState,
+    events: Vec<LifecycleEvent>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    publish_events(state, &events).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -113,10 +151,10 @@ async fn hr_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state.credentials.admit(&headers, Scope::Hr)?;
+    state.credentials.admit(&headers, &body, Scope::Hr)?;
     let now = Utc::now();
     let items = body::parse::<HrEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
-    let events = convert_all(items, |line, e| e.into_event(line, now).map(Some))?;
+    let events = convert_all(&state, items, |line, e| e.into_event(line, now).map(Some)).await?;
     publish(&state, events).await
 }
 
@@ -125,10 +163,14 @@ async fn itsm_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state.credentials.admit(&headers, Scope::Itsm)?;
+    state.credentials.admit(&headers, &body, Scope::Itsm)?;
     let now = Utc::now();
     let items = body::parse::<ItsmEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
-    let events = convert_all(items, |line, e| e.into_event(line, now).map(Some))?;
+    let policy = state.policy.clone();
+    let events = convert_all(&state, items, |line, e| {
+        e.into_event(line, now, &policy).map(Some)
+    })
+    .await?;
     publish(&state, events).await
 }
 
@@ -137,9 +179,9 @@ async fn connector_outcomes(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state.credentials.admit(&headers, Scope::Connector)?;
+    state.credentials.admit(&headers, &body, Scope::Connector)?;
     let now = Utc::now();
     let items = body::parse::<OutcomeIn>(&headers, &body, MAX_BATCH_EVENTS)?;
-    let events = convert_all(items, |line, o| o.into_event(line, now))?;
+    let events = convert_all(&state, items, |line, o| o.into_event(line, now)).await?;
     publish(&state, events).await
 }

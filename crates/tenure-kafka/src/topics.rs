@@ -18,6 +18,13 @@ pub const LIFECYCLE: &str = "tenure.lifecycle.v1";
 pub const COMMANDS: &str = "tenure.commands.v1";
 /// Connectors' acknowledgements of commands.
 pub const OUTCOMES: &str = "tenure.outcomes.v1";
+/// HR events published to Kafka by their source, as JSON (same shape as HTTP ingest).
+pub const HR_RAW: &str = "tenure.hr.raw";
+/// ITSM events published to Kafka by their source, as JSON (same shape as HTTP ingest).
+pub const ITSM_RAW: &str = "tenure.itsm.raw";
+/// Raw-topic messages that could not become lifecycle events, with the reason in the
+/// `tenure_error` header.
+pub const DEAD_LETTERS: &str = "tenure.dead-letters.v1";
 
 /// Partitions per topic when Tenure creates them; the log's order is per identity,
 /// so this bounds how many projector/reactor instances can share the work.
@@ -28,17 +35,24 @@ pub async fn ensure_topics(bootstrap: &str, partitions: i32) -> Result<(), Kafka
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()?;
-    let topics: Vec<NewTopic> = [LIFECYCLE, COMMANDS, OUTCOMES]
-        .iter()
-        .map(|name| {
-            let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-            if *name == LIFECYCLE {
-                topic.set("retention.ms", "-1")
-            } else {
-                topic
-            }
-        })
-        .collect();
+    let topics: Vec<NewTopic> = [
+        LIFECYCLE,
+        COMMANDS,
+        OUTCOMES,
+        HR_RAW,
+        ITSM_RAW,
+        DEAD_LETTERS,
+    ]
+    .iter()
+    .map(|name| {
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        if *name == LIFECYCLE || *name == DEAD_LETTERS {
+            topic.set("retention.ms", "-1")
+        } else {
+            topic
+        }
+    })
+    .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&topics, &options).await? {
         match result {

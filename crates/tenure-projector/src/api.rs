@@ -25,6 +25,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/access"),
     ("get", "/v1/governance"),
     ("get", "/v1/commands"),
+    ("get", "/metrics"),
 ];
 
 /// A refused query: 400 names the bad parameter, 404 the unknown id, 503 the store.
@@ -99,6 +100,7 @@ pub fn router(db: Database) -> Router {
         .route("/v1/access", get(resource_access))
         .route("/v1/governance", get(governance))
         .route("/v1/commands", get(commands))
+        .route("/metrics", get(crate::metrics::metrics))
         .with_state(db)
 }
 

@@ -115,12 +115,17 @@ fn grant_touched_by(event: &LifecycleEvent) -> Option<uuid::Uuid> {
         P::AccessGranted { grant_id, .. }
         | P::RevocationIssued { grant_id, .. }
         | P::AccessRevoked { grant_id, .. }
-        | P::CommandFailed { grant_id, .. } => Some(*grant_id),
+        | P::CommandFailed { grant_id, .. }
+        | P::AccessSuspended { grant_id, .. }
+        | P::AccessRestored { grant_id, .. } => Some(*grant_id),
         P::IdentityJoined { .. }
         | P::IdentityMoved { .. }
         | P::IdentityLeft { .. }
         | P::LeaveOfAbsenceStarted { .. }
         | P::LeaveOfAbsenceEnded
-        | P::DeadlineReached { .. } => None,
+        | P::DeadlineReached { .. }
+        | P::CredentialRotationIssued { .. }
+        | P::OwnerLeft { .. }
+        | P::AccessRequestChanged { .. } => None,
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 mod handler;
 mod history;
+pub mod metrics;
 pub mod queries;
 mod tables;
 

@@ -129,6 +129,7 @@ pub(crate) async fn save_states<'a>(
     let mut g_commands = Vec::new();
     let mut g_causes = Vec::new();
     let mut g_since = Vec::new();
+    let mut g_suspended = Vec::new();
 
     for s in states {
         ids.push(s.identity_id);
@@ -158,6 +159,7 @@ pub(crate) async fn save_states<'a>(
                 GrantOrigin::Request { request_id } => format!("request:{request_id}"),
             });
             g_statuses.push(g.status.as_str());
+            g_suspended.push(g.suspended);
             g_granted.push(g.granted_at);
             let (command, cause, since) = match &g.status {
                 GrantStatus::Active => (None, None, Some(g.granted_at)),
@@ -197,14 +199,16 @@ pub(crate) async fn save_states<'a>(
         txn.execute(
             "INSERT INTO projection_grants (grant_id, identity_id, system, resource, permission, owner,
                                             business_reason, expires_at, ends_on_role_change, origin, status,
-                                            granted_at, revocation_command_id, revocation_cause, status_since)
+                                            granted_at, revocation_command_id, revocation_cause, status_since,
+                                            suspended)
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                                   $7::text[], $8::timestamptz[], $9::bool[], $10::text[], $11::text[],
-                                  $12::timestamptz[], $13::uuid[], $14::text[], $15::timestamptz[])
+                                  $12::timestamptz[], $13::uuid[], $14::text[], $15::timestamptz[],
+                                  $16::bool[])
              ON CONFLICT (grant_id) DO UPDATE SET
                 status = EXCLUDED.status, revocation_command_id = EXCLUDED.revocation_command_id,
                 revocation_cause = EXCLUDED.revocation_cause,
-                status_since = EXCLUDED.status_since",
+                status_since = EXCLUDED.status_since, suspended = EXCLUDED.suspended",
             &[
                 &g_ids,
                 &g_identities,
@@ -221,6 +225,7 @@ pub(crate) async fn save_states<'a>(
                 &g_commands,
                 &g_causes,
                 &g_since,
+                &g_suspended,
             ],
         )
         .await?;

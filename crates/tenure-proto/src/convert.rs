@@ -82,12 +82,15 @@ fn attributes_to(a: &core::Attributes) -> v1::IdentityAttributes {
         location: s(&a.location),
         owner: s(&a.owner),
         sponsor: s(&a.sponsor),
+        credential_system: s(&a.credential_system),
+        credential_expires_at: a.credential_expires_at.map(ts),
+        rotation_period_days: a.rotation_period_days.unwrap_or(0),
     }
 }
 
-fn attributes_from(a: Option<v1::IdentityAttributes>) -> core::Attributes {
+fn attributes_from(a: Option<v1::IdentityAttributes>) -> Result<core::Attributes, DecodeError> {
     let a = a.unwrap_or_default();
-    core::Attributes {
+    Ok(core::Attributes {
         display_name: opt_string(&a.display_name),
         department: opt_string(&a.department),
         title: opt_string(&a.title),
@@ -95,7 +98,13 @@ fn attributes_from(a: Option<v1::IdentityAttributes>) -> core::Attributes {
         location: opt_string(&a.location),
         owner: opt_string(&a.owner),
         sponsor: opt_string(&a.sponsor),
-    }
+        credential_system: opt_string(&a.credential_system),
+        credential_expires_at: a
+            .credential_expires_at
+            .map(|t| from_ts(Some(t), "credential_expires_at"))
+            .transpose()?,
+        rotation_period_days: (a.rotation_period_days > 0).then_some(a.rotation_period_days),
+    })
 }
 
 fn kind_to(k: core::IdentityKind) -> v1::IdentityKind {
@@ -178,6 +187,9 @@ fn command_type_to(t: core::CommandType) -> v1::CommandType {
     match t {
         core::CommandType::Revoke => v1::CommandType::Revoke,
         core::CommandType::Grant => v1::CommandType::Grant,
+        core::CommandType::Suspend => v1::CommandType::Suspend,
+        core::CommandType::Restore => v1::CommandType::Restore,
+        core::CommandType::Rotate => v1::CommandType::Rotate,
     }
 }
 
@@ -185,6 +197,9 @@ fn command_type_from(value: i32) -> Result<core::CommandType, DecodeError> {
     Ok(match v1::CommandType::try_from(value) {
         Ok(v1::CommandType::Revoke) => core::CommandType::Revoke,
         Ok(v1::CommandType::Grant) => core::CommandType::Grant,
+        Ok(v1::CommandType::Suspend) => core::CommandType::Suspend,
+        Ok(v1::CommandType::Restore) => core::CommandType::Restore,
+        Ok(v1::CommandType::Rotate) => core::CommandType::Rotate,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "command_type",
@@ -200,6 +215,9 @@ fn deadline_kind_to(k: core::DeadlineKind) -> v1::DeadlineKind {
         core::DeadlineKind::GrantExpiry => v1::DeadlineKind::GrantExpiry,
         core::DeadlineKind::JoinEffective => v1::DeadlineKind::JoinEffective,
         core::DeadlineKind::MoveEffective => v1::DeadlineKind::MoveEffective,
+        core::DeadlineKind::CredentialRotation => v1::DeadlineKind::CredentialRotation,
+        core::DeadlineKind::CredentialExpiry => v1::DeadlineKind::CredentialExpiry,
+        core::DeadlineKind::OrphanGrace => v1::DeadlineKind::OrphanGrace,
     }
 }
 
@@ -209,6 +227,9 @@ fn deadline_kind_from(value: i32) -> Result<core::DeadlineKind, DecodeError> {
         Ok(v1::DeadlineKind::GrantExpiry) => core::DeadlineKind::GrantExpiry,
         Ok(v1::DeadlineKind::JoinEffective) => core::DeadlineKind::JoinEffective,
         Ok(v1::DeadlineKind::MoveEffective) => core::DeadlineKind::MoveEffective,
+        Ok(v1::DeadlineKind::CredentialRotation) => core::DeadlineKind::CredentialRotation,
+        Ok(v1::DeadlineKind::CredentialExpiry) => core::DeadlineKind::CredentialExpiry,
+        Ok(v1::DeadlineKind::OrphanGrace) => core::DeadlineKind::OrphanGrace,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "deadline kind",
@@ -232,9 +253,14 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
             attributes: Some(attributes_to(attributes)),
             source_person_id: source_person_id.clone(),
         }),
-        EventPayload::IdentityMoved { role, attributes } => P::IdentityMoved(v1::IdentityMoved {
+        EventPayload::IdentityMoved {
+            role,
+            attributes,
+            kind,
+        } => P::IdentityMoved(v1::IdentityMoved {
             role: role.clone(),
             attributes: Some(attributes_to(attributes)),
+            kind: kind.map_or(v1::IdentityKind::Unspecified, kind_to) as i32,
         }),
         EventPayload::IdentityLeft { reason } => P::IdentityLeft(v1::IdentityLeft {
             reason: reason.clone(),
@@ -316,6 +342,49 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
             grant_id: grant_id.map(|g| g.to_string()).unwrap_or_default(),
             due_time: Some(ts(*due_time)),
         }),
+        EventPayload::AccessSuspended {
+            grant_id,
+            command_id,
+        } => P::AccessSuspended(v1::AccessSuspended {
+            grant_id: grant_id.to_string(),
+            command_id: command_id.to_string(),
+        }),
+        EventPayload::AccessRestored {
+            grant_id,
+            command_id,
+        } => P::AccessRestored(v1::AccessRestored {
+            grant_id: grant_id.to_string(),
+            command_id: command_id.to_string(),
+        }),
+        EventPayload::CredentialRotationIssued {
+            command_id,
+            due_time,
+        } => P::CredentialRotationIssued(v1::CredentialRotationIssued {
+            command_id: command_id.to_string(),
+            due_time: Some(ts(*due_time)),
+        }),
+        EventPayload::AccessRequestChanged {
+            request_id,
+            state,
+            entitlement,
+            owner,
+            detail,
+        } => P::AccessRequestChanged(v1::AccessRequestChanged {
+            request_id: request_id.clone(),
+            state: match state {
+                core::RequestState::Requested => v1::RequestState::Requested,
+                core::RequestState::Approved => v1::RequestState::Approved,
+                core::RequestState::Rejected => v1::RequestState::Rejected,
+                core::RequestState::Cancelled => v1::RequestState::Cancelled,
+            } as i32,
+            entitlement: entitlement.as_ref().map(entitlement_to),
+            owner: owner.clone().unwrap_or_default(),
+            detail: detail.clone(),
+        }),
+        EventPayload::OwnerLeft { owner, grace_until } => P::OwnerLeft(v1::OwnerLeft {
+            owner: owner.clone(),
+            grace_until: Some(ts(*grace_until)),
+        }),
     }
 }
 
@@ -325,12 +394,15 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
         P::IdentityJoined(j) => EventPayload::IdentityJoined {
             kind: kind_from(j.kind)?,
             role: j.role,
-            attributes: attributes_from(j.attributes),
+            attributes: attributes_from(j.attributes)?,
             source_person_id: j.source_person_id,
         },
         P::IdentityMoved(m) => EventPayload::IdentityMoved {
+            kind: (m.kind != v1::IdentityKind::Unspecified as i32)
+                .then(|| kind_from(m.kind))
+                .transpose()?,
             role: m.role,
-            attributes: attributes_from(m.attributes),
+            attributes: attributes_from(m.attributes)?,
         },
         P::IdentityLeft(l) => EventPayload::IdentityLeft { reason: l.reason },
         P::LeaveOfAbsenceStarted(l) => EventPayload::LeaveOfAbsenceStarted { reason: l.reason },
@@ -372,7 +444,8 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
             detail: r.detail,
         },
         P::CommandFailed(f) => EventPayload::CommandFailed {
-            grant_id: uuid(&f.grant_id, "grant_id")?,
+            // A rotation has no grant: its outcomes carry the nil id.
+            grant_id: opt_uuid(&f.grant_id, "grant_id")?.unwrap_or_default(),
             command_id: uuid(&f.command_id, "command_id")?,
             status: status_from(f.status)?,
             command_type: command_type_from(f.command_type)?,
@@ -383,6 +456,43 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
             kind: deadline_kind_from(d.kind)?,
             grant_id: opt_uuid(&d.grant_id, "grant_id")?,
             due_time: from_ts(d.due_time, "due_time")?,
+        },
+        P::AccessSuspended(s) => EventPayload::AccessSuspended {
+            grant_id: uuid(&s.grant_id, "grant_id")?,
+            command_id: uuid(&s.command_id, "command_id")?,
+        },
+        P::AccessRestored(s) => EventPayload::AccessRestored {
+            grant_id: uuid(&s.grant_id, "grant_id")?,
+            command_id: uuid(&s.command_id, "command_id")?,
+        },
+        P::CredentialRotationIssued(r) => EventPayload::CredentialRotationIssued {
+            command_id: uuid(&r.command_id, "command_id")?,
+            due_time: from_ts(r.due_time, "due_time")?,
+        },
+        P::AccessRequestChanged(r) => EventPayload::AccessRequestChanged {
+            state: match v1::RequestState::try_from(r.state) {
+                Ok(v1::RequestState::Requested) => core::RequestState::Requested,
+                Ok(v1::RequestState::Approved) => core::RequestState::Approved,
+                Ok(v1::RequestState::Rejected) => core::RequestState::Rejected,
+                Ok(v1::RequestState::Cancelled) => core::RequestState::Cancelled,
+                _ => {
+                    return Err(DecodeError::BadEnum {
+                        field: "request state",
+                        value: r.state,
+                    });
+                }
+            },
+            request_id: r.request_id,
+            entitlement: r
+                .entitlement
+                .map(|e| entitlement_from(Some(e)))
+                .transpose()?,
+            owner: opt_string(&r.owner),
+            detail: r.detail,
+        },
+        P::OwnerLeft(o) => EventPayload::OwnerLeft {
+            owner: o.owner,
+            grace_until: from_ts(o.grace_until, "grace_until")?,
         },
     })
 }
@@ -442,6 +552,25 @@ pub fn encode_command(command: &core::Command, issued: DateTime<Utc>) -> Vec<u8>
             trigger_event_id: c.trigger_event_id.to_string(),
         }
         .encode_to_vec(),
+        core::Command::Suspend(c) | core::Command::Restore(c) => v1::SuspensionCommand {
+            command_id: c.command_id.to_string(),
+            grant_id: c.grant_id.to_string(),
+            identity_id: c.identity_id.to_string(),
+            entitlement: Some(entitlement_to(&c.entitlement)),
+            issued_time: Some(ts(issued)),
+            trigger_event_id: c.trigger_event_id.to_string(),
+        }
+        .encode_to_vec(),
+        core::Command::Rotate(c) => v1::RotationCommand {
+            command_id: c.command_id.to_string(),
+            identity_id: c.identity_id.to_string(),
+            system: c.system.clone(),
+            account: c.account.clone(),
+            due_time: Some(ts(c.due_time)),
+            issued_time: Some(ts(issued)),
+            trigger_event_id: c.trigger_event_id.to_string(),
+        }
+        .encode_to_vec(),
     }
 }
 
@@ -461,7 +590,7 @@ pub struct Outcome {
 pub fn outcome_from_wire(o: v1::CommandOutcome) -> Result<Outcome, DecodeError> {
     Ok(Outcome {
         command_id: uuid(&o.command_id, "command_id")?,
-        grant_id: uuid(&o.grant_id, "grant_id")?,
+        grant_id: opt_uuid(&o.grant_id, "grant_id")?.unwrap_or_default(),
         identity_id: uuid(&o.identity_id, "identity_id")?,
         command_type: command_type_from(o.command_type)?,
         status: status_from(o.status)?,
@@ -507,9 +636,50 @@ mod tests {
                 },
                 source_person_id: "E1".into(),
             },
+            EventPayload::IdentityJoined {
+                kind: core::IdentityKind::ApiKey,
+                role: "deployer".into(),
+                attributes: core::Attributes {
+                    owner: Some("E1".into()),
+                    credential_system: Some("vault".into()),
+                    credential_expires_at: Some(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()),
+                    rotation_period_days: Some(90),
+                    ..Default::default()
+                },
+                source_person_id: "key-1".into(),
+            },
+            EventPayload::AccessSuspended {
+                grant_id: g,
+                command_id: Uuid::from_u128(10),
+            },
+            EventPayload::AccessRestored {
+                grant_id: g,
+                command_id: Uuid::from_u128(11),
+            },
+            EventPayload::CredentialRotationIssued {
+                command_id: Uuid::from_u128(12),
+                due_time: Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
+            },
+            EventPayload::AccessRequestChanged {
+                request_id: "R7".into(),
+                state: core::RequestState::Rejected,
+                entitlement: Some(core::Entitlement::new("aws", "prod", "admin")),
+                owner: None,
+                detail: "not justified".into(),
+            },
+            EventPayload::OwnerLeft {
+                owner: "E1".into(),
+                grace_until: Utc.with_ymd_and_hms(2026, 4, 15, 0, 0, 0).unwrap(),
+            },
             EventPayload::IdentityMoved {
                 role: "sales".into(),
                 attributes: Default::default(),
+                kind: None,
+            },
+            EventPayload::IdentityMoved {
+                role: "engineer".into(),
+                attributes: Default::default(),
+                kind: Some(core::IdentityKind::Employee),
             },
             EventPayload::IdentityLeft { reason: "r".into() },
             EventPayload::LeaveOfAbsenceStarted {

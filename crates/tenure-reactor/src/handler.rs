@@ -1,6 +1,6 @@
 //! Reacting to one batch of lifecycle records.
 
-use tenure_core::{Command, IdentityState, Policy, apply, react};
+use tenure_core::{Command, EventPayload, IdentityState, OwnerDeparture, Policy, apply, react};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
 use tracing::debug;
 
@@ -61,6 +61,8 @@ impl BatchHandler for ReactorHandler {
         let mut active_before: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
         let mut brakeable: Vec<usize> = Vec::new();
         let mut latest_trigger = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+        let mut departures = Vec::new();
+        let mut adoptions = Vec::new();
         for event in events {
             // Redelivered events (and the reactor's own facts coming back) are not re-acted upon.
             if !fresh.contains(&event.event_id) || !handled.insert(event.event_id) {
@@ -92,7 +94,39 @@ impl BatchHandler for ReactorHandler {
                 outbox.push(messages::command(command, event.identity_id, issued));
                 tracked.extend(tracking::Issued::from_command(command, &event));
             }
+            departures.extend(reaction.owner_departure);
+            if let (
+                EventPayload::IdentityJoined { .. } | EventPayload::IdentityMoved { .. },
+                Some(owner),
+            ) = (&event.payload, state.attributes.owner.clone())
+                && state.kind.is_non_human()
+                && state.status.is_employed()
+                && state.orphaned_until.is_none()
+            {
+                adoptions.push((owner, event.clone()));
+            }
             states.insert(event.identity_id, state);
+        }
+        // A non-human identity registered under an owner who already left is orphaned
+        // from the start; the notice comes back through the log like any other.
+        if !adoptions.is_empty() {
+            let owners: Vec<&str> = adoptions.iter().map(|(o, _)| o.as_str()).collect();
+            let gone = tables::departed(txn, &owners).await?;
+            for (owner, event) in adoptions.iter().filter(|(o, _)| gone.contains(o)) {
+                let departure = OwnerDeparture::already_gone(owner, event, &self.policy);
+                outbox.push(messages::fact(&departure.notice_for(event.identity_id)));
+            }
+        }
+        // Notices to orphaned non-human identities go through the log to their own
+        // partitions, where the reactor folds them like any other fact.
+        if !departures.is_empty() {
+            tables::save_owners(txn, states.values()).await?;
+            let owners: Vec<&str> = departures.iter().map(|d| d.owner.as_str()).collect();
+            for (owner, identity) in tables::owned_by(txn, &owners).await? {
+                for departure in departures.iter().filter(|d| d.owner == owner) {
+                    outbox.push(messages::fact(&departure.notice_for(identity)));
+                }
+            }
         }
         if let Some(reason) =
             brake::verdict(txn, &self.brake, brakeable.len() as i64, latest_trigger).await?
@@ -117,6 +151,7 @@ impl BatchHandler for ReactorHandler {
         // Our own facts are already folded in: reading them back from the log is a no-op.
         tables::mark_seen(txn, &decided_facts).await?;
         tables::save_states(txn, states.values()).await?;
+        tables::save_owners(txn, states.values()).await?;
         tables::replace_deadlines(txn, states.values()).await?;
         tenure_store::outbox::insert(txn, &outbox).await?;
         tracking::record_issued(txn, &tracked, &self.retry).await?;

@@ -22,6 +22,9 @@ pub fn command_type(command: &Command) -> &'static str {
     match command {
         Command::Revoke(_) => "tenure.commands.v1.revoke",
         Command::Grant(_) => "tenure.commands.v1.grant",
+        Command::Suspend(_) => "tenure.commands.v1.suspend",
+        Command::Restore(_) => "tenure.commands.v1.restore",
+        Command::Rotate(_) => "tenure.commands.v1.rotate",
     }
 }
 

@@ -37,13 +37,7 @@ pub async fn run(
 }
 
 fn parse_kind(kind: &str) -> Option<DeadlineKind> {
-    match kind {
-        "leave_effective" => Some(DeadlineKind::LeaveEffective),
-        "grant_expiry" => Some(DeadlineKind::GrantExpiry),
-        "join_effective" => Some(DeadlineKind::JoinEffective),
-        "move_effective" => Some(DeadlineKind::MoveEffective),
-        _ => None,
-    }
+    DeadlineKind::ALL.into_iter().find(|k| k.as_str() == kind)
 }
 
 /// Appends a `DeadlineReached` event for every deadline due at `now`; returns how many.

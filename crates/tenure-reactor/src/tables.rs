@@ -70,6 +70,75 @@ pub(crate) async fn save_states<'a>(
     Ok(())
 }
 
+/// Keeps the owner index of non-human identities in step with their states: live
+/// ones with an owner are listed, others are removed.
+pub(crate) async fn save_owners<'a>(
+    txn: &Transaction<'_>,
+    states: impl Iterator<Item = &'a IdentityState>,
+) -> Result<(), StoreError> {
+    let (mut ids, mut owners, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+    for s in states.filter(|s| s.kind.is_non_human()) {
+        match (&s.attributes.owner, s.status.is_employed()) {
+            (Some(owner), true) => {
+                ids.push(s.identity_id);
+                owners.push(owner.as_str());
+            }
+            _ => gone.push(s.identity_id),
+        }
+    }
+    if !gone.is_empty() {
+        txn.execute(
+            "DELETE FROM reactor_nhi_owners WHERE identity_id = ANY($1)",
+            &[&gone],
+        )
+        .await?;
+    }
+    if !ids.is_empty() {
+        txn.execute(
+            "INSERT INTO reactor_nhi_owners (identity_id, owner)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[])
+             ON CONFLICT (identity_id) DO UPDATE SET owner = EXCLUDED.owner",
+            &[&ids, &owners],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Which of these people (HR employee ids) have left.
+pub(crate) async fn departed(
+    txn: &Transaction<'_>,
+    people: &[&str],
+) -> Result<HashSet<String>, StoreError> {
+    let ids: Vec<Uuid> = people
+        .iter()
+        .map(|p| tenure_core::ids::identity(tenure_core::ids::PEOPLE, p))
+        .collect();
+    let rows = txn
+        .query(
+            "SELECT state->>'source_person_id' FROM reactor_identities
+              WHERE identity_id = ANY($1) AND state->>'status' = 'left'",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.into_iter().filter_map(|r| r.get(0)).collect())
+}
+
+/// The live non-human identities owned by any of these people.
+pub(crate) async fn owned_by(
+    txn: &Transaction<'_>,
+    owners: &[&str],
+) -> Result<Vec<(String, Uuid)>, StoreError> {
+    let rows = txn
+        .query(
+            "SELECT owner, identity_id FROM reactor_nhi_owners WHERE owner = ANY($1)
+             ORDER BY owner, identity_id",
+            &[&owners],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Makes the unfired deadlines of these identities exactly those their states wait for.
 pub(crate) async fn replace_deadlines<'a>(
     txn: &Transaction<'_>,

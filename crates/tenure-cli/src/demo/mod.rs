@@ -133,6 +133,7 @@ pub async fn run(
             retry,
             brake,
             credentials: Default::default(),
+            check_owners: true,
         },
         Some("127.0.0.1:0".parse()?),
         &stopped,

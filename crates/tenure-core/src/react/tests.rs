@@ -17,6 +17,12 @@ fn policy() -> Policy {
         [roles.sales]
         owner = "head-of-sales"
         birthright = ["slack:acme:member", "salesforce:acme:user"]
+
+        [leave_of_absence]
+        suspend_systems = ["aws", "github"]
+
+        [non_human]
+        orphan_grace_days = 7
         "#,
     )
     .unwrap()
@@ -71,6 +77,7 @@ fn moved(id: &str, role: &str, at: DateTime<Utc>, recorded: DateTime<Utc>) -> Li
         EventPayload::IdentityMoved {
             role: role.into(),
             attributes: Attributes::default(),
+            kind: None,
         },
     )
 }
@@ -145,7 +152,7 @@ fn revocations(reaction: &Reaction) -> Vec<&RevocationCommand> {
         .iter()
         .filter_map(|c| match c {
             Command::Revoke(r) => Some(r),
-            Command::Grant(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -156,7 +163,7 @@ fn granted_entitlements(reaction: &Reaction) -> BTreeSet<String> {
         .iter()
         .filter_map(|c| match c {
             Command::Grant(g) => Some(g.entitlement.to_string()),
-            Command::Revoke(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -358,9 +365,10 @@ fn rehire_never_resurrects_access_held_before_the_leave() {
     let new_grants: BTreeSet<Uuid> = reaction
         .commands
         .iter()
-        .map(|c| match c {
-            Command::Grant(g) => g.grant_id,
-            Command::Revoke(r) => r.grant_id,
+        .filter_map(|c| match c {
+            Command::Grant(g) => Some(g.grant_id),
+            Command::Revoke(r) => Some(r.grant_id),
+            _ => None,
         })
         .collect();
     assert_eq!(new_grants.len(), 3);
@@ -575,4 +583,292 @@ fn future_dated_mover_keeps_the_old_role_until_the_date() {
     let after = apply(state, &due);
     assert_eq!(after.role.as_deref(), Some("sales"));
     assert!(after.move_scheduled.is_none());
+}
+
+fn absence(id: &str, at: DateTime<Utc>, starts: bool) -> LifecycleEvent {
+    let payload = if starts {
+        EventPayload::LeaveOfAbsenceStarted {
+            reason: "parental leave".into(),
+        }
+    } else {
+        EventPayload::LeaveOfAbsenceEnded
+    };
+    event(id, at, at, payload)
+}
+
+fn suspensions(reaction: &Reaction) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut suspended, mut restored) = (BTreeSet::new(), BTreeSet::new());
+    for c in &reaction.commands {
+        match c {
+            Command::Suspend(s) => suspended.insert(s.entitlement.to_string()),
+            Command::Restore(s) => restored.insert(s.entitlement.to_string()),
+            _ => false,
+        };
+    }
+    (suspended, restored)
+}
+
+#[test]
+fn leave_of_absence_suspends_the_policy_systems_and_restores_them_on_return() {
+    let state = given(&[joined("j1", "engineer", t(1))]);
+    let start = absence("loa1", t(3), true);
+    let reaction = react(&state, &start, &policy());
+    let (suspended, restored) = suspensions(&reaction);
+    assert_eq!(suspended, set(&["aws:dev:developer", "github:acme:member"]));
+    assert!(restored.is_empty());
+    assert!(
+        revocations(&reaction).is_empty(),
+        "a leave of absence revokes nothing"
+    );
+
+    let state = given(&[joined("j1", "engineer", t(1)), start.clone()]);
+    assert_eq!(state.status, IdentityStatus::OnLeave);
+    assert_eq!(state.grants.values().filter(|g| g.suspended).count(), 2);
+    assert_eq!(
+        state.active_grants().count(),
+        3,
+        "suspended grants are still held"
+    );
+    // A redelivered start of leave suspends nothing twice.
+    assert!(react(&state, &start, &policy()).commands.is_empty());
+
+    let back = absence("loa1-end", t(10), false);
+    let reaction = react(&state, &back, &policy());
+    let (suspended, restored) = suspensions(&reaction);
+    assert!(suspended.is_empty());
+    assert_eq!(restored, set(&["aws:dev:developer", "github:acme:member"]));
+    let state = given(&[joined("j1", "engineer", t(1)), start, back]);
+    assert_eq!(state.status, IdentityStatus::Active);
+    assert!(state.grants.values().all(|g| !g.suspended));
+}
+
+#[test]
+fn leaver_on_leave_of_absence_loses_suspended_grants_too_and_nothing_is_restored() {
+    let state = given(&[
+        joined("j1", "engineer", t(1)),
+        absence("loa1", t(3), true),
+        left("l1", t(5), t(5)),
+    ]);
+    assert_eq!(state.status, IdentityStatus::Left);
+    assert!(
+        state
+            .grants
+            .values()
+            .all(|g| matches!(g.status, GrantStatus::RevocationPending { .. }))
+    );
+    let reaction = react(&state, &absence("loa1-end", t(10), false), &policy());
+    assert!(reaction.commands.is_empty());
+}
+
+const ROBOT: &str = "svc-deploy";
+
+fn robot() -> Uuid {
+    ids::identity("nhi", ROBOT)
+}
+
+fn for_robot(mut e: LifecycleEvent) -> LifecycleEvent {
+    e.identity_id = robot();
+    e
+}
+
+fn robot_registered(owner: &str, expires: Option<DateTime<Utc>>) -> LifecycleEvent {
+    for_robot(event(
+        "nhi-1",
+        t(1),
+        t(1),
+        EventPayload::IdentityJoined {
+            kind: IdentityKind::ServiceAccount,
+            role: "deployer".into(),
+            attributes: Attributes {
+                owner: Some(owner.into()),
+                credential_system: Some("vault".into()),
+                credential_expires_at: expires,
+                rotation_period_days: Some(10),
+                ..Attributes::default()
+            },
+            source_person_id: ROBOT.into(),
+        },
+    ))
+}
+
+fn robot_grant() -> LifecycleEvent {
+    for_robot(requested(
+        "R9",
+        "aws:prod:deploy",
+        RevocationCondition {
+            expires_at: None,
+            ends_on_role_change: true,
+        },
+        t(1),
+    ))
+}
+
+fn robot_deadline(kind: DeadlineKind, due: DateTime<Utc>) -> LifecycleEvent {
+    let mut e = for_robot(deadline(kind, None, due));
+    let id = ids::deadline(kind, robot(), None, due);
+    e.event_id = ids::deadline_event(id);
+    e.source_event_id = id.to_string();
+    e
+}
+
+fn given_robot(events: &[LifecycleEvent]) -> IdentityState {
+    events.iter().fold(IdentityState::new(robot()), |state, e| {
+        let reaction = react(&state, e, &policy());
+        let state = apply(state, e);
+        reaction.facts.iter().fold(state, apply)
+    })
+}
+
+#[test]
+fn leaver_announces_an_owner_departure_with_the_policy_grace_period() {
+    let state = given(&[joined("j1", "engineer", t(1))]);
+    let reaction = react(&state, &left("l1", t(5), t(5)), &policy());
+    let departure = reaction
+        .owner_departure
+        .expect("a person's leave orphans what they own");
+    assert_eq!(departure.owner, PERSON);
+    assert_eq!(departure.grace_until, t(12));
+    let notice = departure.notice_for(robot());
+    assert_eq!(notice.identity_id, robot());
+    assert_eq!(notice.causation_id, Some(ids::event("workday", "l1")));
+    // The same leave always yields the same notice id.
+    assert_eq!(notice.event_id, departure.notice_for(robot()).event_id);
+}
+
+#[test]
+fn orphaned_non_human_identity_is_revoked_when_the_grace_period_ends() {
+    let departure = react(
+        &given(&[joined("j1", "engineer", t(1))]),
+        &left("l1", t(5), t(5)),
+        &policy(),
+    )
+    .owner_departure
+    .unwrap();
+    let history = [
+        robot_registered(PERSON, None),
+        robot_grant(),
+        departure.notice_for(robot()),
+    ];
+    let state = given_robot(&history);
+    assert_eq!(state.orphaned_until, Some(t(12)));
+    assert!(
+        state
+            .pending_deadlines()
+            .iter()
+            .any(|d| d.kind == DeadlineKind::OrphanGrace && d.due_time == t(12))
+    );
+    let reaction = react(
+        &state,
+        &robot_deadline(DeadlineKind::OrphanGrace, t(12)),
+        &policy(),
+    );
+    let commands = revocations(&reaction);
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].cause, RevocationCause::OrphanedOwner);
+    assert_eq!(commands[0].entitlement.to_string(), "aws:prod:deploy");
+}
+
+#[test]
+fn naming_a_new_owner_within_the_grace_period_keeps_the_access() {
+    let departure = react(
+        &given(&[joined("j1", "engineer", t(1))]),
+        &left("l1", t(5), t(5)),
+        &policy(),
+    )
+    .owner_departure
+    .unwrap();
+    let adopted = for_robot(event(
+        "nhi-owner",
+        t(8),
+        t(8),
+        EventPayload::IdentityMoved {
+            role: "deployer".into(),
+            attributes: Attributes {
+                owner: Some("E200".into()),
+                ..Attributes::default()
+            },
+            kind: None,
+        },
+    ));
+    let state = given_robot(&[
+        robot_registered(PERSON, None),
+        robot_grant(),
+        departure.notice_for(robot()),
+        adopted,
+    ]);
+    assert_eq!(state.orphaned_until, None);
+    assert!(
+        !state
+            .pending_deadlines()
+            .iter()
+            .any(|d| d.kind == DeadlineKind::OrphanGrace)
+    );
+    let reaction = react(
+        &state,
+        &robot_deadline(DeadlineKind::OrphanGrace, t(12)),
+        &policy(),
+    );
+    assert!(
+        reaction.commands.is_empty(),
+        "a stale grace deadline revokes nothing"
+    );
+}
+
+#[test]
+fn a_notice_about_someone_else_does_not_orphan_the_identity() {
+    let state = given_robot(&[robot_registered("E999", None)]);
+    let notice = react(
+        &given(&[joined("j1", "engineer", t(1))]),
+        &left("l1", t(5), t(5)),
+        &policy(),
+    )
+    .owner_departure
+    .unwrap()
+    .notice_for(robot());
+    assert_eq!(apply(state, &notice).orphaned_until, None);
+}
+
+#[test]
+fn credential_past_its_rotation_period_gets_a_rotation_command_and_a_next_deadline() {
+    let state = given_robot(&[robot_registered(PERSON, None)]);
+    let due = t(1) + Duration::days(10);
+    assert!(
+        state
+            .pending_deadlines()
+            .iter()
+            .any(|d| d.kind == DeadlineKind::CredentialRotation && d.due_time == due)
+    );
+    let tick = robot_deadline(DeadlineKind::CredentialRotation, due);
+    let reaction = react(&state, &tick, &policy());
+    let [Command::Rotate(rotation)] = reaction.commands.as_slice() else {
+        panic!("expected one rotation command, got {:?}", reaction.commands);
+    };
+    assert_eq!(rotation.system, "vault");
+    assert_eq!(rotation.account, ROBOT);
+    assert_eq!(rotation.command_id, ids::rotation_command(robot(), due));
+    let state = given_robot(&[robot_registered(PERSON, None), tick.clone()]);
+    assert_eq!(state.rotation_due(), Some(due + Duration::days(10)));
+    // The old deadline, fired twice, asks for nothing more.
+    assert!(react(&state, &tick, &policy()).commands.is_empty());
+}
+
+#[test]
+fn non_human_identity_past_its_expiry_loses_all_access() {
+    let history = [robot_registered(PERSON, Some(t(20))), robot_grant()];
+    let state = given_robot(&history);
+    let reaction = react(
+        &state,
+        &robot_deadline(DeadlineKind::CredentialExpiry, t(20)),
+        &policy(),
+    );
+    let commands = revocations(&reaction);
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].cause, RevocationCause::Expiry);
+    let state = given_robot(&[
+        robot_registered(PERSON, Some(t(20))),
+        robot_grant(),
+        robot_deadline(DeadlineKind::CredentialExpiry, t(20)),
+    ]);
+    assert_eq!(state.status, IdentityStatus::Left);
+    assert!(state.pending_deadlines().is_empty());
 }

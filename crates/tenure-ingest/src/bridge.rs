@@ -1,0 +1,153 @@
+//! Sources that publish to Kafka: JSON on `tenure.hr.raw` and `tenure.itsm.raw` (the
+//! HTTP shapes) and connector outcomes on `tenure.outcomes.v1` become lifecycle
+//! events under the same rules as HTTP ingest. A message that cannot becomes a dead
+//! letter on `tenure.dead-letters.v1`, with the reason in its `tenure_error` header.
+//! A batch's input offsets are committed only after every event and dead letter of
+//! the batch has been acknowledged by the broker; a crash in between redelivers the
+//! batch, and deterministic event ids make the repeat harmless.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::future::join_all;
+use tenure_core::{LifecycleEvent, Policy};
+use tenure_kafka::{
+    BatchHandler, ConsumerSettings, KafkaAdapterError, Publisher, Record, run_consumer, topics,
+};
+use tenure_store::Database;
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::error::FieldProblem;
+use crate::hr::HrEvent;
+use crate::itsm::ItsmEvent;
+use crate::outcomes::OutcomeIn;
+
+/// The consumer group of the raw-topic bridge.
+pub const GROUP: &str = "tenure-ingest-bridge";
+/// Header of a dead letter naming why it could not be ingested.
+pub const ERROR_HEADER: &str = "tenure_error";
+
+/// Turns raw-topic messages into lifecycle events or dead letters.
+pub struct BridgeHandler {
+    publisher: Publisher,
+    policy: Arc<Policy>,
+    directory: Database,
+}
+
+fn describe(problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            if p.field.is_empty() {
+                p.problem.clone()
+            } else {
+                format!("{}: {}", p.field, p.problem)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl BridgeHandler {
+    /// The event one record announces, or why it cannot be ingested.
+    async fn convert(&self, record: &Record) -> Result<Option<LifecycleEvent>, String> {
+        let now = Utc::now();
+        let event = match record.topic.as_str() {
+            topics::HR_RAW => serde_json::from_slice::<HrEvent>(&record.payload)
+                .map_err(|e| format!("not a valid HR event: {e}"))?
+                .into_event(1, now)
+                .map(Some),
+            topics::ITSM_RAW => serde_json::from_slice::<ItsmEvent>(&record.payload)
+                .map_err(|e| format!("not a valid ITSM event: {e}"))?
+                .into_event(1, now, &self.policy)
+                .map(Some),
+            topics::OUTCOMES => {
+                let outcome = tenure_proto::decode_outcome(&record.payload)
+                    .map_err(|e| format!("not a valid CommandOutcome: {e}"))?;
+                OutcomeIn::from_wire(outcome, record.offset).into_event(1, now)
+            }
+            other => return Err(format!("topic {other} is not a raw source topic")),
+        }
+        .map_err(|problems| describe(&problems))?;
+        if let Some(e) = &event {
+            let problems = crate::directory::check_owners(&self.directory, &[(1, e.clone())])
+                .await
+                .map_err(|e| format!("directory: {}", e.message))?;
+            if !problems.is_empty() {
+                return Err(describe(&problems));
+            }
+        }
+        Ok(event)
+    }
+}
+
+impl BatchHandler for BridgeHandler {
+    async fn handle(
+        &self,
+        _txn: &tokio_postgres::Transaction<'_>,
+        records: &[Record],
+    ) -> Result<(), KafkaAdapterError> {
+        let mut events = Vec::new();
+        let mut letters = Vec::new();
+        for record in records {
+            match self.convert(record).await {
+                Ok(Some(event)) => events.push(event),
+                Ok(None) => {}
+                Err(reason) if reason.starts_with("directory: ") => {
+                    // The projection is unreadable: retry the batch rather than refuse.
+                    return Err(KafkaAdapterError::Handler(reason.into()));
+                }
+                Err(reason) => {
+                    warn!(topic = %record.topic, offset = record.offset, %reason, "dead letter");
+                    letters.push((record, reason));
+                }
+            }
+        }
+        let sent_events = join_all(events.iter().map(|e| self.publisher.send_event(e)));
+        let sent_letters = join_all(letters.iter().map(|(record, reason)| {
+            let mut headers = record.headers.clone();
+            headers.push((ERROR_HEADER.to_owned(), reason.clone()));
+            headers.push(("tenure_source_topic".to_owned(), record.topic.clone()));
+            headers.push((
+                "tenure_source_position".to_owned(),
+                format!("{}:{}", record.partition, record.offset),
+            ));
+            let key = record
+                .key
+                .as_deref()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default();
+            async move {
+                self.publisher
+                    .send(topics::DEAD_LETTERS, &key, &record.payload, &headers)
+                    .await
+            }
+        }));
+        let (sent_events, sent_letters) = futures::join!(sent_events, sent_letters);
+        for result in sent_events.into_iter().chain(sent_letters) {
+            result?;
+        }
+        Ok(())
+    }
+}
+
+/// Bridges the raw topics until `shutdown` turns true.
+pub async fn run(
+    bootstrap: &str,
+    db: Database,
+    policy: Policy,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), KafkaAdapterError> {
+    let settings = ConsumerSettings::new(
+        bootstrap,
+        GROUP,
+        &[topics::HR_RAW, topics::ITSM_RAW, topics::OUTCOMES],
+    );
+    let handler = BridgeHandler {
+        publisher: Publisher::new(bootstrap)?,
+        policy: Arc::new(policy),
+        directory: db.clone(),
+    };
+    run_consumer(settings, db, handler, shutdown).await
+}

@@ -1,0 +1,93 @@
+//! Owners must be people Tenure knows: the check ingest makes against the projection
+//! before it accepts a grant, an approval or a non-human identity naming an owner.
+
+use std::collections::{HashMap, HashSet};
+
+use tenure_core::{EventPayload, LifecycleEvent, RequestState, ids};
+use tenure_store::Database;
+use uuid::Uuid;
+
+use crate::error::{ApiError, FieldProblem};
+
+/// The owner an event names, if it must be a known, active person.
+fn named_owner(event: &LifecycleEvent) -> Option<&str> {
+    match &event.payload {
+        EventPayload::AccessGranted {
+            owner,
+            origin: tenure_core::GrantOrigin::Request { .. },
+            ..
+        } => Some(owner),
+        EventPayload::AccessRequestChanged {
+            state: RequestState::Approved,
+            owner,
+            ..
+        } => owner.as_deref(),
+        EventPayload::IdentityJoined { attributes, .. }
+        | EventPayload::IdentityMoved { attributes, .. } => attributes.owner.as_deref(),
+        _ => None,
+    }
+}
+
+/// Problems for every owner that is unknown to Tenure or has left. A person hired in
+/// the same request counts as known. Fails with 503 when the projection cannot be read.
+pub(crate) async fn check_owners(
+    db: &Database,
+    events: &[(usize, LifecycleEvent)],
+) -> Result<Vec<FieldProblem>, ApiError> {
+    let hired_here: HashSet<&str> = events
+        .iter()
+        .filter_map(|(_, e)| match &e.payload {
+            EventPayload::IdentityJoined {
+                source_person_id, ..
+            } => Some(source_person_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let wanted: Vec<(usize, &str)> = events
+        .iter()
+        .filter_map(|(line, e)| named_owner(e).map(|o| (*line, o)))
+        .filter(|(_, o)| !hired_here.contains(o))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let identities: Vec<Uuid> = wanted
+        .iter()
+        .map(|(_, o)| ids::identity(ids::PEOPLE, o))
+        .collect();
+    let unavailable = |e: String| {
+        ApiError::unavailable_store(format!(
+            "the identity directory cannot be read ({e}); resend the request"
+        ))
+    };
+    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    let rows = client
+        .query(
+            "SELECT source_person_id, status FROM projection_identities WHERE identity_id = ANY($1)",
+            &[&identities],
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let status: HashMap<String, String> = rows
+        .into_iter()
+        .filter_map(|r| Some((r.get::<_, Option<String>>(0)?, r.get(1))))
+        .collect();
+    Ok(wanted
+        .into_iter()
+        .filter_map(
+            |(line, owner)| match status.get(owner).map(String::as_str) {
+                None | Some("unknown") => Some(FieldProblem::new(
+                    line,
+                    "owner",
+                    format!("{owner:?} is not an identity known to Tenure: send its joiner first"),
+                )),
+                Some("left") => Some(FieldProblem::new(
+                    line,
+                    "owner",
+                    format!("{owner:?} has left: name an active person as owner"),
+                )),
+                Some(_) => None,
+            },
+        )
+        .collect())
+}

@@ -1,0 +1,542 @@
+//! SCIM 2.0 `/scim/v2/Users` (RFC 7644), so HR-driven provisioning tools can point at
+//! Tenure: creating a user is a joiner (or a rehire), a change of role or attributes
+//! is a mover, `active: false` or DELETE is a leaver. Every change is a lifecycle
+//! event, answered only after the broker has acknowledged it. Reads come from the
+//! projection.
+
+mod patch;
+mod user;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tenure_core::{EventPayload, IdentityState, IdentityStatus, LifecycleEvent, ids};
+use uuid::Uuid;
+
+use crate::auth::Scope;
+use crate::error::ApiError;
+use crate::routes::IngestState;
+pub use user::{ENTERPRISE, USER_SCHEMA};
+
+/// SCIM's error message schema.
+const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The source system SCIM events carry.
+pub const SCIM_SOURCE: &str = "scim";
+
+/// A SCIM error response (RFC 7644 §3.12).
+#[derive(Debug)]
+pub struct ScimError {
+    status: StatusCode,
+    scim_type: Option<&'static str>,
+    detail: String,
+}
+
+impl ScimError {
+    fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+
+    fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some("invalidValue"), detail)
+    }
+
+    fn not_found(id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no User with id {id:?}"),
+        )
+    }
+}
+
+impl From<ApiError> for ScimError {
+    fn from(e: ApiError) -> Self {
+        ScimError::new(e.status, None, e.message)
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.as_u16().to_string(),
+            "detail": self.detail,
+        });
+        if let Some(t) = self.scim_type {
+            body["scimType"] = json!(t);
+        }
+        scim_json(self.status, body)
+    }
+}
+
+fn scim_json(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, "application/scim+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+type ScimResult = Result<Response, ScimError>;
+
+/// The SCIM API; needs the projection (`IngestState::with_directory`) to answer.
+pub fn router(state: IngestState) -> Router {
+    Router::new()
+        .route("/scim/v2/Users", get(list).post(create))
+        .route(
+            "/scim/v2/Users/{id}",
+            get(read).put(replace).patch(modify).delete(remove),
+        )
+        .with_state(state)
+}
+
+fn base(headers: &HeaderMap) -> String {
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("http://{h}"))
+        .unwrap_or_default()
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, ScimError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ScimError::new(
+            StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+            format!("body is not JSON: {e}"),
+        )
+    })
+}
+
+async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, ScimError> {
+    let db = state.directory.as_ref().ok_or_else(|| {
+        ScimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "SCIM needs the projection; run ingest with a database",
+        )
+    })?;
+    let unavailable = |e: String| {
+        ScimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!("the projection cannot be read ({e}); retry"),
+        )
+    };
+    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    let rows = client
+        .query(
+            "SELECT state FROM projection_identities WHERE identity_id = ANY($1)
+               AND kind IN ('employee', 'contractor')",
+            &[&ids],
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    rows.into_iter()
+        .map(|r| {
+            serde_json::from_value(r.get(0)).map_err(|e| unavailable(format!("corrupt state: {e}")))
+        })
+        .collect()
+}
+
+async fn load_one(state: &IngestState, id: &str) -> Result<IdentityState, ScimError> {
+    let uuid = Uuid::parse_str(id).map_err(|_| ScimError::not_found(id))?;
+    load(state, &[uuid])
+        .await?
+        .pop()
+        .ok_or_else(|| ScimError::not_found(id))
+}
+
+/// A deterministic event for a SCIM change: the same request retried at the same
+/// version of the person is the same event.
+fn event(
+    identity_id: Uuid,
+    version: u64,
+    payload: EventPayload,
+    now: DateTime<Utc>,
+) -> LifecycleEvent {
+    let digest = Sha256::digest(serde_json::to_vec(&payload).unwrap_or_default());
+    let source_event_id = format!("{identity_id}:{version}:{}", hex::encode(&digest[..12]));
+    LifecycleEvent {
+        event_id: ids::event(SCIM_SOURCE, &source_event_id),
+        identity_id,
+        effective_time: now,
+        recorded_time: now,
+        source_system: SCIM_SOURCE.to_owned(),
+        source_event_id,
+        causation_id: None,
+        payload,
+    }
+}
+
+/// Publishes `events` and answers with the User as it will be once they are folded in.
+async fn publish_and_show(
+    state: &IngestState,
+    headers: &HeaderMap,
+    current: IdentityState,
+    events: Vec<LifecycleEvent>,
+    status: StatusCode,
+) -> ScimResult {
+    crate::routes::publish_events(state, &events).await?;
+    let after = events.iter().fold(current, tenure_core::apply);
+    let mut body = user::resource(&after, &base(headers));
+    body["meta"]["version"] = json!(format!("W/\"{}\"", after.events_applied));
+    Ok(scim_json(status, body))
+}
+
+fn employed(status: IdentityStatus) -> bool {
+    status.is_employed() || status == IdentityStatus::PreHire
+}
+
+/// The events that turn `current` into `wanted`: a leaver, a rehire, a mover, or none.
+fn changes(
+    current: &IdentityState,
+    wanted: &user::ScimPerson,
+    now: DateTime<Utc>,
+) -> Vec<LifecycleEvent> {
+    let version = current.events_applied;
+    let id = current.identity_id;
+    if !wanted.active {
+        if employed(current.status) {
+            return vec![event(
+                id,
+                version,
+                EventPayload::IdentityLeft {
+                    reason: "scim: active set to false".into(),
+                },
+                now,
+            )];
+        }
+        return Vec::new();
+    }
+    if current.status == IdentityStatus::Left || current.status == IdentityStatus::Unknown {
+        return vec![event(id, version, joiner(wanted), now)];
+    }
+    let a = &wanted.attributes;
+    let b = &current.attributes;
+    let moved = current.role.as_deref() != Some(wanted.role.as_str())
+        || current.kind != wanted.kind
+        || a.display_name != b.display_name
+        || a.department != b.department
+        || a.title != b.title
+        || a.manager_id != b.manager_id
+        || a.location != b.location;
+    if !moved {
+        return Vec::new();
+    }
+    vec![event(
+        id,
+        version,
+        EventPayload::IdentityMoved {
+            role: wanted.role.clone(),
+            attributes: wanted.attributes.clone(),
+            kind: (current.kind != wanted.kind).then_some(wanted.kind),
+        },
+        now,
+    )]
+}
+
+fn joiner(person: &user::ScimPerson) -> EventPayload {
+    EventPayload::IdentityJoined {
+        kind: person.kind,
+        role: person.role.clone(),
+        attributes: person.attributes.clone(),
+        source_person_id: person.employee_id.clone(),
+    }
+}
+
+async fn create(State(state): State<IngestState>, headers: HeaderMap, body: Bytes) -> ScimResult {
+    state.credentials.admit(&headers, &body, Scope::Hr)?;
+    let person =
+        user::ScimPerson::from_json(&parse_body(&body)?).map_err(|e| ScimError::invalid(e.0))?;
+    if !person.active {
+        return Err(ScimError::invalid(
+            "Tenure records people from their start: create the User with active true, \
+             or send a dated joiner to /v1/hr/events",
+        ));
+    }
+    let identity_id = ids::identity(ids::PEOPLE, &person.employee_id);
+    let current = load(&state, &[identity_id])
+        .await?
+        .pop()
+        .unwrap_or_else(|| IdentityState::new(identity_id));
+    if employed(current.status) {
+        return Err(ScimError::new(
+            StatusCode::CONFLICT,
+            Some("uniqueness"),
+            format!(
+                "User {:?} already exists as {identity_id}",
+                person.employee_id
+            ),
+        ));
+    }
+    let events = vec![event(
+        identity_id,
+        current.events_applied,
+        joiner(&person),
+        Utc::now(),
+    )];
+    publish_and_show(&state, &headers, current, events, StatusCode::CREATED).await
+}
+
+async fn read(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ScimResult {
+    state.credentials.admit(&headers, &[], Scope::Hr)?;
+    let current = load_one(&state, &id).await?;
+    Ok(scim_json(
+        StatusCode::OK,
+        user::resource(&current, &base(&headers)),
+    ))
+}
+
+/// `filter` supports `userName eq "…"`, `externalId eq "…"` and `id eq "…"`;
+/// `startIndex` (1-based) and `count` page the rest.
+async fn list(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> ScimResult {
+    state.credentials.admit(&headers, &[], Scope::Hr)?;
+    let start: i64 = params
+        .get("startIndex")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let count: i64 = params
+        .get("count")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100)
+        .clamp(0, 1000);
+    let base = base(&headers);
+    if let Some(filter) = params.get("filter") {
+        let (attribute, value) = parse_filter(filter)?;
+        let identity = match attribute.as_str() {
+            "id" => Uuid::parse_str(&value).ok(),
+            _ => Some(ids::identity(ids::PEOPLE, &value)),
+        };
+        let found = match identity {
+            Some(id) => load(&state, &[id]).await?,
+            None => Vec::new(),
+        };
+        let resources: Vec<Value> = found.iter().map(|s| user::resource(s, &base)).collect();
+        return Ok(scim_json(
+            StatusCode::OK,
+            json!({
+                "schemas": [LIST_SCHEMA], "totalResults": resources.len(), "startIndex": 1,
+                "itemsPerPage": resources.len(), "Resources": resources,
+            }),
+        ));
+    }
+    let db = state.directory.as_ref().ok_or_else(|| {
+        ScimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "SCIM needs the projection",
+        )
+    })?;
+    let unavailable = |e: String| {
+        ScimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!("the projection cannot be read ({e}); retry"),
+        )
+    };
+    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    let total: i64 = client
+        .query_one(
+            "SELECT count(*) FROM projection_identities WHERE kind IN ('employee', 'contractor')",
+            &[],
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .get(0);
+    let rows = client
+        .query(
+            "SELECT state FROM projection_identities WHERE kind IN ('employee', 'contractor')
+              ORDER BY identity_id OFFSET $1 LIMIT $2",
+            &[&(start - 1), &count],
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let resources: Vec<Value> = rows
+        .into_iter()
+        .filter_map(|r| serde_json::from_value::<IdentityState>(r.get(0)).ok())
+        .map(|s| user::resource(&s, &base))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": start,
+            "itemsPerPage": resources.len(), "Resources": resources,
+        }),
+    ))
+}
+
+fn parse_filter(filter: &str) -> Result<(String, String), ScimError> {
+    let invalid = || {
+        ScimError::new(
+            StatusCode::BAD_REQUEST,
+            Some("invalidFilter"),
+            format!(
+                "filter {filter:?} is not supported: use userName eq \"…\", externalId eq \"…\" or id eq \"…\""
+            ),
+        )
+    };
+    let mut parts = filter.trim().splitn(3, ' ');
+    let (Some(attribute), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    let attribute = match attribute {
+        a if a.eq_ignore_ascii_case("userName") || a.eq_ignore_ascii_case("externalId") => {
+            "userName"
+        }
+        a if a.eq_ignore_ascii_case("id") => "id",
+        _ => return Err(invalid()),
+    };
+    let value = value.trim();
+    if !op.eq_ignore_ascii_case("eq")
+        || value.len() < 2
+        || !value.starts_with('"')
+        || !value.ends_with('"')
+    {
+        return Err(invalid());
+    }
+    Ok((attribute.to_owned(), value[1..value.len() - 1].to_owned()))
+}
+
+fn same_person(current: &IdentityState, person: &user::ScimPerson) -> Result<(), ScimError> {
+    match &current.source_person_id {
+        Some(p) if *p != person.employee_id => Err(ScimError::new(
+            StatusCode::BAD_REQUEST,
+            Some("mutability"),
+            format!(
+                "employeeNumber/userName {p:?} cannot change to {:?}",
+                person.employee_id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn replace(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ScimResult {
+    state.credentials.admit(&headers, &body, Scope::Hr)?;
+    let person =
+        user::ScimPerson::from_json(&parse_body(&body)?).map_err(|e| ScimError::invalid(e.0))?;
+    let current = load_one(&state, &id).await?;
+    same_person(&current, &person)?;
+    let events = changes(&current, &person, Utc::now());
+    publish_and_show(&state, &headers, current, events, StatusCode::OK).await
+}
+
+async fn modify(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ScimResult {
+    state.credentials.admit(&headers, &body, Scope::Hr)?;
+    let request: patch::PatchRequest = serde_json::from_value(parse_body(&body)?).map_err(|e| {
+        ScimError::new(
+            StatusCode::BAD_REQUEST,
+            Some("invalidSyntax"),
+            format!("not a PatchOp: {e}"),
+        )
+    })?;
+    let current = load_one(&state, &id).await?;
+    let mut resource = user::resource(&current, "");
+    patch::apply(&mut resource, request)
+        .map_err(|e| ScimError::new(StatusCode::BAD_REQUEST, Some("invalidPath"), e.0))?;
+    let person = user::ScimPerson::from_json(&resource).map_err(|e| ScimError::invalid(e.0))?;
+    same_person(&current, &person)?;
+    let events = changes(&current, &person, Utc::now());
+    publish_and_show(&state, &headers, current, events, StatusCode::OK).await
+}
+
+async fn remove(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ScimResult {
+    state.credentials.admit(&headers, &[], Scope::Hr)?;
+    let current = load_one(&state, &id).await?;
+    if employed(current.status) {
+        let leaver = event(
+            current.identity_id,
+            current.events_applied,
+            EventPayload::IdentityLeft {
+                reason: "scim: user deleted".into(),
+            },
+            Utc::now(),
+        );
+        crate::routes::publish_events(&state, &[leaver]).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tenure_core::IdentityKind;
+
+    #[test]
+    fn filters_are_parsed_or_refused_with_scim_type() {
+        assert_eq!(
+            parse_filter("userName eq \"E100\"").unwrap(),
+            ("userName".into(), "E100".into())
+        );
+        assert_eq!(parse_filter("externalId eq \"x y\"").unwrap().1, "x y");
+        let err = parse_filter("title co \"eng\"").unwrap_err();
+        assert_eq!(err.scim_type, Some("invalidFilter"));
+    }
+
+    #[test]
+    fn deactivation_is_a_leaver_and_a_role_change_a_mover() {
+        let id = ids::identity(ids::PEOPLE, "E1");
+        let mut current = IdentityState::new(id);
+        current.status = IdentityStatus::Active;
+        current.role = Some("engineer".into());
+        current.source_person_id = Some("E1".into());
+        current.kind = IdentityKind::Employee;
+        let person = |active: bool, role: &str| user::ScimPerson {
+            employee_id: "E1".into(),
+            active,
+            kind: IdentityKind::Employee,
+            role: role.into(),
+            attributes: Default::default(),
+        };
+        let now = Utc::now();
+        let left = changes(&current, &person(false, "engineer"), now);
+        assert!(matches!(left[0].payload, EventPayload::IdentityLeft { .. }));
+        let moved = changes(&current, &person(true, "sales"), now);
+        assert!(
+            matches!(&moved[0].payload, EventPayload::IdentityMoved { role, .. } if role == "sales")
+        );
+        assert!(changes(&current, &person(true, "engineer"), now).is_empty());
+        // The same change retried is the same event.
+        let again = changes(&current, &person(true, "sales"), now);
+        assert_eq!(moved[0].event_id, again[0].event_id);
+    }
+}
