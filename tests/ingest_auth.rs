@@ -1,5 +1,6 @@
-//! Each source has its own bearer token and scope: a missing or unknown token is 401,
-//! a token used outside its scope is 403, and nothing of a refused request is published.
+//! Each source has its own credential (bearer token or HMAC secret) and scope: a
+//! missing, unknown or wrongly signed credential is 401, one used outside its scope is
+//! 403, and nothing of a refused request is published.
 
 use serde_json::{Value, json};
 use tenure_tests::{TestEnv, log_dir, start_tenure_run};
@@ -14,6 +15,11 @@ scopes = ["hr"]
 name = "servicenow"
 token = "itsm-token-0123456789abcdef"
 scopes = ["itsm"]
+
+[[credential]]
+name = "successfactors"
+hmac_secret = "signing-secret-0123456789"
+scopes = ["hr"]
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,13 +67,43 @@ async fn tokens_and_scopes_guard_the_ingest_api() -> anyhow::Result<()> {
     let (status, _, body) = send(Some("hr-token-0123456789abcdef")).await?;
     assert_eq!(status, 202, "{body}");
 
-    // Only the accepted joiner reached the log.
+    // A body signed with the source's HMAC secret is accepted; a tampered or stale
+    // one is not.
+    let signed = |body: String, timestamp: i64, secret: &str| {
+        http.post(format!("{base}/v1/hr/events"))
+            .header("content-type", "application/json")
+            .header(tenure_ingest::auth::SOURCE_HEADER, "successfactors")
+            .header(tenure_ingest::auth::TIMESTAMP_HEADER, timestamp.to_string())
+            .header(
+                tenure_ingest::auth::SIGNATURE_HEADER,
+                tenure_ingest::auth::sign(secret, timestamp, body.as_bytes()),
+            )
+            .body(body)
+    };
+    let now = chrono::Utc::now().timestamp();
+    let body =
+        json!({"event_id": "hire-E601", "type": "joiner", "employee_id": "E601", "role": "sales",
+                      "effective_time": chrono::Utc::now().to_rfc3339()})
+        .to_string();
+    let secret = "signing-secret-0123456789";
+    let response = signed(body.clone(), now, secret).send().await?;
+    assert_eq!(response.status(), 202, "{}", response.text().await?);
+    let response = signed(body.clone(), now, "not-the-right-secret-at-all")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 401);
+    let response = signed(body.clone(), now - 3600, secret).send().await?;
+    assert_eq!(response.status(), 401, "a stale signature is a replay");
+    let tampered = signed(body.clone(), now, secret).body(body.replace("sales", "finance"));
+    assert_eq!(tampered.send().await?.status(), 401);
+
+    // Only the accepted joiners reached the log.
     let log = tenure_tests::read_topic(env.bootstrap(), tenure_kafka::topics::LIFECYCLE).await?;
     let joiners = log
         .iter()
         .filter(|r| r.header("ce_type") == Some("tenure.lifecycle.v1.identity_joined"))
         .count();
-    assert_eq!(joiners, 1);
+    assert_eq!(joiners, 2);
     tenure.assert_running()?;
     Ok(())
 }

@@ -36,6 +36,11 @@ pub async fn run(
     Ok(())
 }
 
+/// The kinds this build can fire; a newer build's kinds wait for it.
+fn known_kinds() -> Vec<&'static str> {
+    DeadlineKind::ALL.iter().map(|k| k.as_str()).collect()
+}
+
 fn parse_kind(kind: &str) -> Option<DeadlineKind> {
     DeadlineKind::ALL.into_iter().find(|k| k.as_str() == kind)
 }
@@ -52,9 +57,9 @@ pub async fn fire_due(
         .query(
             "SELECT deadline_id, identity_id, kind, grant_id, due_time FROM deadlines
               WHERE fired_at IS NULL AND due_time <= $1
-                AND kind IN ('leave_effective', 'grant_expiry', 'join_effective', 'move_effective')
+                AND kind = ANY($2)
               ORDER BY due_time LIMIT 500 FOR UPDATE SKIP LOCKED",
-            &[&now],
+            &[&now, &known_kinds()],
         )
         .await
         .map_err(StoreError::from)?;
