@@ -55,6 +55,12 @@ fn command_id(record: &tenure_tests::ReadRecord) -> anyhow::Result<String> {
         Some("tenure.commands.v1.grant") => {
             v1::GrantCommand::decode(record.payload.as_slice())?.command_id
         }
+        Some("tenure.commands.v1.suspend" | "tenure.commands.v1.restore") => {
+            v1::SuspensionCommand::decode(record.payload.as_slice())?.command_id
+        }
+        Some("tenure.commands.v1.rotate") => {
+            v1::RotationCommand::decode(record.payload.as_slice())?.command_id
+        }
         other => anyhow::bail!("unexpected command type {other:?}"),
     })
 }

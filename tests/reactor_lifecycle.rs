@@ -1,7 +1,7 @@
 //! The reactor's leave-of-absence and non-human identity rules end to end, through
 //! HTTP ingest to `tenure.commands.v1`: suspension and restoration around a leave of
-//! absence, credential rotation, a non-human identity's own expiry, and the orphaned
-//! identities a leaver leaves behind.
+//! absence, credential rotation, a non-human identity's own expiry, the orphaned
+//! identities a leaver leaves behind, and a rehire that resurrects nothing.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -35,6 +35,10 @@ async fn commands(env: &TestEnv) -> anyhow::Result<BTreeSet<(String, String, Str
                 let c = v1::SuspensionCommand::decode(record.payload.as_slice())?;
                 let e = c.entitlement.unwrap_or_default();
                 (c.identity_id, format!("{}:{}", e.system, e.resource))
+            }
+            "tenure.commands.v1.grant" => {
+                let c = v1::GrantCommand::decode(record.payload.as_slice())?;
+                (c.identity_id, c.grant_id)
             }
             "tenure.commands.v1.rotate" => {
                 let c = v1::RotationCommand::decode(record.payload.as_slice())?;
@@ -97,7 +101,7 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
     let now = Utc::now();
     let days_ago = |d: i64| (now - chrono::Duration::days(d)).to_rfc3339();
     let in_secs = |s: i64| (now + chrono::Duration::seconds(s)).to_rfc3339();
-    for person in ["E601", "E602"] {
+    for person in ["E601", "E602", "E603"] {
         post(
             "/v1/hr/events",
             json!({"event_id": format!("hire-{person}"), "type": "joiner",
@@ -148,6 +152,20 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
         "employee_id": "E602", "effective_time": days_ago(20)}),
     )
     .await?;
+    // E603 left a month ago and is rehired today: new birthright, nothing resurrected.
+    post(
+        "/v1/hr/events",
+        json!({"event_id": "leave-E603", "type": "leaver",
+        "employee_id": "E603", "effective_time": days_ago(30)}),
+    )
+    .await?;
+    wait_caught_up(&env, "tenure-reactor", Duration::from_secs(60)).await?;
+    post(
+        "/v1/hr/events",
+        json!({"event_id": "rehire-E603", "type": "rehire",
+        "employee_id": "E603", "role": "engineer", "effective_time": now.to_rfc3339()}),
+    )
+    .await?;
 
     let all = eventually(
         "the lifecycle commands",
@@ -158,7 +176,8 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
             let done = of(&all, "suspend", "E601").len() == 2
                 && !of(&all, "revoke", "svc-orphan").is_empty()
                 && !of(&all, "rotate", "svc-rotate").is_empty()
-                && !of(&all, "revoke", "svc-expire").is_empty();
+                && !of(&all, "revoke", "svc-expire").is_empty()
+                && of(&all, "grant", "E603").len() == 6;
             Ok(done.then_some(all))
         },
     )
@@ -184,6 +203,15 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
     assert_eq!(
         of(&all, "revoke", "svc-expire"),
         BTreeSet::from(["postgres:svc-expire-db REVOCATION_CAUSE_EXPIRY"])
+    );
+    assert_eq!(
+        of(&all, "revoke", "E603"),
+        BTreeSet::from([
+            "slack:acme REVOCATION_CAUSE_LEAVER",
+            "github:acme REVOCATION_CAUSE_LEAVER",
+            "aws:dev-account REVOCATION_CAUSE_LEAVER"
+        ]),
+        "the rehire revoked nothing new"
     );
     for fresh in ["svc-orphan", "svc-expire", "E601"] {
         assert!(

@@ -180,6 +180,43 @@ async fn unacknowledged_revocations_are_retried_then_escalated() -> anyhow::Resu
         .await?;
     assert_eq!(governance["counters"]["escalated_revocations"], 2);
     assert_eq!(governance["counters"]["unacknowledged_revocations"], 0);
+
+    // The same picture, and the time to revoke, in Prometheus text on /metrics.
+    let response = http.get(format!("{base}/metrics")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/plain; version=0.0.4"))
+    );
+    let metrics = response.text().await?;
+    let value = |name: &str| -> Option<f64> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    assert_eq!(
+        value("tenure_escalated_revocations"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value("tenure_time_to_revoke_seconds_count"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value("tenure_time_to_revoke_seconds_bucket{le=\"+Inf\"}"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tenure_events_total{source=\"hr\",type=\"identity_joined\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE tenure_time_to_revoke_seconds histogram"));
     let (status, _) = {
         let r = http
             .get(format!("{base}/v1/commands?state=lost"))

@@ -59,6 +59,26 @@ impl TestEnv {
         self.broker.bootstrap()
     }
 
+    /// Runs `tenure ARGS` to completion against this environment and returns its
+    /// standard output; fails with its standard error when it exits non-zero.
+    pub async fn run_tenure(&self, args: &[&str]) -> anyhow::Result<String> {
+        let output = tokio::process::Command::new(tenure_binary()?)
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("KAFKA_BOOTSTRAP_SERVERS", self.bootstrap())
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("cannot start the tenure binary")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "tenure {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(String::from_utf8(output.stdout)?)
+    }
+
     /// Starts `tenure ARGS` against this environment, logging to `target/test-logs/LOG.log`.
     pub fn spawn_tenure(&self, args: &[&str], log: &str) -> anyhow::Result<Service> {
         let log_file = std::fs::OpenOptions::new()

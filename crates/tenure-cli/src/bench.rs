@@ -188,6 +188,129 @@ async fn project(db: &Database, bootstrap: &str, events: usize) -> anyhow::Resul
     Ok(elapsed)
 }
 
+/// NDJSON lines for HTTP ingest: joiners for new people, then access requests
+/// fulfilled for them (owned by `owner`, a person the projection knows), a mover
+/// and a leaver for some; `count` lines in batches of `batch`.
+fn ingest_batches(count: usize, batch: usize, owner: &str) -> Vec<String> {
+    let now = chrono::Utc::now();
+    let hired = (now - chrono::Duration::days(400)).to_rfc3339();
+    let granted = (now - chrono::Duration::days(1)).to_rfc3339();
+    let expires = (now + chrono::Duration::days(20)).to_rfc3339();
+    let roles = ["engineer", "sales", "finance"];
+    let lines: Vec<String> = (0..count)
+        .map(|n| {
+            let person = format!("B{:07}", n / 4);
+            match n % 4 {
+                0 => serde_json::json!({"event_id": format!("b-{n}"), "type": "joiner", "employee_id": person,
+                    "role": roles[n % 3], "department": "bench", "effective_time": hired}),
+                1 => serde_json::json!({"event_id": format!("b-{n}"), "type": "access_fulfilled",
+                    "request_id": format!("BR-{n}"), "employee_id": person, "entitlement": "github:acme:write",
+                    "owner": owner, "business_reason": "bench", "effective_time": granted,
+                    "revocation": {"expires_at": expires}}),
+                2 => serde_json::json!({"event_id": format!("b-{n}"), "type": "mover", "employee_id": person,
+                    "role": roles[(n + 1) % 3], "effective_time": granted}),
+                _ => serde_json::json!({"event_id": format!("b-{n}"), "type": "leaver", "employee_id": person,
+                    "effective_time": now.to_rfc3339()}),
+            }
+            .to_string()
+        })
+        .collect();
+    // HR lines and ITSM lines go to their own endpoints: keep them apart per batch.
+    lines
+        .chunks(batch)
+        .map(|chunk| chunk.join("\n") + "\n")
+        .collect()
+}
+
+/// HTTP ingest throughput: NDJSON batches posted with a few in flight to a running
+/// ingest service (credentials off, owner directory on), counted until every event
+/// is acknowledged by the broker.
+async fn ingest_http(db: &Database, bootstrap: &str, count: usize) -> anyhow::Result<Duration> {
+    let owner: String = db
+        .client()
+        .await?
+        .query_one(
+            "SELECT source_person_id FROM projection_identities WHERE status = 'active'
+               AND kind = 'employee' ORDER BY identity_id LIMIT 1",
+            &[],
+        )
+        .await
+        .context("the bench needs an active person from the projected history as owner")?
+        .get(0);
+    let (stop, stopped) = shutdown::channel();
+    let mut tasks = tokio::task::JoinSet::new();
+    let selection = services::Selection {
+        ingest: true,
+        projector: false,
+        reactor: false,
+    };
+    let rules = services::Rules {
+        policy: services::load_policy(None)?,
+        retry: Default::default(),
+        brake: Default::default(),
+        credentials: Default::default(),
+        check_owners: true,
+    };
+    let addr = services::spawn(
+        &mut tasks,
+        selection,
+        bootstrap,
+        db,
+        rules,
+        Some("127.0.0.1:0".parse()?),
+        &stopped,
+    )
+    .await?
+    .context("ingest did not start")?;
+    let http = reqwest::Client::new();
+    let (hr, itsm) = (
+        format!("http://{addr}/v1/hr/events"),
+        format!("http://{addr}/v1/itsm/events"),
+    );
+    // One batch per endpoint and kind: split the lines by the endpoint they belong to.
+    let mut bodies = Vec::new();
+    for body in ingest_batches(count, 1_000, &owner) {
+        let (mut hr_lines, mut itsm_lines) = (String::new(), String::new());
+        for line in body.lines() {
+            let target = if line.contains("\"access_fulfilled\"") {
+                &mut itsm_lines
+            } else {
+                &mut hr_lines
+            };
+            target.push_str(line);
+            target.push('\n');
+        }
+        bodies.push((hr.clone(), hr_lines));
+        bodies.push((itsm.clone(), itsm_lines));
+    }
+    let started = Instant::now();
+    let mut posts = futures::stream::iter(bodies.into_iter().map(|(url, body)| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .post(url)
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status() == 202,
+                "ingest refused a bench batch: {}",
+                response.text().await?
+            );
+            anyhow::Ok(())
+        }
+    }))
+    .buffer_unordered(4);
+    while let Some(result) = posts.next().await {
+        result?;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(elapsed)
+}
+
 /// Runs the benchmark and prints the table; writes the same as JSON.
 pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     let people = args
@@ -216,6 +339,9 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: copied");
     let project_time = project(&db, &bootstrap, history.len()).await?;
     eprintln!("bench: projected");
+    let ingest_count = history.len();
+    let ingest_time = ingest_http(&db, &bootstrap, ingest_count).await?;
+    eprintln!("bench: ingested over HTTP");
 
     let produce_rate = rate(history.len(), produced);
     let consume_rate = rate(consumed, consume_time);
@@ -255,6 +381,13 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
             unit: "events/s",
             compared_with: Some(floor_name),
             ratio: Some(project_rate / floor),
+        },
+        Figure {
+            name: "HTTP ingest (NDJSON, 1000/batch)".into(),
+            value: rate(ingest_count, ingest_time),
+            unit: "events/s",
+            compared_with: Some("raw produce"),
+            ratio: Some(rate(ingest_count, ingest_time) / produce_rate),
         },
     ];
     drop(publisher);

@@ -138,6 +138,12 @@ pub enum Command {
     Reactor(OptionalListenArgs),
     /// Run the embedded tansu broker in the foreground and create Tenure's topics.
     Broker(BrokerArgs),
+    /// Generate a synthetic organisation's history: NDJSON for the HTTP API and raw
+    /// topics, or the lifecycle log itself.
+    Gen(crate::generate::GenArgs),
+    /// Rebuild the projection from the log into a fresh schema, verify it against the
+    /// live projection by checksum, and optionally switch the live API to it.
+    Replay(crate::replay::ReplayArgs),
     /// Create the database if needed, apply schema migrations, and exit.
     Migrate,
     /// Show the safety brake's held revocations, or release them for publication.
@@ -256,6 +262,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&connect, retry, brake, args).await,
         Command::Bench(args) => bench::run(&connect, args).await,
+        Command::Gen(args) => crate::generate::run(connect.bootstrap.clone(), args).await,
+        Command::Replay(args) => {
+            let bootstrap = require_bootstrap(&connect)?;
+            crate::replay::run(&connect.database_url, &bootstrap, args).await
+        }
         Command::Brake { action } => {
             let db = Database::connect(&connect.database_url).await?;
             let mut client = db.client().await?;

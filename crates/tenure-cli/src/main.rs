@@ -3,7 +3,9 @@
 mod bench;
 mod cli;
 mod demo;
+mod generate;
 mod latency;
+mod replay;
 mod services;
 mod shutdown;
 

@@ -2,6 +2,8 @@
 //! variety: joiners, requested grants, movers, revocations with acknowledgements,
 //! leavers, and redelivered duplicates.
 
+pub mod org;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tenure_core::*;
 use uuid::Uuid;

@@ -11,7 +11,17 @@ use crate::{history, tables};
 /// Projects batches of lifecycle records; holds no state between batches, so any
 /// instance can take over any partition.
 #[derive(Default)]
-pub struct ProjectionHandler;
+pub struct ProjectionHandler {
+    /// A replay up to a point in time skips events recorded after it.
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ProjectionHandler {
+    /// A handler that projects only events recorded at or before `until` (all if none).
+    pub fn until(until: Option<chrono::DateTime<chrono::Utc>>) -> Self {
+        ProjectionHandler { until }
+    }
+}
 
 /// Parks a record that is not a readable lifecycle event.
 pub(crate) async fn park(
@@ -46,6 +56,7 @@ impl BatchHandler for ProjectionHandler {
         let mut events = Vec::with_capacity(records.len());
         for record in records {
             match tenure_proto::decode_event(&record.payload) {
+                Ok(event) if self.until.is_some_and(|u| event.recorded_time > u) => {}
                 Ok(event) => events.push(Positioned {
                     event,
                     partition: record.partition,

@@ -9,6 +9,7 @@ mod handler;
 mod history;
 pub mod metrics;
 pub mod queries;
+pub mod replay;
 mod tables;
 
 use tenure_kafka::{ConsumerSettings, KafkaAdapterError, run_consumer, topics};
@@ -36,5 +37,5 @@ pub async fn run(
         BATCH_RECORDS,
         std::time::Duration::from_millis(BATCH_LINGER_MS),
     );
-    run_consumer(settings, db, ProjectionHandler, shutdown).await
+    run_consumer(settings, db, ProjectionHandler::default(), shutdown).await
 }

@@ -46,6 +46,44 @@ impl Database {
         Ok(Database { pool, config })
     }
 
+    /// Connects to `url` with every table in `schema` (created and migrated if new),
+    /// so a replay can rebuild the projection beside the live one and be compared.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Database, StoreError> {
+        if schema.is_empty()
+            || !schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(StoreError::BadUrl {
+                url: url.to_owned(),
+                reason: format!("schema {schema:?} must be lowercase letters, digits and _"),
+            });
+        }
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        ensure_database(&config).await?;
+        connect_with(&config)
+            .await?
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .await?;
+        config.options(format!("-c search_path={schema}"));
+        migrate(&config).await?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .build()
+            .map_err(|e| StoreError::PoolConfig(e.to_string()))?;
+        Ok(Database { pool, config })
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
