@@ -34,6 +34,9 @@ struct Report {
     events: usize,
     people: usize,
     figures: Vec<Figure>,
+    /// Whether the bench's replay matched the live projection's checksum.
+    replay_equal: bool,
+    footprints: Vec<crate::footprint::Footprint>,
 }
 
 fn rate(count: usize, elapsed: Duration) -> f64 {
@@ -339,6 +342,12 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: copied");
     let project_time = project(&db, &bootstrap, history.len()).await?;
     eprintln!("bench: projected");
+    let replayed =
+        crate::replay::replay_and_verify(&url, &bootstrap, "bench_replay", None, false).await?;
+    eprintln!(
+        "bench: replayed (equal to the live projection: {})",
+        replayed.equal
+    );
     let ingest_count = history.len();
     let ingest_time = ingest_http(&db, &bootstrap, ingest_count).await?;
     eprintln!("bench: ingested over HTTP");
@@ -383,6 +392,13 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
             ratio: Some(project_rate / floor),
         },
         Figure {
+            name: "replay into a fresh schema".into(),
+            value: replayed.records_per_second,
+            unit: "events/s",
+            compared_with: Some(floor_name),
+            ratio: Some(replayed.records_per_second / floor),
+        },
+        Figure {
             name: "HTTP ingest (NDJSON, 1000/batch)".into(),
             value: rate(ingest_count, ingest_time),
             unit: "events/s",
@@ -412,12 +428,40 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
             });
         }
     }
+    eprintln!("bench: measuring peak memory at two history sizes");
+    let sizes = if args.quick {
+        [300, 600]
+    } else {
+        [2_000, 4_000]
+    };
+    let mut footprints = Vec::new();
+    for size in sizes {
+        let rss_url =
+            crate::demo::with_database(&connect.database_url, &format!("tenure_bench_rss_{size}"))?;
+        let f = crate::footprint::measure(&rss_url, &args.storage, size).await?;
+        for (component, mib) in [
+            ("ingest", f.ingest_peak_mib),
+            ("projector", f.projector_peak_mib),
+            ("reactor", f.reactor_peak_mib),
+        ] {
+            figures.push(Figure {
+                name: format!("peak RSS {component}, {} log records", f.log_records),
+                value: mib,
+                unit: "MiB",
+                compared_with: None,
+                ratio: None,
+            });
+        }
+        footprints.push(f);
+    }
     let report = Report {
         machine: machine(),
         broker_storage: args.storage.clone(),
         events: history.len(),
         people,
         figures,
+        replay_equal: replayed.equal,
+        footprints,
     };
     println!(
         "Tenure bench — {} events, {} people, broker tansu {} — {}",

@@ -144,6 +144,22 @@ pub enum Command {
     /// Rebuild the projection from the log into a fresh schema, verify it against the
     /// live projection by checksum, and optionally switch the live API to it.
     Replay(crate::replay::ReplayArgs),
+    /// Print lifecycle events from the log as JSON lines (show: what is there now;
+    /// tail: and then follow), filtered by offset, time, identity or type.
+    Events {
+        #[command(subcommand)]
+        action: crate::events::EventsAction,
+    },
+    /// One identity's full timeline for auditors: every event, grant and revocation
+    /// with its cause, command id and acknowledgement (table, JSON or CSV).
+    Audit(crate::audit::AuditArgs),
+    /// One identity's governance picture (grants, expiries, revocations and their
+    /// time to revoke, owned non-human identities) as text or JSON.
+    Report(crate::audit::ReportArgs),
+    /// Run the reactor's rules under the candidate policy given by --policy over the
+    /// recorded history, emitting nothing, and report what would have been revoked or
+    /// granted differently.
+    Simulate(crate::simulate::SimulateArgs),
     /// Create the database if needed, apply schema migrations, and exit.
     Migrate,
     /// Show the safety brake's held revocations, or release them for publication.
@@ -262,6 +278,20 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&connect, retry, brake, args).await,
         Command::Bench(args) => bench::run(&connect, args).await,
+        Command::Events { action } => {
+            let bootstrap = require_bootstrap(&connect)?;
+            crate::events::run(bootstrap, action).await
+        }
+        Command::Audit(args) => crate::audit::run_audit(&connect.database_url, args).await,
+        Command::Report(args) => crate::audit::run_report(&connect.database_url, args).await,
+        Command::Simulate(args) => {
+            let candidate = connect
+                .policy
+                .as_deref()
+                .context("simulate needs the candidate policy: --policy FILE")?;
+            let candidate = services::load_policy(Some(candidate))?;
+            crate::simulate::run(&connect.database_url, &candidate, args).await
+        }
         Command::Gen(args) => crate::generate::run(connect.bootstrap.clone(), args).await,
         Command::Replay(args) => {
             let bootstrap = require_bootstrap(&connect)?;

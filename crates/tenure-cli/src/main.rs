@@ -1,13 +1,17 @@
 //! `tenure`: the command-line entry point to every Tenure service.
 
+mod audit;
 mod bench;
 mod cli;
 mod demo;
+mod events;
+mod footprint;
 mod generate;
 mod latency;
 mod replay;
 mod services;
 mod shutdown;
+mod simulate;
 
 use clap::Parser;
 

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod model;
 pub mod policy;
 pub mod react;
+pub mod simulate;
 pub mod state;
 
 pub use event::{EventPayload, LifecycleEvent};

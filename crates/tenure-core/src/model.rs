@@ -175,11 +175,13 @@ pub enum DeadlineKind {
     CredentialExpiry,
     /// A non-human identity's owner left and no new owner was named in time.
     OrphanGrace,
+    /// A grant reached the longest its entitlement class allows under the policy.
+    PolicyLimit,
 }
 
 impl DeadlineKind {
     /// Every kind, so names stored in SQL can be read back.
-    pub const ALL: [DeadlineKind; 7] = [
+    pub const ALL: [DeadlineKind; 8] = [
         DeadlineKind::LeaveEffective,
         DeadlineKind::GrantExpiry,
         DeadlineKind::JoinEffective,
@@ -187,6 +189,7 @@ impl DeadlineKind {
         DeadlineKind::CredentialRotation,
         DeadlineKind::CredentialExpiry,
         DeadlineKind::OrphanGrace,
+        DeadlineKind::PolicyLimit,
     ];
 
     /// The stable lowercase name used in ids, JSON and SQL.
@@ -199,6 +202,7 @@ impl DeadlineKind {
             DeadlineKind::CredentialRotation => "credential_rotation",
             DeadlineKind::CredentialExpiry => "credential_expiry",
             DeadlineKind::OrphanGrace => "orphan_grace",
+            DeadlineKind::PolicyLimit => "policy_limit",
         }
     }
 }

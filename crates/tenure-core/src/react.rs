@@ -406,6 +406,18 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             }
         }
         EventPayload::DeadlineReached {
+            kind: DeadlineKind::PolicyLimit,
+            grant_id: Some(grant_id),
+            due_time,
+        } => {
+            if let Some(grant) = before.grants.get(grant_id)
+                && grant.is_active()
+                && same_instant(IdentityState::policy_limit(grant, policy), *due_time)
+            {
+                reaction.revoke(event, grant, RevocationCause::Policy);
+            }
+        }
+        EventPayload::DeadlineReached {
             kind: DeadlineKind::CredentialRotation,
             due_time,
             ..

@@ -213,6 +213,37 @@ impl IdentityState {
         }
     }
 
+    /// When a grant reaches its class's longest allowed duration under `policy`, if
+    /// that comes before its own expiry.
+    pub fn policy_limit(grant: &Grant, policy: &crate::policy::Policy) -> Option<DateTime<Utc>> {
+        let (_, max) = policy.max_duration(&grant.entitlement)?;
+        let limit = grant.granted_at.checked_add_signed(max)?;
+        match grant.revocation.expires_at {
+            Some(expiry) if expiry <= limit => None,
+            _ => Some(limit),
+        }
+    }
+
+    /// The deadlines this state waits for under `policy`: its own, and the policy's
+    /// limits on grants longer than their class allows (granted before the policy
+    /// tightened, or registered from a source that bypasses ingest).
+    pub fn deadlines_under(&self, policy: &crate::policy::Policy) -> Vec<Deadline> {
+        let mut out = self.pending_deadlines();
+        for grant in self.active_grants() {
+            if let Some(due) = Self::policy_limit(grant, policy) {
+                let kind = DeadlineKind::PolicyLimit;
+                out.push(Deadline {
+                    deadline_id: ids::deadline(kind, self.identity_id, Some(grant.grant_id), due),
+                    kind,
+                    identity_id: self.identity_id,
+                    grant_id: Some(grant.grant_id),
+                    due_time: due,
+                });
+            }
+        }
+        out
+    }
+
     /// When the non-human credential is next due for rotation, if it rotates at all.
     pub fn rotation_due(&self) -> Option<DateTime<Utc>> {
         let period = self.attributes.rotation_period_days?;

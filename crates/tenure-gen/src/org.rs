@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use tenure_core::*;
 use uuid::Uuid;
 
+use tenure_core::simulate::{Decision, Simulation};
+
 use crate::Rng;
 
 /// The size and shape of the organisation.
@@ -479,8 +481,11 @@ fn non_human(cfg: &OrgConfig, rng: &mut Rng, k: usize) -> Script {
 /// lifecycle log Tenure would have written from them.
 pub enum Generated {
     Source(SourceRecord),
-    Log(LifecycleEvent),
+    Log(Box<LifecycleEvent>),
 }
+
+/// A source record waiting to be sorted into its cohort: channel, time, JSON.
+type Timed = (Channel, DateTime<Utc>, Value);
 
 /// The connector's answer to one command: mostly done, sometimes already absent,
 /// sometimes a retryable failure before success.
@@ -573,51 +578,27 @@ fn simulate(
     policy: &Policy,
     rng: &mut Rng,
     now: DateTime<Utc>,
-) -> (Vec<LifecycleEvent>, Vec<(Channel, DateTime<Utc>, Value)>) {
+) -> (Vec<LifecycleEvent>, Vec<Timed>) {
     let mut facts = script.facts;
     facts.sort_by_key(|(_, e, _)| e.recorded_time);
     let mut log = Vec::new();
     let mut sources = Vec::new();
     let mut outcomes: Vec<(DateTime<Utc>, Option<LifecycleEvent>, Value)> = Vec::new();
-    let Some(identity) = facts.first().map(|(_, e, _)| e.identity_id) else {
-        return (log, sources);
-    };
-    let mut state = IdentityState::new(identity);
-    let handle = |state: IdentityState,
-                  event: LifecycleEvent,
+    let mut simulation = Simulation::new(policy);
+    let record = |decisions: Vec<Decision>,
                   log: &mut Vec<LifecycleEvent>,
                   outcomes: &mut Vec<_>,
                   rng: &mut Rng| {
-        let reaction = react(&state, &event, policy);
-        let mut state = apply(state, &event);
-        log.push(event.clone());
-        for fact in reaction.facts {
-            state = apply(state, &fact);
-            log.push(fact);
+        for d in decisions {
+            let at = d.trigger.recorded_time.max(d.trigger.effective_time);
+            log.push(d.trigger);
+            log.extend(d.reaction.facts);
+            for command in &d.reaction.commands {
+                acknowledge(rng, command, at, outcomes);
+            }
         }
-        for command in &reaction.commands {
-            acknowledge(
-                rng,
-                command,
-                event.recorded_time.max(event.effective_time),
-                outcomes,
-            );
-        }
-        state
     };
-    let mut pending_outcomes = Vec::new();
     for (channel, event, json) in facts {
-        // Deadlines due before this fact was recorded fire first, as the scheduler would.
-        loop {
-            let due = state
-                .pending_deadlines()
-                .into_iter()
-                .filter(|d| d.due_time <= event.recorded_time)
-                .min_by_key(|d| d.due_time);
-            let Some(deadline) = due else { break };
-            let tick = deadline_event(&deadline);
-            state = handle(state, tick, &mut log, &mut pending_outcomes, rng);
-        }
         sources.push((channel, event.recorded_time, json));
         if rng.below(50) == 0 {
             // Delivered twice: the log holds both copies, Tenure acts once.
@@ -628,41 +609,16 @@ fn simulate(
                 sources.last().map(|s| s.2.clone()).unwrap_or_default(),
             ));
         }
-        state = handle(state, event, &mut log, &mut pending_outcomes, rng);
+        let decisions = simulation.feed(&event);
+        record(decisions, &mut log, &mut outcomes, rng);
     }
-    loop {
-        let due = state
-            .pending_deadlines()
-            .into_iter()
-            .filter(|d| d.due_time <= now)
-            .min_by_key(|d| d.due_time);
-        let Some(deadline) = due else { break };
-        let tick = deadline_event(&deadline);
-        state = handle(state, tick, &mut log, &mut pending_outcomes, rng);
-    }
-    outcomes.append(&mut pending_outcomes);
+    let decisions = simulation.finish(now);
+    record(decisions, &mut log, &mut outcomes, rng);
     for (when, event, json) in outcomes.into_iter().filter(|(w, _, _)| *w <= now) {
         sources.push((Channel::Outcome, when, json));
         log.extend(event);
     }
     (log, sources)
-}
-
-fn deadline_event(deadline: &Deadline) -> LifecycleEvent {
-    LifecycleEvent {
-        event_id: ids::deadline_event(deadline.deadline_id),
-        identity_id: deadline.identity_id,
-        effective_time: deadline.due_time,
-        recorded_time: deadline.due_time,
-        source_system: "tenure-scheduler".into(),
-        source_event_id: deadline.deadline_id.to_string(),
-        causation_id: None,
-        payload: EventPayload::DeadlineReached {
-            kind: deadline.kind,
-            grant_id: deadline.grant_id,
-            due_time: deadline.due_time,
-        },
-    }
 }
 
 /// Generates the organisation cohort by cohort, calling `emit` with each cohort's
@@ -714,7 +670,10 @@ pub fn generate<E>(
         }
         let batch = if log {
             cohort_log.sort_by_key(|e| e.recorded_time);
-            cohort_log.into_iter().map(Generated::Log).collect()
+            cohort_log
+                .into_iter()
+                .map(|e| Generated::Log(Box::new(e)))
+                .collect()
         } else {
             cohort_sources.sort_by_key(|(_, at, _)| *at);
             cohort_sources

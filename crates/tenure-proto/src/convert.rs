@@ -218,6 +218,7 @@ fn deadline_kind_to(k: core::DeadlineKind) -> v1::DeadlineKind {
         core::DeadlineKind::CredentialRotation => v1::DeadlineKind::CredentialRotation,
         core::DeadlineKind::CredentialExpiry => v1::DeadlineKind::CredentialExpiry,
         core::DeadlineKind::OrphanGrace => v1::DeadlineKind::OrphanGrace,
+        core::DeadlineKind::PolicyLimit => v1::DeadlineKind::PolicyLimit,
     }
 }
 
@@ -230,6 +231,7 @@ fn deadline_kind_from(value: i32) -> Result<core::DeadlineKind, DecodeError> {
         Ok(v1::DeadlineKind::CredentialRotation) => core::DeadlineKind::CredentialRotation,
         Ok(v1::DeadlineKind::CredentialExpiry) => core::DeadlineKind::CredentialExpiry,
         Ok(v1::DeadlineKind::OrphanGrace) => core::DeadlineKind::OrphanGrace,
+        Ok(v1::DeadlineKind::PolicyLimit) => core::DeadlineKind::PolicyLimit,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "deadline kind",

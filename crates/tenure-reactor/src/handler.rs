@@ -152,7 +152,7 @@ impl BatchHandler for ReactorHandler {
         tables::mark_seen(txn, &decided_facts).await?;
         tables::save_states(txn, states.values()).await?;
         tables::save_owners(txn, states.values()).await?;
-        tables::replace_deadlines(txn, states.values()).await?;
+        tables::replace_deadlines(txn, states.values(), &self.policy).await?;
         tenure_store::outbox::insert(txn, &outbox).await?;
         tracking::record_issued(txn, &tracked, &self.retry).await?;
         Ok(())

@@ -143,6 +143,7 @@ pub(crate) async fn owned_by(
 pub(crate) async fn replace_deadlines<'a>(
     txn: &Transaction<'_>,
     states: impl Iterator<Item = &'a IdentityState>,
+    policy: &tenure_core::Policy,
 ) -> Result<(), StoreError> {
     let mut identities = Vec::new();
     let mut d_ids = Vec::new();
@@ -152,7 +153,7 @@ pub(crate) async fn replace_deadlines<'a>(
     let mut d_due = Vec::new();
     for s in states {
         identities.push(s.identity_id);
-        for d in s.pending_deadlines() {
+        for d in s.deadlines_under(policy) {
             d_ids.push(d.deadline_id);
             d_identities.push(d.identity_id);
             d_kinds.push(d.kind.as_str());

@@ -872,3 +872,84 @@ fn non_human_identity_past_its_expiry_loses_all_access() {
     assert_eq!(state.status, IdentityStatus::Left);
     assert!(state.pending_deadlines().is_empty());
 }
+
+#[test]
+fn a_grant_longer_than_its_class_allows_is_revoked_by_policy_at_the_limit() {
+    let strict = Policy::from_toml(
+        r#"
+        [entitlement_classes.prod]
+        entitlements = ["aws:prod:*"]
+        max_days = 7
+        "#,
+    )
+    .unwrap();
+    let long = RevocationCondition {
+        expires_at: Some(t(30)),
+        ends_on_role_change: false,
+    };
+    let state = given(&[
+        joined("j1", "engineer", t(1)),
+        requested("R1", "aws:prod:admin", long.clone(), t(2)),
+        requested("R2", "github:acme:admin", long, t(2)),
+    ]);
+    let limits: Vec<_> = state
+        .deadlines_under(&strict)
+        .into_iter()
+        .filter(|d| d.kind == DeadlineKind::PolicyLimit)
+        .collect();
+    assert_eq!(
+        limits.len(),
+        1,
+        "only the prod grant is over its class's limit"
+    );
+    assert_eq!(limits[0].due_time, t(9));
+    let reaction = react(
+        &state,
+        &deadline(DeadlineKind::PolicyLimit, limits[0].grant_id, t(9)),
+        &strict,
+    );
+    let commands = revocations(&reaction);
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].cause, RevocationCause::Policy);
+    assert_eq!(commands[0].entitlement.to_string(), "aws:prod:admin");
+    // Under the default policy (no classes) there is no such deadline.
+    assert!(
+        state
+            .deadlines_under(&policy())
+            .iter()
+            .all(|d| d.kind != DeadlineKind::PolicyLimit)
+    );
+}
+
+#[test]
+fn simulation_fires_deadlines_before_later_events_as_the_scheduler_would() {
+    let strict = Policy::from_toml(
+        "[entitlement_classes.prod]\nentitlements = [\"aws:prod:*\"]\nmax_days = 7\n",
+    )
+    .unwrap();
+    let history = [
+        joined("j1", "engineer", t(1)),
+        requested(
+            "R1",
+            "aws:prod:admin",
+            RevocationCondition {
+                expires_at: Some(t(30)),
+                ends_on_role_change: false,
+            },
+            t(2),
+        ),
+        left("l1", t(20), t(20)),
+    ];
+    let mut simulation = crate::simulate::Simulation::new(&strict);
+    let decisions: Vec<_> = history.iter().flat_map(|e| simulation.feed(e)).collect();
+    let causes: Vec<(RevocationCause, DateTime<Utc>)> = decisions
+        .iter()
+        .flat_map(|d| {
+            revocations(&d.reaction)
+                .into_iter()
+                .map(|c| (c.cause, d.trigger.effective_time))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(causes, vec![(RevocationCause::Policy, t(9))]);
+}

@@ -1,0 +1,412 @@
+//! One identity as an auditor sees it: `tenure audit` prints its full timeline (every
+//! event, grant and revocation with cause, command id and acknowledgement) and
+//! `tenure report` its governance picture.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use tenure_core::{EventPayload, IdentityState};
+use tenure_store::Database;
+use uuid::Uuid;
+
+use crate::events::identity_id;
+
+/// How `tenure audit` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Options of `tenure audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The identity: a UUID or authority:source-id (e.g. hr:E100).
+    pub identity: String,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+}
+
+/// Options of `tenure report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The identity: a UUID or authority:source-id (e.g. hr:E100).
+    pub identity: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One line of an identity's timeline.
+#[derive(Debug, Serialize)]
+pub struct TimelineRow {
+    pub effective_time: DateTime<Utc>,
+    pub recorded_time: DateTime<Utc>,
+    pub event: String,
+    pub source: String,
+    pub entitlement: String,
+    pub cause: String,
+    pub command_id: String,
+    /// When the connector acknowledged the command, and how.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A revocation's delivery, from command tracking.
+struct Delivery {
+    acknowledged_at: Option<DateTime<Utc>>,
+    outcome: String,
+    escalation: Option<String>,
+}
+
+async fn known(db: &Database, identity: &str) -> anyhow::Result<(Uuid, IdentityState)> {
+    let id = identity_id(identity)?;
+    let client = db.client().await?;
+    let client: &tokio_postgres::Client = &client;
+    let state = tenure_projector::queries::identity(client, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("identity {identity} is not known to Tenure"))?;
+    Ok((id, state))
+}
+
+/// The identity's timeline, oldest first (by when Tenure recorded each fact).
+pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<TimelineRow>> {
+    let (id, state) = known(db, identity).await?;
+    let client = db.client().await?;
+    let deliveries: HashMap<Uuid, Delivery> = client
+        .query(
+            "SELECT command_id, acknowledged_at, COALESCE(outcome, ''), escalation_reason
+               FROM command_tracking WHERE identity_id = $1",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                Delivery {
+                    acknowledged_at: r.get(1),
+                    outcome: r.get(2),
+                    escalation: r.get(3),
+                },
+            )
+        })
+        .collect();
+    let entitlement = |grant: &Uuid| {
+        state
+            .grants
+            .get(grant)
+            .map(|g| g.entitlement.to_string())
+            .unwrap_or_default()
+    };
+    let rows = client
+        .query(
+            "SELECT effective_time, recorded_time, source_system, payload FROM projection_events
+              WHERE identity_id = $1 ORDER BY recorded_time, log_partition, log_offset",
+            &[&id],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let payload: EventPayload = serde_json::from_value(r.get(3))?;
+        let mut row = TimelineRow {
+            effective_time: r.get(0),
+            recorded_time: r.get(1),
+            event: payload.kind().to_owned(),
+            source: r.get(2),
+            entitlement: String::new(),
+            cause: String::new(),
+            command_id: String::new(),
+            acknowledged_at: None,
+            outcome: String::new(),
+            detail: String::new(),
+        };
+        match &payload {
+            EventPayload::IdentityJoined { role, kind, .. } => {
+                row.detail = format!("{} in role {role}", kind.as_str());
+            }
+            EventPayload::IdentityMoved { role, .. } => row.detail = format!("to role {role}"),
+            EventPayload::IdentityLeft { reason } => row.detail = reason.clone(),
+            EventPayload::AccessGranted {
+                entitlement,
+                owner,
+                business_reason,
+                revocation,
+                ..
+            } => {
+                row.entitlement = entitlement.to_string();
+                row.detail = format!(
+                    "owner {owner}; reason: {business_reason}; ends {}{}",
+                    revocation
+                        .expires_at
+                        .map(|e| format!("at {}", e.to_rfc3339()))
+                        .unwrap_or_else(|| "—".into()),
+                    if revocation.ends_on_role_change {
+                        " or on a role change"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            EventPayload::RevocationIssued {
+                grant_id,
+                command_id,
+                cause,
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.cause = cause.as_str().to_owned();
+                row.command_id = command_id.to_string();
+                if let Some(d) = deliveries.get(command_id) {
+                    row.acknowledged_at = d.acknowledged_at;
+                    row.outcome = d.outcome.clone();
+                    row.detail = d.escalation.clone().unwrap_or_default();
+                }
+            }
+            EventPayload::AccessRevoked {
+                grant_id,
+                command_id,
+                status,
+                connector,
+                ..
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+                row.outcome = format!("{status:?}").to_lowercase();
+                row.detail = format!("confirmed by {connector}");
+            }
+            EventPayload::CommandFailed {
+                grant_id,
+                command_id,
+                status,
+                connector,
+                detail,
+                ..
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+                row.outcome = format!("{status:?}").to_lowercase();
+                row.detail = format!("{connector}: {detail}");
+            }
+            EventPayload::AccessSuspended {
+                grant_id,
+                command_id,
+            }
+            | EventPayload::AccessRestored {
+                grant_id,
+                command_id,
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+            }
+            EventPayload::DeadlineReached { kind, .. } => row.detail = kind.as_str().to_owned(),
+            EventPayload::AccessRequestChanged {
+                request_id,
+                state,
+                entitlement,
+                detail,
+                ..
+            } => {
+                row.entitlement = entitlement
+                    .as_ref()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                row.detail = format!("request {request_id} {}: {detail}", state.as_str());
+            }
+            EventPayload::OwnerLeft { owner, grace_until } => {
+                row.detail =
+                    format!("owner {owner} left; revoked at {grace_until} unless re-owned");
+            }
+            EventPayload::CredentialRotationIssued { command_id, .. } => {
+                row.command_id = command_id.to_string();
+            }
+            EventPayload::LeaveOfAbsenceStarted { reason } => row.detail = reason.clone(),
+            EventPayload::LeaveOfAbsenceEnded => {}
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Runs `tenure audit`.
+pub async fn run_audit(database_url: &str, args: AuditArgs) -> anyhow::Result<()> {
+    let db = Database::connect(database_url).await?;
+    let rows = timeline(&db, &args.identity).await?;
+    match args.format {
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        AuditFormat::Csv => {
+            println!(
+                "effective_time,recorded_time,event,source,entitlement,cause,command_id,acknowledged_at,outcome,detail"
+            );
+            for r in &rows {
+                let fields = [
+                    r.effective_time.to_rfc3339(),
+                    r.recorded_time.to_rfc3339(),
+                    r.event.clone(),
+                    r.source.clone(),
+                    r.entitlement.clone(),
+                    r.cause.clone(),
+                    r.command_id.clone(),
+                    r.acknowledged_at
+                        .map(|a| a.to_rfc3339())
+                        .unwrap_or_default(),
+                    r.outcome.clone(),
+                    r.detail.clone(),
+                ];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                println!("{}", line.join(","));
+            }
+        }
+        AuditFormat::Table => {
+            println!(
+                "{:<17} {:<26} {:<32} {:<14} {:<16} detail",
+                "effective", "event", "entitlement", "cause", "acknowledged"
+            );
+            for r in &rows {
+                println!(
+                    "{:<17} {:<26} {:<32} {:<14} {:<16} {}",
+                    r.effective_time.format("%Y-%m-%d %H:%M"),
+                    r.event,
+                    r.entitlement,
+                    r.cause,
+                    r.acknowledged_at
+                        .map(|a| format!("{} {}", a.format("%m-%d %H:%M"), r.outcome))
+                        .unwrap_or_else(|| r.outcome.clone()),
+                    r.detail
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One person's governance picture.
+#[derive(Debug, Serialize)]
+pub struct GovernanceReport {
+    pub identity: String,
+    pub identity_id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub role: Option<String>,
+    pub active_grants: usize,
+    pub suspended_grants: usize,
+    pub grants_past_expiry: usize,
+    pub ungoverned_grants: usize,
+    pub revocations_pending: usize,
+    pub revocations_escalated: i64,
+    pub revocations_acknowledged: i64,
+    /// Median and longest time from trigger to acknowledgement, in seconds.
+    pub time_to_revoke_median_s: Option<f64>,
+    pub time_to_revoke_max_s: Option<f64>,
+    /// Non-human identities this person owns that are still active.
+    pub owned_non_human_identities: i64,
+}
+
+/// The governance picture of one identity, now.
+pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<GovernanceReport> {
+    let (id, state) = known(db, identity).await?;
+    let now = Utc::now();
+    let client = db.client().await?;
+    let tracking = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE escalated_at IS NOT NULL AND acknowledged_at IS NULL),
+                    count(*) FILTER (WHERE acknowledged_at IS NOT NULL),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8)
+                        FILTER (WHERE acknowledged_at IS NOT NULL),
+                    max(EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8)
+               FROM command_tracking WHERE identity_id = $1",
+            &[&id],
+        )
+        .await?;
+    let owned: i64 = match &state.source_person_id {
+        Some(person) => client
+            .query_one(
+                "SELECT count(*) FROM projection_identities
+                  WHERE kind IN ('service_account', 'api_key', 'agent') AND status = 'active'
+                    AND state->'attributes'->>'owner' = $1",
+                &[person],
+            )
+            .await?
+            .get(0),
+        None => 0,
+    };
+    let active: Vec<_> = state.active_grants().collect();
+    Ok(GovernanceReport {
+        identity: identity.to_owned(),
+        identity_id: id,
+        kind: state.kind.as_str().to_owned(),
+        status: state.status.as_str().to_owned(),
+        role: state.role.clone(),
+        active_grants: active.len(),
+        suspended_grants: active.iter().filter(|g| g.suspended).count(),
+        grants_past_expiry: active
+            .iter()
+            .filter(|g| g.revocation.expires_at.is_some_and(|e| e < now))
+            .count(),
+        ungoverned_grants: active
+            .iter()
+            .filter(|g| {
+                g.owner.trim().is_empty()
+                    || g.business_reason.trim().is_empty()
+                    || !g.revocation.is_governed()
+            })
+            .count(),
+        revocations_pending: state
+            .grants
+            .values()
+            .filter(|g| matches!(g.status, tenure_core::GrantStatus::RevocationPending { .. }))
+            .count(),
+        revocations_escalated: tracking.get(0),
+        revocations_acknowledged: tracking.get(1),
+        time_to_revoke_median_s: tracking.get(2),
+        time_to_revoke_max_s: tracking.get(3),
+        owned_non_human_identities: owned,
+    })
+}
+
+/// Runs `tenure report`.
+pub async fn run_report(database_url: &str, args: ReportArgs) -> anyhow::Result<()> {
+    let db = Database::connect(database_url).await?;
+    let r = governance(&db, &args.identity).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let secs = |s: Option<f64>| s.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "—".into());
+    println!(
+        "{} ({}) — {} {}, role {}",
+        r.identity,
+        r.identity_id,
+        r.kind,
+        r.status,
+        r.role.as_deref().unwrap_or("—")
+    );
+    println!("  active grants                {}", r.active_grants);
+    println!("  suspended (leave of absence) {}", r.suspended_grants);
+    println!("  past expiry, still active    {}", r.grants_past_expiry);
+    println!("  lacking owner/reason/end     {}", r.ungoverned_grants);
+    println!("  revocations pending          {}", r.revocations_pending);
+    println!("  revocations escalated        {}", r.revocations_escalated);
+    println!(
+        "  revocations acknowledged     {} (time to revoke: median {}, max {})",
+        r.revocations_acknowledged,
+        secs(r.time_to_revoke_median_s),
+        secs(r.time_to_revoke_max_s)
+    );
+    println!(
+        "  non-human identities owned   {}",
+        r.owned_non_human_identities
+    );
+    Ok(())
+}

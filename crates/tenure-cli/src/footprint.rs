@@ -1,0 +1,182 @@
+//! Peak memory (RSS) of each component as separate processes, fed a generated
+//! organisation through HTTP ingest, at a given history size: the bench runs it at two
+//! sizes to show memory does not grow with the length of the history.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use tenure_gen::org::{Channel, Generated, OrgConfig, generate};
+use tenure_kafka::topics;
+use tenure_store::Database;
+
+use crate::services;
+
+/// Peak resident memory of each component after handling one history.
+#[derive(Debug, Serialize)]
+pub struct Footprint {
+    pub people: usize,
+    /// Records on the lifecycle log once everything settled.
+    pub log_records: i64,
+    /// Source records posted (HR and ITSM), and how many ingest refused.
+    pub posted: usize,
+    pub refused: usize,
+    pub ingest_peak_mib: f64,
+    pub projector_peak_mib: f64,
+    pub reactor_peak_mib: f64,
+}
+
+/// `VmHWM` (peak resident set) of a process, in MiB.
+fn peak_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmHWM in /proc status")?;
+    Ok(kib / 1024.0)
+}
+
+/// A component running as its own `tenure` process, killed when dropped.
+struct Component(std::process::Child);
+
+impl Drop for Component {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(database_url: &str, bootstrap: &str, args: &[&str]) -> anyhow::Result<Component> {
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
+        .env("TENURE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start a tenure component")?;
+    Ok(Component(child))
+}
+
+/// Posts NDJSON batches; returns how many lines were refused.
+async fn post_all(http: &reqwest::Client, url: &str, lines: &[String]) -> anyhow::Result<usize> {
+    let mut refused = 0;
+    for chunk in lines.chunks(1_000) {
+        let response = http
+            .post(url)
+            .header("content-type", "application/x-ndjson")
+            .body(chunk.join("\n"))
+            .send()
+            .await?;
+        if response.status() != 202 {
+            refused += chunk.len();
+            tracing::warn!(status = %response.status(), body = %response.text().await.unwrap_or_default(), "bench batch refused");
+        }
+    }
+    Ok(refused)
+}
+
+async fn settle(db: &Database, bootstrap: &str, limit: Duration) -> anyhow::Result<i64> {
+    let started = Instant::now();
+    loop {
+        let ends = topics::end_offsets(bootstrap, topics::LIFECYCLE).await?;
+        let client = db.client().await?;
+        let client: &tokio_postgres::Client = &client;
+        let mut lag = 0;
+        for group in [tenure_projector::GROUP, tenure_reactor::GROUP] {
+            lag += tenure_store::offsets::lag(client, group, topics::LIFECYCLE, &ends).await?;
+        }
+        let unpublished: i64 = client
+            .query_one(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL AND held_at IS NULL",
+                &[],
+            )
+            .await?
+            .get(0);
+        if lag == 0 && unpublished == 0 {
+            // Quiet twice in a row: nothing more is coming back from the outbox.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let again = topics::end_offsets(bootstrap, topics::LIFECYCLE).await?;
+            if again == ends {
+                return Ok(ends.iter().map(|(_, e)| e).sum());
+            }
+        }
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "the pipeline did not settle within {limit:?} (lag {lag}, outbox {unpublished})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Measures each component's peak memory after it handled `people` people's history.
+pub async fn measure(
+    database_url: &str,
+    storage: &str,
+    people: usize,
+) -> anyhow::Result<Footprint> {
+    Database::drop_database(database_url).await?;
+    let db = Database::connect(database_url).await?;
+    let broker = services::start_embedded_broker(storage, None).await?;
+    let bootstrap = broker.bootstrap().to_owned();
+    let policy = services::load_policy(None)?;
+    let (mut hr, mut itsm) = (Vec::new(), Vec::new());
+    let cfg = OrgConfig::new(people, 3, 7, chrono::Utc::now());
+    generate(&cfg, &policy, false, |batch| {
+        for item in batch {
+            if let Generated::Source(r) = item {
+                match r.channel {
+                    Channel::Hr => hr.push(r.json.to_string()),
+                    Channel::Itsm => itsm.push(r.json.to_string()),
+                    Channel::Outcome => {}
+                }
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let ingest = spawn(database_url, &bootstrap, &["ingest", "--listen", &listen])?;
+    let projector = spawn(database_url, &bootstrap, &["projector"])?;
+    let reactor = spawn(
+        database_url,
+        &bootstrap,
+        &["reactor", "--brake-minimum", "1000000000"],
+    )?;
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let started = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "ingest did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let limit = Duration::from_secs(900);
+    // HR first, so that every owner the ITSM records name is known when they arrive.
+    let mut refused = post_all(&http, &format!("{base}/v1/hr/events"), &hr).await?;
+    settle(&db, &bootstrap, limit).await?;
+    refused += post_all(&http, &format!("{base}/v1/itsm/events"), &itsm).await?;
+    let log_records = settle(&db, &bootstrap, limit).await?;
+    let footprint = Footprint {
+        people,
+        log_records,
+        posted: hr.len() + itsm.len(),
+        refused,
+        ingest_peak_mib: peak_mib(ingest.0.id())?,
+        projector_peak_mib: peak_mib(projector.0.id())?,
+        reactor_peak_mib: peak_mib(reactor.0.id())?,
+    };
+    drop((ingest, projector, reactor));
+    broker.stop().await;
+    Ok(footprint)
+}

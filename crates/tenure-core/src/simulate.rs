@@ -1,0 +1,129 @@
+//! Running the rules over a history without the clock: each identity's deadlines fire
+//! in time order before the next event recorded after them, exactly as the scheduler
+//! would have fired them. Policy simulation and the workload generator use it to
+//! decide what a policy does to a recorded or generated history.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::event::{EventPayload, LifecycleEvent};
+use crate::ids;
+use crate::model::*;
+use crate::policy::Policy;
+use crate::react::{REACTOR_SOURCE, Reaction, react};
+use crate::state::{Deadline, IdentityState, apply};
+
+/// The scheduler's name as the source of deadline events.
+pub const SCHEDULER_SOURCE: &str = "tenure-scheduler";
+
+/// The event the scheduler appends when `deadline` falls due.
+pub fn deadline_event(deadline: &Deadline) -> LifecycleEvent {
+    LifecycleEvent {
+        event_id: ids::deadline_event(deadline.deadline_id),
+        identity_id: deadline.identity_id,
+        effective_time: deadline.due_time,
+        recorded_time: deadline.due_time,
+        source_system: SCHEDULER_SOURCE.to_owned(),
+        source_event_id: deadline.deadline_id.to_string(),
+        causation_id: None,
+        payload: EventPayload::DeadlineReached {
+            kind: deadline.kind,
+            grant_id: deadline.grant_id,
+            due_time: deadline.due_time,
+        },
+    }
+}
+
+/// One decision: the event (a source fact or a deadline) and what it called for.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub trigger: LifecycleEvent,
+    pub reaction: Reaction,
+}
+
+/// The reactor's rules under one policy, fed a history in log order.
+pub struct Simulation<'p> {
+    policy: &'p Policy,
+    states: HashMap<IdentityId, IdentityState>,
+    seen: std::collections::HashSet<uuid::Uuid>,
+}
+
+impl<'p> Simulation<'p> {
+    /// A simulation under `policy`, starting from no identities.
+    pub fn new(policy: &'p Policy) -> Self {
+        Simulation {
+            policy,
+            states: HashMap::new(),
+            seen: Default::default(),
+        }
+    }
+
+    fn decide(
+        &mut self,
+        state: IdentityState,
+        trigger: LifecycleEvent,
+        out: &mut Vec<Decision>,
+    ) -> IdentityState {
+        let reaction = react(&state, &trigger, self.policy);
+        let state = reaction.facts.iter().fold(apply(state, &trigger), apply);
+        out.push(Decision { trigger, reaction });
+        state
+    }
+
+    fn fire_until(
+        &mut self,
+        mut state: IdentityState,
+        until: DateTime<Utc>,
+        out: &mut Vec<Decision>,
+    ) -> IdentityState {
+        loop {
+            let due = state
+                .deadlines_under(self.policy)
+                .into_iter()
+                .filter(|d| d.due_time <= until)
+                .min_by_key(|d| d.due_time);
+            let Some(deadline) = due else { return state };
+            state = self.decide(state, deadline_event(&deadline), out);
+        }
+    }
+
+    /// Feeds one event of the history. The reactor's own facts and the scheduler's
+    /// deadline events are skipped (this simulation decides them itself), as are
+    /// redeliveries. Returns the decisions made, deadlines first.
+    pub fn feed(&mut self, event: &LifecycleEvent) -> Vec<Decision> {
+        let mut out = Vec::new();
+        if event.source_system == REACTOR_SOURCE
+            || event.source_system == SCHEDULER_SOURCE
+            || !self.seen.insert(event.event_id)
+        {
+            return out;
+        }
+        let state = self
+            .states
+            .remove(&event.identity_id)
+            .unwrap_or_else(|| IdentityState::new(event.identity_id));
+        let state = self.fire_until(state, event.recorded_time, &mut out);
+        let state = self.decide(state, event.clone(), &mut out);
+        self.states.insert(event.identity_id, state);
+        out
+    }
+
+    /// Fires every deadline due by `until`, for every identity.
+    pub fn finish(&mut self, until: DateTime<Utc>) -> Vec<Decision> {
+        let mut out = Vec::new();
+        let ids: Vec<IdentityId> = self.states.keys().copied().collect();
+        for id in ids {
+            if let Some(state) = self.states.remove(&id) {
+                let state = self.fire_until(state, until, &mut out);
+                self.states.insert(id, state);
+            }
+        }
+        out
+    }
+
+    /// The state reached for one identity.
+    pub fn state(&self, identity: IdentityId) -> Option<&IdentityState> {
+        self.states.get(&identity)
+    }
+}
