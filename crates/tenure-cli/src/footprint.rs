@@ -162,9 +162,13 @@ pub async fn measure(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let limit = Duration::from_secs(900);
-    // HR first, so that every owner the ITSM records name is known when they arrive.
-    let mut refused = post_all(&http, &format!("{base}/v1/hr/events"), &hr).await?;
+    // People first, so that every owner the accounts and requests name is known
+    // (projected) when they arrive.
+    let (accounts, people_lines): (Vec<String>, Vec<String>) =
+        hr.iter().cloned().partition(|l| l.contains("\"owner\""));
+    let mut refused = post_all(&http, &format!("{base}/v1/hr/events"), &people_lines).await?;
     settle(&db, &bootstrap, limit).await?;
+    refused += post_all(&http, &format!("{base}/v1/hr/events"), &accounts).await?;
     refused += post_all(&http, &format!("{base}/v1/itsm/events"), &itsm).await?;
     let log_records = settle(&db, &bootstrap, limit).await?;
     let footprint = Footprint {

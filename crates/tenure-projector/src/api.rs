@@ -26,6 +26,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/governance"),
     ("get", "/v1/commands"),
     ("get", "/metrics"),
+    ("get", "/dashboard"),
+    ("get", "/v1/dashboard/series"),
 ];
 
 /// A refused query: 400 names the bad parameter, 404 the unknown id, 503 the store.
@@ -36,7 +38,7 @@ pub struct QueryError {
 }
 
 impl QueryError {
-    fn bad(message: impl Into<String>) -> Self {
+    pub(crate) fn bad(message: impl Into<String>) -> Self {
         QueryError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
@@ -101,6 +103,11 @@ pub fn router(db: Database) -> Router {
         .route("/v1/governance", get(governance))
         .route("/v1/commands", get(commands))
         .route("/metrics", get(crate::metrics::metrics))
+        .route("/dashboard", get(crate::dashboard::page))
+        .route(
+            "/v1/dashboard/series",
+            get(crate::dashboard::series_handler),
+        )
         .with_state(db)
 }
 

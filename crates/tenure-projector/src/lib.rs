@@ -5,6 +5,7 @@
 //! and not applied twice, so the tables always equal the pure core's fold of the log.
 
 pub mod api;
+pub mod dashboard;
 mod handler;
 mod history;
 pub mod metrics;

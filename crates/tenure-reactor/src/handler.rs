@@ -62,6 +62,7 @@ impl BatchHandler for ReactorHandler {
         let mut brakeable: Vec<usize> = Vec::new();
         let mut latest_trigger = chrono::DateTime::<chrono::Utc>::MIN_UTC;
         let mut departures = Vec::new();
+        let mut outcomes = Vec::new();
         let mut adoptions = Vec::new();
         for event in events {
             // Redelivered events (and the reactor's own facts coming back) are not re-acted upon.
@@ -74,7 +75,12 @@ impl BatchHandler for ReactorHandler {
             active_before
                 .entry(event.identity_id)
                 .or_insert_with(|| state.active_grants().count() as i64);
-            tracking::record_outcome(txn, &event, &self.retry).await?;
+            if matches!(
+                event.payload,
+                EventPayload::AccessRevoked { .. } | EventPayload::CommandFailed { .. }
+            ) {
+                outcomes.push(event.clone());
+            }
             let reaction = react(&state, &event, &self.policy);
             let mut state = apply(state, &event);
             for fact in &reaction.facts {
@@ -155,6 +161,11 @@ impl BatchHandler for ReactorHandler {
         tables::replace_deadlines(txn, states.values(), &self.policy).await?;
         tenure_store::outbox::insert(txn, &outbox).await?;
         tracking::record_issued(txn, &tracked, &self.retry).await?;
+        // Outcomes after issues: a command and its acknowledgement may share a batch
+        // (a replayed history, a very fast connector).
+        for event in &outcomes {
+            tracking::record_outcome(txn, event, &self.retry).await?;
+        }
         Ok(())
     }
 }
