@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tenure_core::{EventPayload, LifecycleEvent, ids};
 use tenure_kafka::{Publisher, topics};
-use tenure_tests::{TestEnv, eventually, hire_owner, read_topic, start_tenure_run};
+use tenure_tests::{TestEnv, eventually, hire_owner, read_topic, start_tenure_run, wait_caught_up};
 
 const POLICY: &str = r#"
 [roles.engineer]
@@ -408,6 +408,31 @@ async fn ingest_accepts_every_event_type_and_refuses_what_it_must() -> anyhow::R
         ]
     );
     assert_eq!(kinds(&e701).get("access_granted"), Some(&1));
+
+    // Request-to-fulfilment time and SLA breaches on /metrics: R1 was fulfilled.
+    wait_caught_up(&env, tenure_projector::GROUP, Duration::from_secs(60)).await?;
+    let metrics = api
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let value = |name: &str| -> Option<f64> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    assert_eq!(
+        value("tenure_request_to_fulfilment_seconds_count"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value("tenure_request_sla_breaches{state=\"open\"}"),
+        Some(0.0),
+        "{metrics}"
+    );
     tenure.assert_running()?;
     Ok(())
 }

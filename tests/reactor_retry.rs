@@ -217,6 +217,22 @@ async fn unacknowledged_revocations_are_retried_then_escalated() -> anyhow::Resu
         "{metrics}"
     );
     assert!(metrics.contains("# TYPE tenure_time_to_revoke_seconds histogram"));
+    // Pipeline health: this process's batches and each group's lag per partition.
+    assert!(
+        value("tenure_consumer_batches_total{group=\"tenure-reactor\"}").is_some_and(|b| b > 0.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "tenure_consumer_batch_duration_seconds_bucket{group=\"tenure-projector\",le=\"+Inf\"}"
+        ),
+        "{metrics}"
+    );
+    let lags: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("tenure_consumer_lag{group=\"tenure-projector\""))
+        .collect();
+    assert!(!lags.is_empty(), "{metrics}");
     let (status, _) = {
         let r = http
             .get(format!("{base}/v1/commands?state=lost"))

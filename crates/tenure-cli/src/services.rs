@@ -95,12 +95,10 @@ pub const OPENAPI: &str = include_str!("../../../deploy/openapi.json");
 /// The HTTP API of the selected services, with health and the OpenAPI document.
 pub fn http_router(
     selection: Selection,
-    publisher: &Publisher,
+    ingest: tenure_ingest::IngestState,
     db: &Database,
     retry: tenure_reactor::RetryPolicy,
-    credentials: tenure_ingest::Credentials,
-    policy: &Policy,
-    directory: Option<Database>,
+    bootstrap: Option<String>,
 ) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -109,16 +107,10 @@ pub fn http_router(
             get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }),
         );
     if selection.ingest {
-        let mut state = tenure_ingest::IngestState::new(publisher.clone())
-            .with_credentials(credentials)
-            .with_policy(policy.clone());
-        if let Some(directory) = directory {
-            state = state.with_directory(directory);
-        }
-        app = app.merge(tenure_ingest::router(state));
+        app = app.merge(tenure_ingest::router(ingest));
     }
     if selection.projector {
-        app = app.merge(tenure_projector::api::router(db.clone()));
+        app = app.merge(tenure_projector::api::router(db.clone(), bootstrap));
     }
     if selection.reactor {
         app = app.merge(tenure_reactor::api::router(db.clone(), retry));
@@ -156,16 +148,13 @@ pub async fn spawn(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         bound = Some(listener.local_addr()?);
-        let directory = check_owners.then(|| db.clone());
-        let app = http_router(
-            selection,
-            &publisher,
-            db,
-            retry,
-            credentials,
-            &policy,
-            directory,
-        );
+        let mut ingest = tenure_ingest::IngestState::new(publisher.clone())
+            .with_credentials(credentials)
+            .with_policy(policy.clone());
+        if check_owners {
+            ingest = ingest.with_directory(db.clone());
+        }
+        let app = http_router(selection, ingest, db, retry, Some(bootstrap.to_owned()));
         let mut stop = shutdown.clone();
         tasks.spawn(async move {
             tracing::info!(address = ?listener.local_addr().ok(), "HTTP API listening");
@@ -306,11 +295,9 @@ mod tests {
         let publisher = Publisher::new("127.0.0.1:1").expect("a producer can be created offline");
         let app = http_router(
             Selection::all(),
-            &publisher,
+            tenure_ingest::IngestState::new(publisher),
             &db,
             Default::default(),
-            Default::default(),
-            &Default::default(),
             None,
         );
         for (method, path) in documented() {

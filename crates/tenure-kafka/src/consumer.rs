@@ -421,12 +421,14 @@ async fn commit_partition<H: BatchHandler>(
     records: Vec<&Record>,
     advance: &OffsetAdvance,
 ) -> Result<(), KafkaAdapterError> {
+    let started = Instant::now();
     let records: Vec<Record> = records.into_iter().cloned().collect();
     let mut client = db.client().await.map_err(KafkaAdapterError::Store)?;
     let txn = client.transaction().await.map_err(StoreError::from)?;
     handler.handle(&txn, &records).await?;
     offsets::advance(&*txn, group, std::slice::from_ref(advance)).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    crate::stats::record_batch(group, records.len(), started.elapsed());
     Ok(())
 }
 

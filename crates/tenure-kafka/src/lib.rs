@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod error;
 pub mod headers;
 pub mod publisher;
+pub mod stats;
 pub mod topics;
 
 pub use broker::{BrokerOptions, EmbeddedBroker};

@@ -93,7 +93,7 @@ type Answer = Result<Json<Value>, QueryError>;
 type Params = Query<HashMap<String, String>>;
 
 /// The query API over `db`.
-pub fn router(db: Database) -> Router {
+pub fn router(db: Database, bootstrap: Option<String>) -> Router {
     Router::new()
         .route("/v1/identities/{id}", get(identity))
         .route("/v1/identities/{id}/access", get(identity_access))
@@ -102,7 +102,10 @@ pub fn router(db: Database) -> Router {
         .route("/v1/access", get(resource_access))
         .route("/v1/governance", get(governance))
         .route("/v1/commands", get(commands))
-        .route("/metrics", get(crate::metrics::metrics))
+        .route(
+            "/metrics",
+            get(move |state| crate::metrics::metrics(state, bootstrap.clone())),
+        )
         .route("/dashboard", get(crate::dashboard::page))
         .route(
             "/v1/dashboard/series",

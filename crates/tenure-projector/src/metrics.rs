@@ -53,6 +53,190 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// This process's consumer batches: counts, records, sizes and durations.
+fn batch_stats(out: &mut Exposition) {
+    let stats = tenure_kafka::stats::snapshot();
+    out.family(
+        "tenure_consumer_batches_total",
+        "counter",
+        "Partition batches this process committed, per consumer group.",
+    );
+    for (group, s) in &stats {
+        out.sample(
+            "tenure_consumer_batches_total",
+            &[("group", group)],
+            s.batches as f64,
+        );
+    }
+    out.family(
+        "tenure_consumer_batch_records_total",
+        "counter",
+        "Records in those batches (divide by batches for the mean batch size).",
+    );
+    for (group, s) in &stats {
+        out.sample(
+            "tenure_consumer_batch_records_total",
+            &[("group", group)],
+            s.records as f64,
+        );
+    }
+    out.family(
+        "tenure_consumer_batch_records_max",
+        "gauge",
+        "The largest batch so far, in records.",
+    );
+    for (group, s) in &stats {
+        out.sample(
+            "tenure_consumer_batch_records_max",
+            &[("group", group)],
+            s.largest_batch as f64,
+        );
+    }
+    let name = "tenure_consumer_batch_duration_seconds";
+    out.family(
+        name,
+        "histogram",
+        "Time to handle and commit one partition batch.",
+    );
+    for (group, s) in &stats {
+        for (bound, count) in tenure_kafka::stats::DURATION_BUCKETS
+            .iter()
+            .zip(s.duration_buckets)
+        {
+            out.sample(
+                &format!("{name}_bucket"),
+                &[("group", group), ("le", &bound.to_string())],
+                count as f64,
+            );
+        }
+        out.sample(
+            &format!("{name}_bucket"),
+            &[("group", group), ("le", "+Inf")],
+            s.batches as f64,
+        );
+        out.sample(&format!("{name}_sum"), &[("group", group)], s.seconds);
+        out.sample(
+            &format!("{name}_count"),
+            &[("group", group)],
+            s.batches as f64,
+        );
+    }
+}
+
+/// Records on the lifecycle log each consumer group has not processed, per partition.
+async fn lag(out: &mut Exposition, db: &Database, bootstrap: &str) -> Result<(), QueryError> {
+    let ends =
+        match tenure_kafka::topics::end_offsets(bootstrap, tenure_kafka::topics::LIFECYCLE).await {
+            Ok(ends) => ends,
+            Err(e) => {
+                tracing::warn!(error = %e, "consumer lag unavailable: the broker did not answer");
+                return Ok(());
+            }
+        };
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            "SELECT consumer_group, partition, next_offset FROM consumer_offsets WHERE topic = $1",
+            &[&tenure_kafka::topics::LIFECYCLE],
+        )
+        .await?;
+    out.family(
+        "tenure_consumer_lag",
+        "gauge",
+        "Records of the lifecycle log a consumer group has not processed, per partition.",
+    );
+    for row in rows {
+        let (group, partition, next): (String, i32, i64) = (row.get(0), row.get(1), row.get(2));
+        if let Some((_, end)) = ends.iter().find(|(p, _)| *p == partition) {
+            out.sample(
+                "tenure_consumer_lag",
+                &[("group", &group), ("partition", &partition.to_string())],
+                (end - next).max(0) as f64,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// How long ITSM requests may take from request to fulfilment before they breach
+/// their service level.
+pub const REQUEST_SLA_HOURS: i64 = 72;
+
+/// Request-to-fulfilment times and SLA breaches of ITSM access requests.
+async fn requests(out: &mut Exposition, client: &tokio_postgres::Client) -> Result<(), QueryError> {
+    let bounds: Vec<f64> = vec![
+        3600.0,
+        4.0 * 3600.0,
+        24.0 * 3600.0,
+        72.0 * 3600.0,
+        7.0 * 86400.0,
+    ];
+    let sla = (REQUEST_SLA_HOURS * 3600) as f64;
+    let row = client
+        .query_one(
+            "WITH requested AS (
+                 SELECT payload->>'request_id' AS request_id, min(recorded_time) AS at
+                   FROM projection_events
+                  WHERE event_type = 'access_request_changed' AND payload->>'state' = 'requested'
+                  GROUP BY 1),
+             closed AS (
+                 SELECT payload->>'request_id' AS request_id FROM projection_events
+                  WHERE event_type = 'access_request_changed' AND payload->>'state' IN ('rejected', 'cancelled')),
+             fulfilled AS (
+                 SELECT payload->'origin'->'request'->>'request_id' AS request_id, min(effective_time) AS at
+                   FROM projection_events
+                  WHERE event_type = 'access_granted' AND payload->'origin'->'request' IS NOT NULL
+                  GROUP BY 1),
+             times AS (
+                 SELECT GREATEST(EXTRACT(EPOCH FROM f.at - r.at)::float8, 0) AS s
+                   FROM requested r JOIN fulfilled f USING (request_id))
+             SELECT (SELECT count(*) FROM times),
+                    (SELECT COALESCE(sum(s), 0) FROM times),
+                    (SELECT array_agg((SELECT count(*) FROM times WHERE s <= b) ORDER BY b) FROM unnest($1::float8[]) b),
+                    (SELECT count(*) FROM times WHERE s > $2),
+                    (SELECT count(*) FROM requested r
+                      WHERE r.at < now() - make_interval(hours => $3::int)
+                        AND NOT EXISTS (SELECT 1 FROM fulfilled f WHERE f.request_id = r.request_id)
+                        AND NOT EXISTS (SELECT 1 FROM closed c WHERE c.request_id = r.request_id))",
+            &[&bounds, &sla, &(REQUEST_SLA_HOURS as i32)],
+        )
+        .await?;
+    let name = "tenure_request_to_fulfilment_seconds";
+    out.family(
+        name,
+        "histogram",
+        "Time from an access request to its fulfilment.",
+    );
+    let counts: Vec<i64> = row.get::<_, Option<Vec<i64>>>(2).unwrap_or_default();
+    for (bound, count) in bounds.iter().zip(counts) {
+        out.sample(
+            &format!("{name}_bucket"),
+            &[("le", &bound.to_string())],
+            count as f64,
+        );
+    }
+    let total = row.get::<_, i64>(0) as f64;
+    out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], total);
+    out.sample(&format!("{name}_sum"), &[], row.get(1));
+    out.sample(&format!("{name}_count"), &[], total);
+    out.family(
+        "tenure_request_sla_breaches",
+        "gauge",
+        "Access requests over the fulfilment SLA: fulfilled late, or still open past it.",
+    );
+    out.sample(
+        "tenure_request_sla_breaches",
+        &[("state", "fulfilled_late")],
+        row.get::<_, i64>(3) as f64,
+    );
+    out.sample(
+        "tenure_request_sla_breaches",
+        &[("state", "open")],
+        row.get::<_, i64>(4) as f64,
+    );
+    Ok(())
+}
+
 /// Renders every metric; see the module docs.
 pub async fn render(db: &Database) -> Result<String, QueryError> {
     let client = db.client().await?;
@@ -226,12 +410,22 @@ pub async fn render(db: &Database) -> Result<String, QueryError> {
     out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], count);
     out.sample(&format!("{name}_sum"), &[], stats.get(1));
     out.sample(&format!("{name}_count"), &[], count);
+    requests(&mut out, &client).await?;
     Ok(out.0)
 }
 
-/// The `/metrics` handler.
-pub(crate) async fn metrics(State(db): State<Database>) -> Result<impl IntoResponse, QueryError> {
-    let text = render(&db).await?;
+/// The `/metrics` handler; with the broker's address it also reports consumer lag.
+pub(crate) async fn metrics(
+    State(db): State<Database>,
+    bootstrap: Option<String>,
+) -> Result<impl IntoResponse, QueryError> {
+    let mut text = render(&db).await?;
+    let mut out = Exposition(String::new());
+    batch_stats(&mut out);
+    if let Some(bootstrap) = bootstrap {
+        lag(&mut out, &db, &bootstrap).await?;
+    }
+    text.push_str(&out.0);
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
