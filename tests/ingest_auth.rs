@@ -76,7 +76,13 @@ async fn tokens_and_scopes_guard_the_ingest_api() -> anyhow::Result<()> {
             .header(tenure_ingest::auth::TIMESTAMP_HEADER, timestamp.to_string())
             .header(
                 tenure_ingest::auth::SIGNATURE_HEADER,
-                tenure_ingest::auth::sign(secret, timestamp, body.as_bytes()),
+                tenure_ingest::auth::sign(
+                    secret,
+                    timestamp,
+                    "POST",
+                    "/v1/hr/events",
+                    body.as_bytes(),
+                ),
             )
             .body(body)
     };

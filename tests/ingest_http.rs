@@ -249,7 +249,7 @@ async fn ingest_accepts_every_event_type_and_refuses_what_it_must() -> anyhow::R
     assert_eq!(status, 422, "{body}");
     assert_eq!(
         fields(&body),
-        ["expires_at", "rotation_period_days"],
+        ["credential_system", "expires_at", "rotation_period_days"],
         "{body}"
     );
     let (status, body) = api

@@ -152,7 +152,7 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
         "/v1/hr/events",
         json!({"event_id": "svc-2", "type": "joiner", "employee_id": "svc-payments",
         "kind": "service_account", "role": "automation", "owner": "E200", "sponsor": "E001",
-        "expires_at": (Utc::now() + chrono::Duration::days(365)).to_rfc3339(), "rotation_period_days": 90,
+        "expires_at": (Utc::now() + chrono::Duration::days(365)).to_rfc3339(), "rotation_period_days": 90, "credential_system": "vault",
         "effective_time": Utc::now().to_rfc3339()}),
     )
     .await?;
@@ -278,7 +278,7 @@ async fn point_in_time_queries_follow_mover_leaver_and_a_late_grant() -> anyhow:
         .post(format!("{}/v1/hr/events", api.base))
         .json(&json!({"event_id": "svc-3", "type": "joiner", "employee_id": "svc-billing",
         "kind": "service_account", "role": "automation", "owner": "E200",
-        "expires_at": (Utc::now() + chrono::Duration::days(365)).to_rfc3339(), "rotation_period_days": 90,
+        "expires_at": (Utc::now() + chrono::Duration::days(365)).to_rfc3339(), "rotation_period_days": 90, "credential_system": "vault",
         "effective_time": Utc::now().to_rfc3339()}))
         .send()
         .await?;

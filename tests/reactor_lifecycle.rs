@@ -242,7 +242,7 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
     let refused = http
         .post(format!("{base}/v1/hr/events"))
         .json(&json!({"event_id": "register-svc-late", "type": "joiner",
-            "employee_id": "svc-late", "kind": "api_key", "role": "automation", "owner": "E602",
+            "employee_id": "svc-late", "kind": "api_key", "role": "automation", "owner": "E602", "credential_system": "vault",
             "expires_at": days_ago(-365), "rotation_period_days": 90, "effective_time": now.to_rfc3339()}))
         .send()
         .await?;

@@ -119,6 +119,7 @@ impl RetryArgs {
     }
 }
 
+/// What `tenure` can do; each variant's doc is its `--help` text.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole pipeline on a small built-in organisation and print what was
@@ -175,6 +176,7 @@ pub enum Command {
     },
 }
 
+/// What an operator does with the safety brake.
 #[derive(Debug, Subcommand)]
 pub enum BrakeAction {
     /// Print what the brake holds, as JSON.
@@ -183,6 +185,7 @@ pub enum BrakeAction {
     Release,
 }
 
+/// Where a service that must serve HTTP listens.
 #[derive(Debug, Args)]
 pub struct ListenArgs {
     /// Address the ingest API listens on.
@@ -190,6 +193,7 @@ pub struct ListenArgs {
     pub listen: SocketAddr,
 }
 
+/// Where a service serves its optional HTTP API.
 #[derive(Debug, Args)]
 pub struct OptionalListenArgs {
     /// Address to serve the query API on; none by default.
@@ -197,6 +201,7 @@ pub struct OptionalListenArgs {
     pub listen: Option<SocketAddr>,
 }
 
+/// How the embedded broker stores the log.
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
     /// tansu storage: `sqlite://FILE` keeps the log across restarts (the log is the
@@ -209,6 +214,7 @@ pub struct BrokerArgs {
     pub storage: String,
 }
 
+/// Options of `tenure run`, the whole pipeline in one process.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -217,6 +223,7 @@ pub struct RunArgs {
     pub broker: BrokerArgs,
 }
 
+/// Options of `tenure bench`: how large a run, and where the report goes.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// A small run (about 14,000 events) that finishes in well under five minutes.
@@ -233,6 +240,7 @@ pub struct BenchArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Options of `tenure demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Database for the demo, on the server of DATABASE_URL; dropped and recreated

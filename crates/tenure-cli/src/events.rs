@@ -32,6 +32,7 @@ pub struct EventFilter {
     pub limit: Option<usize>,
 }
 
+/// Read the log once, or follow it.
 #[derive(Debug, Subcommand)]
 pub enum EventsAction {
     /// Print the matching events on the log now, then exit.

@@ -382,13 +382,25 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
                 reaction.revoke(event, grant, RevocationCause::Expiry);
             }
         }
-        EventPayload::AccessGranted { grant_id, .. } => {
+        EventPayload::AccessGranted {
+            grant_id,
+            entitlement,
+            ..
+        } => {
             // A grant reported for someone who has already left (a late ITSM delivery,
-            // or a back-dated fulfilment) must not outlive the leave.
-            if before.status == IdentityStatus::Left && !before.grants.contains_key(grant_id) {
+            // or a back-dated fulfilment) must not outlive the leave; one fulfilled
+            // during a leave of absence is suspended like the rest.
+            let left = before.status == IdentityStatus::Left;
+            let away = before.status == IdentityStatus::OnLeave
+                && policy.leave_of_absence.suspends(entitlement);
+            if (left || away) && !before.grants.contains_key(grant_id) {
                 let after = crate::state::apply(before.clone(), event);
                 if let Some(grant) = after.grants.get(grant_id) {
-                    reaction.revoke(event, grant, RevocationCause::Leaver);
+                    if left {
+                        reaction.revoke(event, grant, RevocationCause::Leaver);
+                    } else {
+                        reaction.suspend(event, grant, false);
+                    }
                 }
             }
         }

@@ -11,7 +11,7 @@ use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
 use crate::model::*;
 use crate::policy::Policy;
-use crate::react::{REACTOR_SOURCE, Reaction, react};
+use crate::react::{OwnerDeparture, REACTOR_SOURCE, Reaction, react};
 use crate::state::{Deadline, IdentityState, apply};
 
 /// The scheduler's name as the source of deadline events.
@@ -88,13 +88,15 @@ impl<'p> Simulation<'p> {
         }
     }
 
-    /// Feeds one event of the history. The reactor's own facts and the scheduler's
-    /// deadline events are skipped (this simulation decides them itself), as are
-    /// redeliveries. Returns the decisions made, deadlines first.
+    /// Feeds one event of the history. The reactor's own facts, the scheduler's
+    /// deadline events and connectors' outcomes are skipped (this simulation decides
+    /// and issues its own), as are redeliveries. Returns the decisions made,
+    /// deadlines first, then the notices to identities an owner's leave orphaned.
     pub fn feed(&mut self, event: &LifecycleEvent) -> Vec<Decision> {
         let mut out = Vec::new();
         if event.source_system == REACTOR_SOURCE
             || event.source_system == SCHEDULER_SOURCE
+            || event.source_system.starts_with("connector:")
             || !self.seen.insert(event.event_id)
         {
             return out;
@@ -105,21 +107,97 @@ impl<'p> Simulation<'p> {
             .unwrap_or_else(|| IdentityState::new(event.identity_id));
         let state = self.fire_until(state, event.recorded_time, &mut out);
         let state = self.decide(state, event.clone(), &mut out);
+        let orphaned_at_birth = self.registered_under_departed_owner(&state, event);
         self.states.insert(event.identity_id, state);
+        if let Some(departure) = orphaned_at_birth {
+            self.deliver(&departure, event.identity_id, &mut out);
+        }
+        self.notify_owned(&mut out, 0);
         out
     }
 
-    /// Fires every deadline due by `until`, for every identity.
-    pub fn finish(&mut self, until: DateTime<Utc>) -> Vec<Decision> {
-        let mut out = Vec::new();
-        let ids: Vec<IdentityId> = self.states.keys().copied().collect();
-        for id in ids {
-            if let Some(state) = self.states.remove(&id) {
-                let state = self.fire_until(state, until, &mut out);
-                self.states.insert(id, state);
+    /// A non-human identity registered (or re-owned) under a person who already left.
+    fn registered_under_departed_owner(
+        &self,
+        state: &IdentityState,
+        event: &LifecycleEvent,
+    ) -> Option<OwnerDeparture> {
+        let named = matches!(
+            event.payload,
+            EventPayload::IdentityJoined { .. } | EventPayload::IdentityMoved { .. }
+        );
+        let owner = state.attributes.owner.as_deref()?;
+        let gone = self
+            .states
+            .get(&ids::identity(ids::PEOPLE, owner))
+            .is_some_and(|o| o.status == crate::state::IdentityStatus::Left);
+        (named
+            && gone
+            && state.kind.is_non_human()
+            && state.status.is_employed()
+            && state.orphaned_until.is_none())
+        .then(|| OwnerDeparture::already_gone(owner, event, self.policy))
+    }
+
+    fn deliver(
+        &mut self,
+        departure: &OwnerDeparture,
+        identity: IdentityId,
+        out: &mut Vec<Decision>,
+    ) {
+        if let Some(state) = self.states.remove(&identity) {
+            let notice = departure.notice_for(identity);
+            let state = self.fire_until(state, notice.recorded_time, out);
+            let state = self.decide(state, notice, out);
+            self.states.insert(identity, state);
+        }
+    }
+
+    /// Delivers the notices of the owner departures among `out[from..]`, as the
+    /// reactor does across partitions.
+    fn notify_owned(&mut self, out: &mut Vec<Decision>, from: usize) {
+        let departures: Vec<OwnerDeparture> = out[from..]
+            .iter()
+            .filter_map(|d| d.reaction.owner_departure.clone())
+            .collect();
+        for departure in departures {
+            let mut owned: Vec<IdentityId> = self
+                .states
+                .values()
+                .filter(|s| {
+                    s.kind.is_non_human()
+                        && s.status.is_employed()
+                        && s.attributes.owner.as_deref() == Some(departure.owner.as_str())
+                })
+                .map(|s| s.identity_id)
+                .collect();
+            owned.sort();
+            for identity in owned {
+                self.deliver(&departure, identity, out);
             }
         }
-        out
+    }
+
+    /// Fires every deadline due by `until`, for every identity, until none is left
+    /// (a leave firing late may orphan identities whose grace then ends too).
+    pub fn finish(&mut self, until: DateTime<Utc>) -> Vec<Decision> {
+        let mut out = Vec::new();
+        loop {
+            let before = out.len();
+            let mut ids: Vec<IdentityId> = self.states.keys().copied().collect();
+            ids.sort();
+            for id in ids {
+                if let Some(state) = self.states.remove(&id) {
+                    let from = out.len();
+                    let state = self.fire_until(state, until, &mut out);
+                    self.states.insert(id, state);
+                    self.notify_owned(&mut out, from);
+                }
+            }
+            if out.len() == before {
+                return out;
+            }
+        }
     }
 
     /// The state reached for one identity.

@@ -216,6 +216,10 @@ impl IdentityState {
     /// When a grant reaches its class's longest allowed duration under `policy`, if
     /// that comes before its own expiry.
     pub fn policy_limit(grant: &Grant, policy: &crate::policy::Policy) -> Option<DateTime<Utc>> {
+        // Birthright lasts as long as the role: it would only be granted again.
+        if matches!(grant.origin, GrantOrigin::Birthright { .. }) {
+            return None;
+        }
         let (_, max) = policy.max_duration(&grant.entitlement)?;
         let limit = grant.granted_at.checked_add_signed(max)?;
         match grant.revocation.expires_at {
@@ -447,6 +451,14 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 if let Some(scheduled) = state.move_scheduled.take() {
                     if let Some(kind) = scheduled.kind {
                         state.kind = kind;
+                    }
+                    if scheduled
+                        .attributes
+                        .owner
+                        .as_ref()
+                        .is_some_and(|o| state.attributes.owner.as_ref() != Some(o))
+                    {
+                        state.orphaned_until = None;
                     }
                     merge_attributes(&mut state.attributes, &scheduled.attributes);
                     state.role = Some(scheduled.role);

@@ -48,18 +48,44 @@ pub struct Credential {
 pub const SOURCE_HEADER: &str = "x-tenure-source";
 /// Header with the Unix time (seconds) a request was signed at.
 pub const TIMESTAMP_HEADER: &str = "x-tenure-timestamp";
-/// Header with `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+/// Header with `sha256=<hex HMAC-SHA256 of "<timestamp>.<METHOD>.<path?query>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "x-tenure-signature";
 /// How far a signed request's timestamp may be from Tenure's clock.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 
-/// The signature header value for `body` signed with `secret` at `timestamp`;
-/// sources (and tests) compute exactly this.
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+/// The HMAC of one request: it covers the method and the path with its query, so a
+/// captured signature cannot be replayed against another endpoint.
+fn request_mac(
+    secret: &str,
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
         .expect("HMAC-SHA256 accepts keys of any length");
-    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(
+        format!(
+            "{timestamp}.{}.{path_and_query}.",
+            method.to_ascii_uppercase()
+        )
+        .as_bytes(),
+    );
     mac.update(body);
+    mac
+}
+
+/// The signature header value for a request (`method`, `path_and_query` such as
+/// `/v1/hr/events`, `body`) signed with `secret` at `timestamp`; sources (and tests)
+/// compute exactly this.
+pub fn sign(
+    secret: &str,
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> String {
+    let mac = request_mac(secret, timestamp, method, path_and_query, body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
@@ -131,7 +157,13 @@ impl Credentials {
 
     /// The HMAC credential that signed this request: 401 for a missing, stale or
     /// wrong signature.
-    fn signed_by(&self, headers: &HeaderMap, body: &[u8]) -> Result<&Credential, ApiError> {
+    fn signed_by(
+        &self,
+        headers: &HeaderMap,
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
+        body: &[u8],
+    ) -> Result<&Credential, ApiError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let source = header(SOURCE_HEADER).unwrap_or_default();
         let credential = self
@@ -150,7 +182,7 @@ impl Credentials {
                     "{TIMESTAMP_HEADER} must be the signing time in Unix seconds"
                 ))
             })?;
-        if (chrono::Utc::now().timestamp() - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+        if chrono::Utc::now().timestamp().abs_diff(timestamp) > SIGNATURE_TOLERANCE_SECS as u64 {
             return Err(ApiError::unauthorized(format!(
                 "{TIMESTAMP_HEADER} {timestamp} is more than {SIGNATURE_TOLERANCE_SECS} s from now: sign the request again"
             )));
@@ -162,13 +194,17 @@ impl Credentials {
                 ApiError::unauthorized(format!("{SIGNATURE_HEADER} must be sha256=<hex>"))
             })?;
         let secret = credential.hmac_secret.as_deref().unwrap_or_default();
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-            .expect("HMAC-SHA256 accepts keys of any length");
-        mac.update(format!("{timestamp}.").as_bytes());
-        mac.update(body);
-        mac.verify_slice(&given).map_err(|_| {
-            ApiError::unauthorized("the signature does not match the body and timestamp")
-        })?;
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or(uri.path());
+        request_mac(secret, timestamp, method.as_str(), path, body)
+            .verify_slice(&given)
+            .map_err(|_| {
+                ApiError::unauthorized(
+                    "the signature does not match the method, path, body and timestamp",
+                )
+            })?;
         Ok(credential)
     }
 
@@ -177,6 +213,8 @@ impl Credentials {
     pub(crate) fn admit(
         &self,
         headers: &HeaderMap,
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
         body: &[u8],
         scope: Scope,
     ) -> Result<(), ApiError> {
@@ -184,7 +222,7 @@ impl Credentials {
             return Ok(());
         }
         let credential = if headers.contains_key(SIGNATURE_HEADER) {
-            self.signed_by(headers, body)?
+            self.signed_by(headers, method, uri, body)?
         } else {
             let token = headers
                 .get(AUTHORIZATION)
@@ -237,12 +275,22 @@ mod tests {
     }
 
     fn signed(secret: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
+        signed_for(secret, timestamp, "POST", "/v1/hr/events", body)
+    }
+
+    fn signed_for(
+        secret: &str,
+        timestamp: i64,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(SOURCE_HEADER, "workday".parse().unwrap());
         headers.insert(TIMESTAMP_HEADER, timestamp.to_string().parse().unwrap());
         headers.insert(
             SIGNATURE_HEADER,
-            sign(secret, timestamp, body).parse().unwrap(),
+            sign(secret, timestamp, method, path, body).parse().unwrap(),
         );
         headers
     }
@@ -255,18 +303,37 @@ mod tests {
         .unwrap();
         let body = br#"{"event_id":"1"}"#;
         let now = chrono::Utc::now().timestamp();
+        let post = axum::http::Method::POST;
+        let hr: axum::http::Uri = "/v1/hr/events".parse().unwrap();
+        // A signature for one endpoint is refused on another.
+        let elsewhere: axum::http::Uri = "/scim/v2/Users/x".parse().unwrap();
+        let delete = axum::http::Method::DELETE;
+        let get_signed = signed_for("s3cret-s3cret-s3cret", now, "GET", "/scim/v2/Users", b"");
+        assert!(
+            credentials
+                .admit(&get_signed, &delete, &elsewhere, b"", Scope::Hr)
+                .is_err()
+        );
         let ok = signed("s3cret-s3cret-s3cret", now, body);
-        assert!(credentials.admit(&ok, body, Scope::Hr).is_ok());
-        let forbidden = credentials.admit(&ok, body, Scope::Itsm).unwrap_err();
+        assert!(credentials.admit(&ok, &post, &hr, body, Scope::Hr).is_ok());
+        let forbidden = credentials
+            .admit(&ok, &post, &hr, body, Scope::Itsm)
+            .unwrap_err();
         assert_eq!(forbidden.status, axum::http::StatusCode::FORBIDDEN);
         let tampered = credentials
-            .admit(&ok, br#"{"event_id":"2"}"#, Scope::Hr)
+            .admit(&ok, &post, &hr, br#"{"event_id":"2"}"#, Scope::Hr)
             .unwrap_err();
         assert_eq!(tampered.status, axum::http::StatusCode::UNAUTHORIZED);
         let wrong_key = signed("another-secret-entirely", now, body);
-        assert!(credentials.admit(&wrong_key, body, Scope::Hr).is_err());
+        assert!(
+            credentials
+                .admit(&wrong_key, &post, &hr, body, Scope::Hr)
+                .is_err()
+        );
         let stale = signed("s3cret-s3cret-s3cret", now - 3600, body);
-        let err = credentials.admit(&stale, body, Scope::Hr).unwrap_err();
+        let err = credentials
+            .admit(&stale, &post, &hr, body, Scope::Hr)
+            .unwrap_err();
         assert!(
             err.message.contains("sign the request again"),
             "{}",

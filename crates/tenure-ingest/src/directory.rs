@@ -63,7 +63,9 @@ pub(crate) async fn check_owners(
     let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
     let rows = client
         .query(
-            "SELECT source_person_id, status FROM projection_identities WHERE identity_id = ANY($1)",
+            "SELECT source_person_id, CASE WHEN kind IN ('employee', 'contractor') THEN status
+                                           ELSE 'non_human' END
+               FROM projection_identities WHERE identity_id = ANY($1)",
             &[&identities],
         )
         .await
@@ -85,6 +87,11 @@ pub(crate) async fn check_owners(
                     line,
                     "owner",
                     format!("{owner:?} has left: name an active person as owner"),
+                )),
+                Some("non_human") => Some(FieldProblem::new(
+                    line,
+                    "owner",
+                    format!("{owner:?} is a non-human identity: owners are people"),
                 )),
                 Some(_) => None,
             },

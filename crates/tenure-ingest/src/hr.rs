@@ -118,6 +118,12 @@ impl HrEvent {
         let joins = matches!(self.event_type, HrEventType::Joiner | HrEventType::Rehire);
         if joins && non_human {
             required(line, "owner", &self.owner, &mut problems);
+            required(
+                line,
+                "credential_system",
+                &self.credential_system,
+                &mut problems,
+            );
             match self.expires_at {
                 None => problems.push(FieldProblem::new(
                     line,

@@ -149,9 +149,13 @@ async fn publish(
 async fn hr_events(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state.credentials.admit(&headers, &body, Scope::Hr)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let now = Utc::now();
     let items = body::parse::<HrEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
     let events = convert_all(&state, items, |line, e| e.into_event(line, now).map(Some)).await?;
@@ -161,9 +165,13 @@ async fn hr_events(
 async fn itsm_events(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state.credentials.admit(&headers, &body, Scope::Itsm)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &body, Scope::Itsm)?;
     let now = Utc::now();
     let items = body::parse::<ItsmEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
     let policy = state.policy.clone();
@@ -177,9 +185,13 @@ async fn itsm_events(
 async fn connector_outcomes(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state.credentials.admit(&headers, &body, Scope::Connector)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &body, Scope::Connector)?;
     let now = Utc::now();
     let items = body::parse::<OutcomeIn>(&headers, &body, MAX_BATCH_EVENTS)?;
     let events = convert_all(&state, items, |line, o| o.into_event(line, now)).await?;

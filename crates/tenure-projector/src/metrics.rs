@@ -175,7 +175,7 @@ async fn requests(out: &mut Exposition, client: &tokio_postgres::Client) -> Resu
     let row = client
         .query_one(
             "WITH requested AS (
-                 SELECT payload->>'request_id' AS request_id, min(recorded_time) AS at
+                 SELECT payload->>'request_id' AS request_id, min(effective_time) AS at
                    FROM projection_events
                   WHERE event_type = 'access_request_changed' AND payload->>'state' = 'requested'
                   GROUP BY 1),

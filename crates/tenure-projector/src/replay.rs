@@ -42,6 +42,20 @@ pub enum ReplayError {
         "the live projector has moved past the replay ({0} records); run the replay again to catch up, then switch"
     )]
     LiveAhead(i64),
+    #[error(
+        "schema {0:?} is not usable: lowercase letters, digits and _, starting with a letter (public only as the live side)"
+    )]
+    BadSchema(String),
+}
+
+/// `public` (the live projection) or a schema a replay may own; anything else is
+/// refused before it reaches SQL.
+fn checked(schema: &str) -> Result<&str, ReplayError> {
+    if schema == "public" || tenure_store::db::is_replay_schema(schema) {
+        Ok(schema)
+    } else {
+        Err(ReplayError::BadSchema(schema.to_owned()))
+    }
 }
 
 /// Replays the log into `db` (a database in the replay's schema) until every
@@ -136,7 +150,8 @@ fn comparable(table: &str) -> &'static str {
 pub async fn checksum(
     client: &tokio_postgres::Client,
     schema: &str,
-) -> Result<Checksum, StoreError> {
+) -> Result<Checksum, ReplayError> {
+    let schema = checked(schema)?;
     let mut tables = Vec::new();
     for table in PROJECTION_TABLES {
         let row = client
@@ -148,7 +163,8 @@ pub async fn checksum(
                 ),
                 &[],
             )
-            .await?;
+            .await
+            .map_err(StoreError::from)?;
         tables.push((table.to_owned(), row.get(0), row.get(1)));
     }
     Ok(Checksum { tables })
@@ -161,7 +177,8 @@ pub async fn differences(
     live: &str,
     replayed: &str,
     limit: i64,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<String>, ReplayError> {
+    let (live, replayed) = (checked(live)?, checked(replayed)?);
     let rows = client
         .query(
             &format!(
@@ -177,7 +194,8 @@ pub async fn differences(
             ),
             &[&limit],
         )
-        .await?;
+        .await
+        .map_err(StoreError::from)?;
     Ok(rows
         .iter()
         .map(|r| format!("{}: {}", r.get::<_, String>(0), r.get::<_, String>(1)))
@@ -196,7 +214,20 @@ pub async fn switch(
     replay_group: &str,
     retired: &str,
 ) -> Result<(), ReplayError> {
+    let (live, replayed, retired) = (checked(live)?, checked(replayed)?, checked(retired)?);
     let txn = client.transaction().await.map_err(StoreError::from)?;
+    // The tables first, then the projector's offsets: its own transactions write
+    // them in that order too, so the two cannot deadlock.
+    let tables: Vec<String> = PROJECTION_TABLES
+        .iter()
+        .map(|t| format!("{live}.{t}"))
+        .collect();
+    txn.batch_execute(&format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        tables.join(", ")
+    ))
+    .await
+    .map_err(StoreError::from)?;
     // Holding the live projector's offset rows stops it committing until the swap is done.
     let live_positions: HashMap<i32, i64> = txn
         .query(

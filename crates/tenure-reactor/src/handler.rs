@@ -113,6 +113,17 @@ impl BatchHandler for ReactorHandler {
             }
             states.insert(event.identity_id, state);
         }
+        // Owners named here are locked (in a fixed order) so that a leave and a
+        // registration naming the same owner, handled side by side in two partitions,
+        // see each other: the later of the two finds the earlier's committed row.
+        let mut owners: Vec<&str> = adoptions
+            .iter()
+            .map(|(o, _)| o.as_str())
+            .chain(departures.iter().map(|d| d.owner.as_str()))
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        tables::lock_owners(txn, &owners).await?;
         // A non-human identity registered under an owner who already left is orphaned
         // from the start; the notice comes back through the log like any other.
         if !adoptions.is_empty() {

@@ -105,6 +105,18 @@ pub(crate) async fn save_owners<'a>(
     Ok(())
 }
 
+/// Takes a transaction-scoped advisory lock per owner, in the given (sorted) order.
+pub(crate) async fn lock_owners(txn: &Transaction<'_>, owners: &[&str]) -> Result<(), StoreError> {
+    for owner in owners {
+        txn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('tenure-owner:' || $1))",
+            &[owner],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Which of these people (HR employee ids) have left.
 pub(crate) async fn departed(
     txn: &Transaction<'_>,

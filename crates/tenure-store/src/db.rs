@@ -49,14 +49,12 @@ impl Database {
     /// Connects to `url` with every table in `schema` (created and migrated if new),
     /// so a replay can rebuild the projection beside the live one and be compared.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Database, StoreError> {
-        if schema.is_empty()
-            || !schema
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
+        if !is_replay_schema(schema) {
             return Err(StoreError::BadUrl {
                 url: url.to_owned(),
-                reason: format!("schema {schema:?} must be lowercase letters, digits and _"),
+                reason: format!(
+                    "schema {schema:?} must be lowercase letters, digits and _, start with a letter, and not be public or pg_*"
+                ),
             });
         }
         let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl {
@@ -115,6 +113,19 @@ impl Database {
             .await?;
         Ok(())
     }
+}
+
+/// Whether `name` may be used as a schema of its own (a replay's): a plain lowercase
+/// identifier, safe to put into SQL as is, and not `public` or a system schema.
+pub fn is_replay_schema(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 50
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name != "public"
+        && !name.starts_with("pg_")
+        && name != "information_schema"
 }
 
 fn quote_ident(name: &str) -> String {

@@ -153,6 +153,30 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
         .collect()
 }
 
+/// Whether `id` is a service account, API key or agent Tenure already knows.
+async fn non_human(state: &IngestState, id: Uuid) -> Result<bool, ScimError> {
+    let Some(db) = state.directory.as_ref() else {
+        return Ok(false);
+    };
+    let unavailable = |e: String| {
+        ScimError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!("the projection cannot be read ({e}); retry"),
+        )
+    };
+    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM projection_identities WHERE identity_id = $1
+               AND kind IN ('service_account', 'api_key', 'agent')",
+            &[&id],
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok(row.is_some())
+}
+
 async fn load_one(state: &IngestState, id: &str) -> Result<IdentityState, ScimError> {
     let uuid = Uuid::parse_str(id).map_err(|_| ScimError::not_found(id))?;
     load(state, &[uuid])
@@ -224,12 +248,22 @@ fn changes(
         return Vec::new();
     }
     if current.status == IdentityStatus::Left || current.status == IdentityStatus::Unknown {
-        return vec![event(id, version, joiner(wanted), now)];
+        let mut rejoining = wanted.clone();
+        rejoining.role = wanted.role.clone().or_else(|| current.role.clone());
+        rejoining.kind = wanted.kind.or(Some(current.kind));
+        return vec![event(id, version, joiner(&rejoining), now)];
     }
     let a = &wanted.attributes;
     let b = &current.attributes;
-    let moved = current.role.as_deref() != Some(wanted.role.as_str())
-        || current.kind != wanted.kind
+    // What the client left out stays as it is.
+    let role = wanted
+        .role
+        .clone()
+        .or_else(|| current.role.clone())
+        .unwrap_or_default();
+    let kind = wanted.kind.unwrap_or(current.kind);
+    let moved = current.role.as_deref() != Some(role.as_str())
+        || current.kind != kind
         || a.display_name != b.display_name
         || a.department != b.department
         || a.title != b.title
@@ -242,9 +276,9 @@ fn changes(
         id,
         version,
         EventPayload::IdentityMoved {
-            role: wanted.role.clone(),
+            role,
             attributes: wanted.attributes.clone(),
-            kind: (current.kind != wanted.kind).then_some(wanted.kind),
+            kind: (current.kind != kind).then_some(kind),
         },
         now,
     )]
@@ -252,17 +286,38 @@ fn changes(
 
 fn joiner(person: &user::ScimPerson) -> EventPayload {
     EventPayload::IdentityJoined {
-        kind: person.kind,
-        role: person.role.clone(),
+        kind: person.kind.unwrap_or_default(),
+        role: person.role.clone().unwrap_or_default(),
         attributes: person.attributes.clone(),
         source_person_id: person.employee_id.clone(),
     }
 }
 
-async fn create(State(state): State<IngestState>, headers: HeaderMap, body: Bytes) -> ScimResult {
-    state.credentials.admit(&headers, &body, Scope::Hr)?;
-    let person =
-        user::ScimPerson::from_json(&parse_body(&body)?).map_err(|e| ScimError::invalid(e.0))?;
+async fn create(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> ScimResult {
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &body, Scope::Hr)?;
+    let body_json = parse_body(&body)?;
+    let mut person =
+        user::ScimPerson::from_json(&body_json).map_err(|e| ScimError::invalid(e.0))?;
+    if person.role.is_none() {
+        person.role = body_json["title"]
+            .as_str()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+    }
+    if person.role.is_none() {
+        return Err(ScimError::invalid(
+            "Tenure needs the person's role: give roles[].value or title",
+        ));
+    }
     if !person.active {
         return Err(ScimError::invalid(
             "Tenure records people from their start: create the User with active true, \
@@ -270,6 +325,16 @@ async fn create(State(state): State<IngestState>, headers: HeaderMap, body: Byte
         ));
     }
     let identity_id = ids::identity(ids::PEOPLE, &person.employee_id);
+    if non_human(&state, identity_id).await? {
+        return Err(ScimError::new(
+            StatusCode::CONFLICT,
+            Some("uniqueness"),
+            format!(
+                "{:?} names a non-human identity; SCIM provisions people",
+                person.employee_id
+            ),
+        ));
+    }
     let current = load(&state, &[identity_id])
         .await?
         .pop()
@@ -296,9 +361,13 @@ async fn create(State(state): State<IngestState>, headers: HeaderMap, body: Byte
 async fn read(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     Path(id): Path<String>,
 ) -> ScimResult {
-    state.credentials.admit(&headers, &[], Scope::Hr)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &[], Scope::Hr)?;
     let current = load_one(&state, &id).await?;
     Ok(scim_json(
         StatusCode::OK,
@@ -311,9 +380,13 @@ async fn read(
 async fn list(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     Query(params): Query<HashMap<String, String>>,
 ) -> ScimResult {
-    state.credentials.admit(&headers, &[], Scope::Hr)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &[], Scope::Hr)?;
     let start: i64 = params
         .get("startIndex")
         .and_then(|s| s.parse().ok())
@@ -439,10 +512,14 @@ fn same_person(current: &IdentityState, person: &user::ScimPerson) -> Result<(),
 async fn replace(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    state.credentials.admit(&headers, &body, Scope::Hr)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let person =
         user::ScimPerson::from_json(&parse_body(&body)?).map_err(|e| ScimError::invalid(e.0))?;
     let current = load_one(&state, &id).await?;
@@ -454,10 +531,14 @@ async fn replace(
 async fn modify(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ScimResult {
-    state.credentials.admit(&headers, &body, Scope::Hr)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let request: patch::PatchRequest = serde_json::from_value(parse_body(&body)?).map_err(|e| {
         ScimError::new(
             StatusCode::BAD_REQUEST,
@@ -478,9 +559,13 @@ async fn modify(
 async fn remove(
     State(state): State<IngestState>,
     headers: HeaderMap,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     Path(id): Path<String>,
 ) -> ScimResult {
-    state.credentials.admit(&headers, &[], Scope::Hr)?;
+    state
+        .credentials
+        .admit(&headers, &method, &uri, &[], Scope::Hr)?;
     let current = load_one(&state, &id).await?;
     if employed(current.status) {
         let leaver = event(
@@ -523,8 +608,8 @@ mod tests {
         let person = |active: bool, role: &str| user::ScimPerson {
             employee_id: "E1".into(),
             active,
-            kind: IdentityKind::Employee,
-            role: role.into(),
+            kind: Some(IdentityKind::Employee),
+            role: Some(role.into()),
             attributes: Default::default(),
         };
         let now = Utc::now();

@@ -15,8 +15,11 @@ pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:
 pub struct ScimPerson {
     pub employee_id: String,
     pub active: bool,
-    pub kind: IdentityKind,
-    pub role: String,
+    /// From `userType`; `None` when the client did not say (an update keeps the kind).
+    pub kind: Option<IdentityKind>,
+    /// From `roles` (the primary one, else the first); `None` when the client sent
+    /// none (an update keeps the role; a creation falls back to `title`).
+    pub role: Option<String>,
     pub attributes: Attributes,
 }
 
@@ -43,13 +46,13 @@ pub fn boolean(value: &Value) -> Option<bool> {
     }
 }
 
-fn kind_of(user_type: Option<String>) -> Result<IdentityKind, InvalidUser> {
+fn kind_of(user_type: Option<String>) -> Result<Option<IdentityKind>, InvalidUser> {
     let Some(t) = user_type else {
-        return Ok(IdentityKind::Employee);
+        return Ok(None);
     };
     match t.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
-        "employee" => Ok(IdentityKind::Employee),
-        "contractor" | "contingent" | "contingent_worker" => Ok(IdentityKind::Contractor),
+        "employee" => Ok(Some(IdentityKind::Employee)),
+        "contractor" | "contingent" | "contingent_worker" => Ok(Some(IdentityKind::Contractor)),
         _ => Err(InvalidUser(format!(
             "userType {t:?} is not one Tenure provisions over SCIM: use Employee or Contractor \
              (non-human identities are registered through /v1/hr/events)"
@@ -57,17 +60,14 @@ fn kind_of(user_type: Option<String>) -> Result<IdentityKind, InvalidUser> {
     }
 }
 
-/// The role Tenure applies: the primary `roles` value, else the first, else `title`.
+/// The role Tenure applies: the primary `roles` value, else the first.
 fn role_of(user: &Map<String, Value>) -> Option<String> {
-    let roles = user.get("roles").and_then(Value::as_array);
-    let pick = roles.and_then(|roles| {
-        roles
-            .iter()
-            .find(|r| r.get("primary").and_then(boolean) == Some(true))
-            .or_else(|| roles.first())
-            .and_then(|r| text(r.get("value")))
-    });
-    pick.or_else(|| text(user.get("title")))
+    let roles = user.get("roles").and_then(Value::as_array)?;
+    roles
+        .iter()
+        .find(|r| r.get("primary").and_then(boolean) == Some(true))
+        .or_else(|| roles.first())
+        .and_then(|r| text(r.get("value")))
 }
 
 impl ScimPerson {
@@ -94,9 +94,7 @@ impl ScimPerson {
             Some(v) => boolean(v)
                 .ok_or_else(|| InvalidUser(format!("active must be a boolean, not {v}")))?,
         };
-        let role = role_of(user).ok_or_else(|| {
-            InvalidUser("Tenure needs the person's role: give roles[].value or title".into())
-        })?;
+        let role = role_of(user);
         let display_name = text(user.get("displayName"))
             .or_else(|| text(user.get("name").and_then(|n| n.get("formatted"))));
         let location = user
@@ -190,16 +188,16 @@ mod tests {
         let person = ScimPerson::from_json(&body).unwrap();
         assert_eq!(person.employee_id, "E100");
         assert!(!person.active);
-        assert_eq!(person.kind, IdentityKind::Contractor);
-        assert_eq!(person.role, "engineer");
+        assert_eq!(person.kind, Some(IdentityKind::Contractor));
+        assert_eq!(person.role.as_deref(), Some("engineer"));
         assert_eq!(person.attributes.department.as_deref(), Some("R&D"));
         assert_eq!(person.attributes.manager_id.as_deref(), Some("E001"));
     }
 
     #[test]
-    fn missing_role_and_bad_types_are_named() {
-        let err = ScimPerson::from_json(&json!({"userName": "x"})).unwrap_err();
-        assert!(err.0.contains("role"), "{err}");
+    fn missing_role_is_none_and_bad_types_are_named() {
+        let person = ScimPerson::from_json(&json!({"userName": "x", "title": "Staff"})).unwrap();
+        assert_eq!((person.role, person.kind), (None, None));
         let err = ScimPerson::from_json(&json!({"userName": "x", "title": "eng", "active": 3}))
             .unwrap_err();
         assert!(err.0.contains("active"), "{err}");
