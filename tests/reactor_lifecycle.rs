@@ -101,7 +101,7 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
     let now = Utc::now();
     let days_ago = |d: i64| (now - chrono::Duration::days(d)).to_rfc3339();
     let in_secs = |s: i64| (now + chrono::Duration::seconds(s)).to_rfc3339();
-    for person in ["E601", "E602", "E603"] {
+    for person in ["E601", "E602", "E603", "E604"] {
         post(
             "/v1/hr/events",
             json!({"event_id": format!("hire-{person}"), "type": "joiner",
@@ -152,6 +152,24 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
         "employee_id": "E602", "effective_time": days_ago(20)}),
     )
     .await?;
+    // E604's leave is announced in advance: away in 8 seconds, back in 16.
+    post(
+        "/v1/hr/events",
+        json!({"event_id": "loa-E604", "type": "leave_of_absence_start", "employee_id": "E604",
+               "reason": "sabbatical", "effective_time": in_secs(8)}),
+    )
+    .await?;
+    post(
+        "/v1/hr/events",
+        json!({"event_id": "loa-E604-end", "type": "leave_of_absence_end", "employee_id": "E604",
+               "effective_time": in_secs(16)}),
+    )
+    .await?;
+    let early = commands(&env).await?;
+    assert!(
+        of(&early, "suspend", "E604").is_empty() || Utc::now() > now + chrono::Duration::seconds(8),
+        "nothing is suspended before the leave begins"
+    );
     // E603 left a month ago and is rehired today: new birthright, nothing resurrected.
     post(
         "/v1/hr/events",
@@ -229,9 +247,15 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
     .await?;
     let all = eventually("the restorations", Duration::from_secs(60), || async {
         let all = commands(&env).await?;
-        Ok((of(&all, "restore", "E601").len() == 2).then_some(all))
+        let e604 = of(&all, "suspend", "E604").len() == 2 && of(&all, "restore", "E604").len() == 2;
+        Ok((of(&all, "restore", "E601").len() == 2 && e604).then_some(all))
     })
     .await?;
+    assert_eq!(
+        of(&all, "restore", "E604"),
+        BTreeSet::from(["github:acme", "aws:dev-account"]),
+        "the announced leave suspended and restored at its dates"
+    );
     assert_eq!(
         of(&all, "restore", "E601"),
         BTreeSet::from(["github:acme", "aws:dev-account"])

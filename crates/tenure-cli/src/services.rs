@@ -289,9 +289,10 @@ mod tests {
     async fn every_documented_route_is_routed() {
         let url = std::env::var("TENURE_TEST_PG")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let db = Database::connect(&format!("{url}/tenure_test_openapi"))
-            .await
-            .expect("PostgreSQL");
+        // A fresh database: one left by an older build may hold other migrations.
+        let test_db = format!("{url}/tenure_test_openapi");
+        Database::drop_database(&test_db).await.expect("PostgreSQL");
+        let db = Database::connect(&test_db).await.expect("PostgreSQL");
         let publisher = Publisher::new("127.0.0.1:1").expect("a producer can be created offline");
         let app = http_router(
             Selection::all(),

@@ -177,11 +177,15 @@ pub enum DeadlineKind {
     OrphanGrace,
     /// A grant reached the longest its entitlement class allows under the policy.
     PolicyLimit,
+    /// A leave of absence announced in advance begins.
+    AbsenceStart,
+    /// The announced return from a leave of absence.
+    AbsenceEnd,
 }
 
 impl DeadlineKind {
     /// Every kind, so names stored in SQL can be read back.
-    pub const ALL: [DeadlineKind; 8] = [
+    pub const ALL: [DeadlineKind; 10] = [
         DeadlineKind::LeaveEffective,
         DeadlineKind::GrantExpiry,
         DeadlineKind::JoinEffective,
@@ -190,6 +194,8 @@ impl DeadlineKind {
         DeadlineKind::CredentialExpiry,
         DeadlineKind::OrphanGrace,
         DeadlineKind::PolicyLimit,
+        DeadlineKind::AbsenceStart,
+        DeadlineKind::AbsenceEnd,
     ];
 
     /// The stable lowercase name used in ids, JSON and SQL.
@@ -203,6 +209,8 @@ impl DeadlineKind {
             DeadlineKind::CredentialExpiry => "credential_expiry",
             DeadlineKind::OrphanGrace => "orphan_grace",
             DeadlineKind::PolicyLimit => "policy_limit",
+            DeadlineKind::AbsenceStart => "absence_start",
+            DeadlineKind::AbsenceEnd => "absence_end",
         }
     }
 }

@@ -442,7 +442,7 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
                 reaction.rotate(event, before, *due_time);
             }
         }
-        EventPayload::LeaveOfAbsenceStarted { .. } => {
+        EventPayload::LeaveOfAbsenceStarted { .. } if event.is_effective_when_recorded() => {
             if before.status == IdentityStatus::Active {
                 for grant in before
                     .active_grants()
@@ -452,14 +452,45 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
                 }
             }
         }
-        EventPayload::LeaveOfAbsenceEnded => {
+        EventPayload::LeaveOfAbsenceEnded if event.is_effective_when_recorded() => {
             if before.status == IdentityStatus::OnLeave {
                 for grant in before.active_grants().filter(|g| g.suspended) {
                     reaction.suspend(event, grant, true);
                 }
             }
         }
+        EventPayload::DeadlineReached {
+            kind: DeadlineKind::AbsenceStart,
+            due_time,
+            ..
+        } => {
+            if before.status == IdentityStatus::Active
+                && same_instant(before.absence_from, *due_time)
+            {
+                for grant in before
+                    .active_grants()
+                    .filter(|g| !g.suspended && policy.leave_of_absence.suspends(&g.entitlement))
+                {
+                    reaction.suspend(event, grant, false);
+                }
+            }
+        }
+        EventPayload::DeadlineReached {
+            kind: DeadlineKind::AbsenceEnd,
+            due_time,
+            ..
+        } => {
+            if before.status == IdentityStatus::OnLeave
+                && same_instant(before.absence_until, *due_time)
+            {
+                for grant in before.active_grants().filter(|g| g.suspended) {
+                    reaction.suspend(event, grant, true);
+                }
+            }
+        }
         EventPayload::DeadlineReached { .. }
+        | EventPayload::LeaveOfAbsenceStarted { .. }
+        | EventPayload::LeaveOfAbsenceEnded
         | EventPayload::RevocationIssued { .. }
         | EventPayload::AccessRevoked { .. }
         | EventPayload::CommandFailed { .. }

@@ -141,6 +141,12 @@ pub struct IdentityState {
     /// Non-human identities whose owner left: revoked at this time unless re-owned.
     #[serde(default)]
     pub orphaned_until: Option<DateTime<Utc>>,
+    /// A leave of absence announced to begin at this time.
+    #[serde(default)]
+    pub absence_from: Option<DateTime<Utc>>,
+    /// The announced return from a leave of absence.
+    #[serde(default)]
+    pub absence_until: Option<DateTime<Utc>>,
     /// How many distinct events were folded in: a double application would show here.
     pub events_applied: u64,
 }
@@ -162,6 +168,8 @@ impl IdentityState {
             grants: BTreeMap::new(),
             credential_rotated_at: None,
             orphaned_until: None,
+            absence_from: None,
+            absence_until: None,
             events_applied: 0,
         }
     }
@@ -263,6 +271,30 @@ impl IdentityState {
         let mut out = Vec::new();
         if self.kind.is_non_human() && self.status.is_employed() {
             self.push_non_human_deadlines(&mut out);
+        }
+        let absence = [
+            (
+                DeadlineKind::AbsenceStart,
+                self.absence_from
+                    .filter(|_| self.status == IdentityStatus::Active),
+            ),
+            (
+                DeadlineKind::AbsenceEnd,
+                self.absence_until.filter(|_| {
+                    self.status == IdentityStatus::OnLeave || self.absence_from.is_some()
+                }),
+            ),
+        ];
+        for (kind, due) in absence {
+            if let Some(due) = due.filter(|_| self.status.is_employed()) {
+                out.push(Deadline {
+                    deadline_id: ids::deadline(kind, self.identity_id, None, due),
+                    kind,
+                    identity_id: self.identity_id,
+                    grant_id: None,
+                    due_time: due,
+                });
+            }
         }
         if let (IdentityStatus::PreHire, Some(start)) = (self.status, self.joined_at) {
             out.push(Deadline {
@@ -426,13 +458,18 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             }
         }
         EventPayload::LeaveOfAbsenceStarted { .. } => {
-            if state.status == IdentityStatus::Active {
+            if !event.is_effective_when_recorded() && state.status.is_employed() {
+                state.absence_from = Some(event.effective_time);
+            } else if state.status == IdentityStatus::Active {
                 state.status = IdentityStatus::OnLeave;
             }
         }
         EventPayload::LeaveOfAbsenceEnded => {
-            if state.status == IdentityStatus::OnLeave {
+            if !event.is_effective_when_recorded() && state.status.is_employed() {
+                state.absence_until = Some(event.effective_time);
+            } else if state.status == IdentityStatus::OnLeave {
                 state.status = IdentityStatus::Active;
+                state.absence_until = None;
             }
         }
         EventPayload::DeadlineReached { kind, due_time, .. } => match kind {
@@ -469,6 +506,18 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                     && same_instant(state.joined_at, *due_time) =>
             {
                 state.status = IdentityStatus::Active;
+            }
+            DeadlineKind::AbsenceStart if same_instant(state.absence_from, *due_time) => {
+                state.absence_from = None;
+                if state.status == IdentityStatus::Active {
+                    state.status = IdentityStatus::OnLeave;
+                }
+            }
+            DeadlineKind::AbsenceEnd if same_instant(state.absence_until, *due_time) => {
+                state.absence_until = None;
+                if state.status == IdentityStatus::OnLeave {
+                    state.status = IdentityStatus::Active;
+                }
             }
             DeadlineKind::CredentialExpiry | DeadlineKind::OrphanGrace
                 if state.ends_non_human_at(*kind, *due_time) =>

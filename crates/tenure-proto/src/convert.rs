@@ -219,6 +219,8 @@ fn deadline_kind_to(k: core::DeadlineKind) -> v1::DeadlineKind {
         core::DeadlineKind::CredentialExpiry => v1::DeadlineKind::CredentialExpiry,
         core::DeadlineKind::OrphanGrace => v1::DeadlineKind::OrphanGrace,
         core::DeadlineKind::PolicyLimit => v1::DeadlineKind::PolicyLimit,
+        core::DeadlineKind::AbsenceStart => v1::DeadlineKind::AbsenceStart,
+        core::DeadlineKind::AbsenceEnd => v1::DeadlineKind::AbsenceEnd,
     }
 }
 
@@ -232,6 +234,8 @@ fn deadline_kind_from(value: i32) -> Result<core::DeadlineKind, DecodeError> {
         Ok(v1::DeadlineKind::CredentialExpiry) => core::DeadlineKind::CredentialExpiry,
         Ok(v1::DeadlineKind::OrphanGrace) => core::DeadlineKind::OrphanGrace,
         Ok(v1::DeadlineKind::PolicyLimit) => core::DeadlineKind::PolicyLimit,
+        Ok(v1::DeadlineKind::AbsenceStart) => core::DeadlineKind::AbsenceStart,
+        Ok(v1::DeadlineKind::AbsenceEnd) => core::DeadlineKind::AbsenceEnd,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "deadline kind",

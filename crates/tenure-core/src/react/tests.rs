@@ -953,3 +953,49 @@ fn simulation_fires_deadlines_before_later_events_as_the_scheduler_would() {
         .collect();
     assert_eq!(causes, vec![(RevocationCause::Policy, t(9))]);
 }
+
+#[test]
+fn a_leave_of_absence_announced_in_advance_suspends_and_restores_at_its_dates() {
+    let start = event(
+        "loa-future",
+        t(10),
+        t(3),
+        EventPayload::LeaveOfAbsenceStarted {
+            reason: "parental leave".into(),
+        },
+    );
+    let back = event(
+        "loa-future-end",
+        t(20),
+        t(4),
+        EventPayload::LeaveOfAbsenceEnded,
+    );
+    let state = given(&[joined("j1", "engineer", t(1)), start.clone(), back.clone()]);
+    assert_eq!(
+        state.status,
+        IdentityStatus::Active,
+        "nothing happens before the date"
+    );
+    assert!(react(&state, &start, &policy()).commands.is_empty());
+    let kinds: Vec<(DeadlineKind, DateTime<Utc>)> = state
+        .pending_deadlines()
+        .iter()
+        .map(|d| (d.kind, d.due_time))
+        .collect();
+    assert!(
+        kinds.contains(&(DeadlineKind::AbsenceStart, t(10))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(DeadlineKind::AbsenceEnd, t(20))),
+        "{kinds:?}"
+    );
+    let away = deadline(DeadlineKind::AbsenceStart, None, t(10));
+    let (suspended, _) = suspensions(&react(&state, &away, &policy()));
+    assert_eq!(suspended, set(&["aws:dev:developer", "github:acme:member"]));
+    let state = given(&[joined("j1", "engineer", t(1)), start, back, away]);
+    assert_eq!(state.status, IdentityStatus::OnLeave);
+    let home = deadline(DeadlineKind::AbsenceEnd, None, t(20));
+    let (_, restored) = suspensions(&react(&state, &home, &policy()));
+    assert_eq!(restored, set(&["aws:dev:developer", "github:acme:member"]));
+}
