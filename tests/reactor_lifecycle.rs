@@ -261,6 +261,71 @@ async fn leave_of_absence_and_non_human_identities_follow_policy() -> anyhow::Re
         BTreeSet::from(["github:acme", "aws:dev-account"])
     );
 
+    // Suspensions and rotations are tracked until their connector answers: a done
+    // suspension is acknowledged, a permanently failed rotation is escalated.
+    let tracked: Value = http
+        .get(format!("{base}/v1/commands?state=unacknowledged"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let find = |kind: &str, who_: &str| {
+        tracked["commands"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["command_type"] == kind && c["identity_id"] == who(who_).as_str())
+            .cloned()
+    };
+    let suspension = find("suspend", "E601").expect("E601's suspensions are tracked");
+    let rotation = find("rotate", "svc-rotate").expect("svc-rotate's rotation is tracked");
+    for (command, status) in [(&suspension, "done"), (&rotation, "failed_permanent")] {
+        post(
+            "/v1/connectors/outcomes",
+            json!({"command_id": command["command_id"], "grant_id": command["grant_id"],
+                   "identity_id": command["identity_id"], "command_type": command["command_type"],
+                   "status": status, "connector": command["target_system"], "detail": "vault sealed"}),
+        )
+        .await?;
+    }
+    eventually(
+        "the outcomes to be tracked",
+        Duration::from_secs(60),
+        || async {
+            let escalated: Value = http
+                .get(format!("{base}/v1/commands?state=escalated"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let acknowledged: Value = http
+                .get(format!("{base}/v1/commands?state=acknowledged"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let has = |list: &Value, id: &Value| {
+                list["commands"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["command_id"] == *id))
+            };
+            Ok((has(&escalated, &rotation["command_id"])
+                && has(&acknowledged, &suspension["command_id"]))
+            .then_some(()))
+        },
+    )
+    .await?;
+    let governance: Value = http
+        .get(format!("{base}/v1/governance"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        governance["counters"]["escalated_other_commands"], 1,
+        "{governance}"
+    );
+
     // No new identity may name E602, who has left, as its owner.
     wait_caught_up(&env, "tenure-projector", Duration::from_secs(60)).await?;
     let refused = http

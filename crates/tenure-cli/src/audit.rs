@@ -223,6 +223,18 @@ pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<Timel
             EventPayload::CredentialRotationIssued { command_id, .. } => {
                 row.command_id = command_id.to_string();
             }
+            EventPayload::CommandCompleted {
+                grant_id,
+                command_id,
+                command_type,
+                status,
+                connector,
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+                row.outcome = format!("{status:?}").to_lowercase();
+                row.detail = format!("{command_type:?} confirmed by {connector}").to_lowercase();
+            }
             EventPayload::LeaveOfAbsenceStarted { reason } => row.detail = reason.clone(),
             EventPayload::LeaveOfAbsenceEnded => {}
         }
@@ -325,7 +337,7 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
                     percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8)
                         FILTER (WHERE acknowledged_at IS NOT NULL),
                     max(EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8)
-               FROM command_tracking WHERE identity_id = $1",
+               FROM command_tracking WHERE identity_id = $1 AND command_type = 'revoke'",
             &[&id],
         )
         .await?;

@@ -101,6 +101,15 @@ pub enum EventPayload {
         command_id: Uuid,
         due_time: DateTime<Utc>,
     },
+    /// A connector carried out a command that is not a revocation (a grant, a
+    /// suspension, a restoration or a rotation): it closes the command's tracking.
+    CommandCompleted {
+        grant_id: GrantId,
+        command_id: Uuid,
+        command_type: CommandType,
+        status: CommandStatus,
+        connector: String,
+    },
     /// An access request moved in the ITSM tool (its fulfilment is `AccessGranted`);
     /// recorded for audit and request-to-fulfilment times, it grants nothing.
     AccessRequestChanged {
@@ -138,6 +147,7 @@ impl EventPayload {
             EventPayload::CredentialRotationIssued { .. } => "credential_rotation_issued",
             EventPayload::OwnerLeft { .. } => "owner_left",
             EventPayload::AccessRequestChanged { .. } => "access_request_changed",
+            EventPayload::CommandCompleted { .. } => "command_completed",
         }
     }
 }

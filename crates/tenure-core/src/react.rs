@@ -498,7 +498,8 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
         | EventPayload::AccessRestored { .. }
         | EventPayload::CredentialRotationIssued { .. }
         | EventPayload::OwnerLeft { .. }
-        | EventPayload::AccessRequestChanged { .. } => {}
+        | EventPayload::AccessRequestChanged { .. }
+        | EventPayload::CommandCompleted { .. } => {}
     }
     reaction
 }

@@ -594,7 +594,9 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 grant.escalated |= *status == CommandStatus::FailedPermanent;
             }
         }
-        EventPayload::CommandFailed { .. } | EventPayload::AccessRequestChanged { .. } => {}
+        EventPayload::CommandFailed { .. }
+        | EventPayload::AccessRequestChanged { .. }
+        | EventPayload::CommandCompleted { .. } => {}
         EventPayload::AccessSuspended { grant_id, .. } => {
             if let Some(grant) = state.grants.get_mut(grant_id).filter(|g| g.is_active()) {
                 grant.suspended = true;

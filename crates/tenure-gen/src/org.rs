@@ -493,7 +493,7 @@ fn acknowledge(
     rng: &mut Rng,
     command: &Command,
     at: DateTime<Utc>,
-    out: &mut Vec<(DateTime<Utc>, Option<LifecycleEvent>, Value)>,
+    out: &mut Vec<(DateTime<Utc>, LifecycleEvent, Value)>,
 ) {
     let (grant_id, command_type) = match command {
         Command::Revoke(c) => (c.grant_id, CommandType::Revoke),
@@ -541,12 +541,13 @@ fn acknowledge(
                 connector: connector.clone(),
                 detail: "timeout talking to the target".into(),
             },
-            // A done grant, suspension, restoration or rotation changes no state: only the
-            // HTTP outcome is sent, nothing reaches the log.
-            (_, true) => {
-                out.push((when, None, json));
-                continue;
-            }
+            (_, true) => EventPayload::CommandCompleted {
+                grant_id,
+                command_id: command.command_id(),
+                command_type,
+                status,
+                connector: connector.clone(),
+            },
         };
         let event = LifecycleEvent {
             event_id: ids::event(&source_system, &source_event_id),
@@ -558,7 +559,7 @@ fn acknowledge(
             causation_id: Some(command.command_id()),
             payload,
         };
-        out.push((when, Some(event), json));
+        out.push((when, event, json));
     }
 }
 
@@ -583,7 +584,7 @@ fn simulate(
     facts.sort_by_key(|(_, e, _)| e.recorded_time);
     let mut log = Vec::new();
     let mut sources = Vec::new();
-    let mut outcomes: Vec<(DateTime<Utc>, Option<LifecycleEvent>, Value)> = Vec::new();
+    let mut outcomes: Vec<(DateTime<Utc>, LifecycleEvent, Value)> = Vec::new();
     let mut simulation = Simulation::new(policy);
     let record = |decisions: Vec<Decision>,
                   log: &mut Vec<LifecycleEvent>,
@@ -616,7 +617,7 @@ fn simulate(
     record(decisions, &mut log, &mut outcomes, rng);
     for (when, event, json) in outcomes.into_iter().filter(|(w, _, _)| *w <= now) {
         sources.push((Channel::Outcome, when, json));
-        log.extend(event);
+        log.push(event);
     }
     (log, sources)
 }

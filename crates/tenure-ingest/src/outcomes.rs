@@ -81,8 +81,14 @@ impl OutcomeIn {
                 connector: self.connector,
                 detail: self.detail,
             },
-            // Grants, suspensions, restorations and rotations done change no state.
-            (_, true) => return Ok(None),
+            // Grants, suspensions, restorations and rotations done close their tracking.
+            (command_type, true) => EventPayload::CommandCompleted {
+                grant_id: self.grant_id,
+                command_id: self.command_id,
+                command_type,
+                status: self.status,
+                connector: self.connector,
+            },
         };
         Ok(Some(LifecycleEvent {
             event_id: ids::event(&source_system, &source_event_id),

@@ -364,10 +364,12 @@ pub async fn governance_counters(
                (SELECT count(*) FROM projection_grants
                    WHERE status = 'revocation_pending' AND status_since < $1 - interval '1 hour') AS pending_revocations_overdue,
                (SELECT count(*) FROM projection_grants WHERE status = 'revocation_pending') AS pending_revocations,
-               (SELECT count(*) FROM command_tracking
-                   WHERE acknowledged_at IS NULL AND escalated_at IS NULL) AS unacknowledged_revocations,
-               (SELECT count(*) FROM command_tracking
-                   WHERE acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_revocations,
+               (SELECT count(*) FROM command_tracking WHERE command_type = 'revoke'
+                   AND acknowledged_at IS NULL AND escalated_at IS NULL) AS unacknowledged_revocations,
+               (SELECT count(*) FROM command_tracking WHERE command_type = 'revoke'
+                   AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_revocations,
+               (SELECT count(*) FROM command_tracking WHERE command_type <> 'revoke'
+                   AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_other_commands,
                (SELECT count(*) FROM projection_identities nhi
                    JOIN projection_identities owner
                      ON owner.source_person_id = nhi.state->'attributes'->>'owner'
@@ -384,6 +386,7 @@ pub async fn governance_counters(
         "pending_revocations",
         "unacknowledged_revocations",
         "escalated_revocations",
+        "escalated_other_commands",
         "orphaned_non_human_identities",
     ];
     let counters: serde_json::Map<String, Value> = names
@@ -401,7 +404,8 @@ async fn governance(State(db): State<Database>) -> Answer {
     ))
 }
 
-/// Revocation commands with their delivery state: `state` is `unacknowledged`,
+/// Tracked commands (revocations, suspensions, restorations, rotations) with their
+/// delivery state: `state` is `unacknowledged`,
 /// `escalated` or `acknowledged` (default: all), newest first.
 async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
     let filter = match params.get("state").map(String::as_str) {
@@ -421,7 +425,7 @@ async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
             &format!(
                 "SELECT command_id, identity_id, grant_id, target_system, cause, trigger_event_id, issued_at,
                         attempts, next_attempt_at, acknowledged_at, outcome, failures, last_failure,
-                        escalated_at, escalation_reason
+                        escalated_at, escalation_reason, command_type
                    FROM command_tracking WHERE {filter} ORDER BY issued_at DESC, command_id LIMIT 1000"
             ),
             &[],
@@ -443,6 +447,7 @@ async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
                 "last_failure": r.get::<_, Option<String>>(12),
                 "escalated_at": r.get::<_, Option<DateTime<Utc>>>(13),
                 "escalation_reason": r.get::<_, Option<String>>(14),
+                "command_type": r.get::<_, String>(15),
             })
         })
         .collect();

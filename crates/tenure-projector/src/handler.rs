@@ -137,6 +137,7 @@ fn grant_touched_by(event: &LifecycleEvent) -> Option<uuid::Uuid> {
         | P::DeadlineReached { .. }
         | P::CredentialRotationIssued { .. }
         | P::OwnerLeft { .. }
-        | P::AccessRequestChanged { .. } => None,
+        | P::AccessRequestChanged { .. }
+        | P::CommandCompleted { .. } => None,
     }
 }

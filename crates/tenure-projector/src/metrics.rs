@@ -353,6 +353,10 @@ pub async fn render(db: &Database) -> Result<String, QueryError> {
             "Revocation commands that failed permanently or ran out of retries.",
         ),
         (
+            "escalated_other_commands",
+            "Suspension, restoration and rotation commands that failed permanently or ran out of retries.",
+        ),
+        (
             "orphaned_non_human_identities",
             "Active service accounts, API keys and agents whose owner has left.",
         ),
@@ -379,7 +383,7 @@ pub async fn render(db: &Database) -> Result<String, QueryError> {
         .query_one(
             "SELECT count(*), COALESCE(sum(s), 0)::float8 FROM
                (SELECT GREATEST(EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8, 0) AS s
-                  FROM command_tracking WHERE acknowledged_at IS NOT NULL) t",
+                  FROM command_tracking WHERE acknowledged_at IS NOT NULL AND command_type = 'revoke') t",
             &[],
         )
         .await?;
@@ -387,7 +391,7 @@ pub async fn render(db: &Database) -> Result<String, QueryError> {
         .query(
             "SELECT b, count(t.s) FROM unnest($1::float8[]) b
                LEFT JOIN (SELECT GREATEST(EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8, 0) AS s
-                            FROM command_tracking WHERE acknowledged_at IS NOT NULL) t ON t.s <= b
+                            FROM command_tracking WHERE acknowledged_at IS NOT NULL AND command_type = 'revoke') t ON t.s <= b
               GROUP BY b ORDER BY b",
             &[&le],
         )

@@ -387,6 +387,23 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
             owner: owner.clone().unwrap_or_default(),
             detail: detail.clone(),
         }),
+        EventPayload::CommandCompleted {
+            grant_id,
+            command_id,
+            command_type,
+            status,
+            connector,
+        } => P::CommandCompleted(v1::CommandCompleted {
+            grant_id: if grant_id.is_nil() {
+                String::new()
+            } else {
+                grant_id.to_string()
+            },
+            command_id: command_id.to_string(),
+            command_type: command_type_to(*command_type) as i32,
+            status: status_to(*status) as i32,
+            connector: connector.clone(),
+        }),
         EventPayload::OwnerLeft { owner, grace_until } => P::OwnerLeft(v1::OwnerLeft {
             owner: owner.clone(),
             grace_until: Some(ts(*grace_until)),
@@ -495,6 +512,13 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
                 .transpose()?,
             owner: opt_string(&r.owner),
             detail: r.detail,
+        },
+        P::CommandCompleted(c) => EventPayload::CommandCompleted {
+            grant_id: opt_uuid(&c.grant_id, "grant_id")?.unwrap_or_default(),
+            command_id: uuid(&c.command_id, "command_id")?,
+            command_type: command_type_from(c.command_type)?,
+            status: status_from(c.status)?,
+            connector: c.connector,
         },
         P::OwnerLeft(o) => EventPayload::OwnerLeft {
             owner: o.owner,
@@ -672,6 +696,13 @@ mod tests {
                 entitlement: Some(core::Entitlement::new("aws", "prod", "admin")),
                 owner: None,
                 detail: "not justified".into(),
+            },
+            EventPayload::CommandCompleted {
+                grant_id: g,
+                command_id: Uuid::from_u128(13),
+                command_type: core::CommandType::Suspend,
+                status: core::CommandStatus::Done,
+                connector: "github".into(),
             },
             EventPayload::OwnerLeft {
                 owner: "E1".into(),

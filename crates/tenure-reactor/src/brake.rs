@@ -81,7 +81,8 @@ pub(crate) async fn verdict(
     let since = released.map_or(latest - window, |r| r.max(latest - window));
     let row = txn
         .query_one(
-            "SELECT (SELECT count(*) FROM command_tracking WHERE issued_at > $1 AND cause <> ALL($2)),
+            "SELECT (SELECT count(*) FROM command_tracking
+                       WHERE issued_at > $1 AND command_type = 'revoke' AND cause <> ALL($2)),
                     (SELECT coalesce(sum(active_grants), 0)::bigint FROM reactor_totals)",
             &[&since, &policy.exempt_causes()],
         )

@@ -77,7 +77,9 @@ impl BatchHandler for ReactorHandler {
                 .or_insert_with(|| state.active_grants().count() as i64);
             if matches!(
                 event.payload,
-                EventPayload::AccessRevoked { .. } | EventPayload::CommandFailed { .. }
+                EventPayload::AccessRevoked { .. }
+                    | EventPayload::CommandFailed { .. }
+                    | EventPayload::CommandCompleted { .. }
             ) {
                 outcomes.push(event.clone());
             }

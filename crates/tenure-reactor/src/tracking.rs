@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tenure_core::{Command, CommandStatus, CommandType, EventPayload, LifecycleEvent};
+use tenure_core::{Command, CommandStatus, EventPayload, LifecycleEvent};
 use tenure_store::StoreError;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
@@ -42,8 +42,9 @@ impl RetryPolicy {
     }
 }
 
-/// A revocation issued in this batch.
+/// A tracked command issued in this batch.
 pub(crate) struct Issued {
+    command_type: &'static str,
     command_id: Uuid,
     identity_id: Uuid,
     grant_id: Uuid,
@@ -54,17 +55,25 @@ pub(crate) struct Issued {
 }
 
 impl Issued {
-    /// The tracking row for a revocation command decided because of `trigger`.
+    /// The tracking row for a command decided because of `trigger`. Revocations,
+    /// suspensions, restorations and rotations are tracked until acknowledged (a lost
+    /// one would leave access in place or a credential unrotated); birthright grants
+    /// are not (a lost grant leaves less access, and the person asks for it).
     pub(crate) fn from_command(command: &Command, trigger: &LifecycleEvent) -> Option<Issued> {
-        let Command::Revoke(c) = command else {
-            return None;
+        let (command_type, grant_id, cause) = match command {
+            Command::Revoke(c) => ("revoke", c.grant_id, c.cause.as_str()),
+            Command::Suspend(c) => ("suspend", c.grant_id, "leave_of_absence"),
+            Command::Restore(c) => ("restore", c.grant_id, "leave_of_absence"),
+            Command::Rotate(_) => ("rotate", Uuid::nil(), "rotation"),
+            Command::Grant(_) => return None,
         };
         Some(Issued {
-            command_id: c.command_id,
-            identity_id: c.identity_id,
-            grant_id: c.grant_id,
-            target_system: c.entitlement.system.clone(),
-            cause: c.cause.as_str(),
+            command_type,
+            command_id: command.command_id(),
+            identity_id: trigger.identity_id,
+            grant_id,
+            target_system: command.target_system().to_owned(),
+            cause,
             trigger_event_id: trigger.event_id,
             issued_at: trigger.recorded_time.max(trigger.effective_time),
         })
@@ -90,9 +99,9 @@ pub(crate) async fn record_issued(
         .collect();
     txn.execute(
         "INSERT INTO command_tracking (command_id, identity_id, grant_id, target_system, cause, trigger_event_id,
-                                       issued_at, next_attempt_at)
+                                       issued_at, next_attempt_at, command_type)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[],
-                              $7::timestamptz[], $8::timestamptz[])
+                              $7::timestamptz[], $8::timestamptz[], $9::text[])
          ON CONFLICT (command_id) DO NOTHING",
         &[
             &issued.iter().map(|i| i.command_id).collect::<Vec<_>>(),
@@ -103,6 +112,7 @@ pub(crate) async fn record_issued(
             &issued.iter().map(|i| i.trigger_event_id).collect::<Vec<_>>(),
             &issued.iter().map(|i| i.issued_at).collect::<Vec<_>>(),
             &first_retry,
+            &issued.iter().map(|i| i.command_type).collect::<Vec<_>>(),
         ],
     )
     .await?;
@@ -127,6 +137,9 @@ pub(crate) async fn record_outcome(
     match &event.payload {
         EventPayload::AccessRevoked {
             command_id, status, ..
+        }
+        | EventPayload::CommandCompleted {
+            command_id, status, ..
         } => {
             txn.execute(
                 "UPDATE command_tracking SET acknowledged_at = COALESCE(acknowledged_at, $2), outcome = $3
@@ -138,7 +151,6 @@ pub(crate) async fn record_outcome(
         EventPayload::CommandFailed {
             command_id,
             status,
-            command_type: CommandType::Revoke,
             connector,
             detail,
             ..
