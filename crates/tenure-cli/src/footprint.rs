@@ -17,6 +17,8 @@ use crate::services;
 #[derive(Debug, Serialize)]
 pub struct Footprint {
     pub people: usize,
+    /// Years of history: the same organisation over a longer history has a longer log.
+    pub years: u32,
     /// Records on the lifecycle log once everything settled.
     pub log_records: i64,
     /// Source records posted (HR and ITSM), and how many ingest refused.
@@ -115,11 +117,13 @@ async fn settle(db: &Database, bootstrap: &str, limit: Duration) -> anyhow::Resu
     }
 }
 
-/// Measures each component's peak memory after it handled `people` people's history.
+/// Measures each component's peak memory after it handled `years` of history of an
+/// organisation of `people` people.
 pub async fn measure(
     database_url: &str,
     storage: &str,
     people: usize,
+    years: u32,
 ) -> anyhow::Result<Footprint> {
     Database::drop_database(database_url).await?;
     let db = Database::connect(database_url).await?;
@@ -127,7 +131,7 @@ pub async fn measure(
     let bootstrap = broker.bootstrap().to_owned();
     let policy = services::load_policy(None)?;
     let (mut hr, mut itsm) = (Vec::new(), Vec::new());
-    let cfg = OrgConfig::new(people, 3, 7, chrono::Utc::now());
+    let cfg = OrgConfig::new(people, years, 7, chrono::Utc::now());
     generate(&cfg, &policy, false, |batch| {
         for item in batch {
             if let Generated::Source(r) = item {
@@ -173,6 +177,7 @@ pub async fn measure(
     let log_records = settle(&db, &bootstrap, limit).await?;
     let footprint = Footprint {
         people,
+        years,
         log_records,
         posted: hr.len() + itsm.len(),
         refused,

@@ -261,6 +261,9 @@ fn consume_loop<H: BatchHandler>(
         .set("partition.assignment.strategy", "range")
         // Decisions are latency-bound: do not let the broker hold a fetch for long.
         .set("fetch.wait.max.ms", "25")
+        // Bound what librdkafka prefetches (64 MiB by default), so a consumer's memory
+        // does not grow with how much of the log is still ahead of it.
+        .set("queued.max.messages.kbytes", "16384")
         .create_with_context(context)?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
