@@ -175,6 +175,41 @@ async fn ingest_accepts_every_event_type_and_refuses_what_it_must() -> anyhow::R
         assert_eq!(status, 202, "{kind}: {body}");
     }
 
+    // --- A rejected or cancelled request cannot be fulfilled afterwards, whether the
+    // rejection is already projected or earlier in the same batch.
+    wait_caught_up(&env, tenure_projector::GROUP, Duration::from_secs(60)).await?;
+    let fulfil = |n: &str, request: &str| {
+        json!({"event_id": format!("late-{n}"), "type": "access_fulfilled", "request_id": request,
+            "employee_id": "E701", "entitlement": "github:acme:admin", "owner": "E001",
+            "business_reason": "release manager", "effective_time": at(0),
+            "revocation": {"expires_at": at(14)}})
+    };
+    let (status, body) = api.post("/v1/itsm/events", fulfil("1", "R2")).await?;
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["request_id".to_owned()]),
+        "{body}"
+    );
+    assert!(
+        body["problems"][0]["problem"]
+            .as_str()
+            .unwrap_or("")
+            .contains("rejected"),
+        "{body}"
+    );
+    let (status, body) = api
+        .post(
+            "/v1/itsm/events",
+            ndjson(&[
+                json!({"event_id": "i-r8", "type": "access_cancelled", "request_id": "R8",
+                   "employee_id": "E701", "effective_time": at(0)}),
+                fulfil("2", "R8"),
+            ]),
+        )
+        .await?;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["problems"][0]["line"], 2, "{body}");
+
     // --- Refusals, each naming its field.
     let governed = |over: Value| {
         let mut event = json!({"event_id": "bad", "type": "access_approved", "request_id": "R9",

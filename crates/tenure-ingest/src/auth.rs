@@ -117,6 +117,9 @@ pub enum CredentialsError {
 pub struct Credentials {
     by_token: HashMap<String, Credential>,
     by_name: HashMap<String, Credential>,
+    /// Signatures accepted within the tolerance window, with their timestamps: a
+    /// captured signed request cannot be sent again while it would still be fresh.
+    seen_signatures: std::sync::Arc<std::sync::Mutex<HashMap<Vec<u8>, i64>>>,
 }
 
 impl Credentials {
@@ -147,7 +150,11 @@ impl Credentials {
             }
             by_name.insert(credential.name.clone(), credential);
         }
-        Ok(Credentials { by_token, by_name })
+        Ok(Credentials {
+            by_token,
+            by_name,
+            seen_signatures: Default::default(),
+        })
     }
 
     /// True when no credential is configured and every request is accepted.
@@ -205,6 +212,17 @@ impl Credentials {
                     "the signature does not match the method, path, body and timestamp",
                 )
             })?;
+        let now = chrono::Utc::now().timestamp();
+        let mut seen = self
+            .seen_signatures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, at| now.abs_diff(*at) <= SIGNATURE_TOLERANCE_SECS as u64);
+        if seen.insert(given, timestamp).is_some() {
+            return Err(ApiError::unauthorized(
+                "this signed request was already received: sign each request afresh",
+            ));
+        }
         Ok(credential)
     }
 
@@ -316,8 +334,9 @@ mod tests {
         );
         let ok = signed("s3cret-s3cret-s3cret", now, body);
         assert!(credentials.admit(&ok, &post, &hr, body, Scope::Hr).is_ok());
+        let other = signed("s3cret-s3cret-s3cret", now - 1, body);
         let forbidden = credentials
-            .admit(&ok, &post, &hr, body, Scope::Itsm)
+            .admit(&other, &post, &hr, body, Scope::Itsm)
             .unwrap_err();
         assert_eq!(forbidden.status, axum::http::StatusCode::FORBIDDEN);
         let tampered = credentials

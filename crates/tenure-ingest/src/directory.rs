@@ -98,3 +98,94 @@ pub(crate) async fn check_owners(
         )
         .collect())
 }
+
+/// The request an event would approve or fulfil, as (source, request id).
+fn advanced_request(event: &LifecycleEvent) -> Option<(&str, &str)> {
+    match &event.payload {
+        EventPayload::AccessGranted {
+            origin: tenure_core::GrantOrigin::Request { request_id },
+            ..
+        }
+        | EventPayload::AccessRequestChanged {
+            state: RequestState::Approved,
+            request_id,
+            ..
+        } => Some((event.source_system.as_str(), request_id.as_str())),
+        _ => None,
+    }
+}
+
+/// Problems for approvals and fulfilments of requests already rejected or cancelled
+/// (in the journal, or earlier in the same request).
+pub(crate) async fn check_requests(
+    db: &Database,
+    events: &[(usize, LifecycleEvent)],
+) -> Result<Vec<FieldProblem>, ApiError> {
+    let wanted: Vec<(usize, &str, &str)> = events
+        .iter()
+        .filter_map(|(line, e)| advanced_request(e).map(|(s, r)| (*line, s, r)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut closed: HashMap<(String, String), String> = HashMap::new();
+    let sources: Vec<&str> = wanted.iter().map(|(_, s, _)| *s).collect();
+    let requests: Vec<&str> = wanted.iter().map(|(_, _, r)| *r).collect();
+    let unavailable = |e: String| {
+        ApiError::unavailable_store(format!(
+            "the request history cannot be read ({e}); resend the request"
+        ))
+    };
+    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    let rows = client
+        .query(
+            "SELECT DISTINCT ON (source_system, payload->>'request_id')
+                    source_system, payload->>'request_id', payload->>'state'
+               FROM projection_events
+              WHERE event_type = 'access_request_changed'
+                AND (source_system, payload->>'request_id') IN
+                    (SELECT * FROM unnest($1::text[], $2::text[]))
+              ORDER BY source_system, payload->>'request_id', effective_time DESC, recorded_time DESC",
+            &[&sources, &requests],
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    for row in rows {
+        let state: Option<String> = row.get(2);
+        if let Some(state) = state.filter(|s| s == "rejected" || s == "cancelled") {
+            closed.insert(
+                (
+                    row.get(0),
+                    row.get::<_, Option<String>>(1).unwrap_or_default(),
+                ),
+                state,
+            );
+        }
+    }
+    // Later lines of the same request count too.
+    let mut problems = Vec::new();
+    for (line, event) in events {
+        if let EventPayload::AccessRequestChanged {
+            state: state @ (RequestState::Rejected | RequestState::Cancelled),
+            request_id,
+            ..
+        } = &event.payload
+        {
+            closed.insert(
+                (event.source_system.clone(), request_id.clone()),
+                state.as_str().to_owned(),
+            );
+            continue;
+        }
+        if let Some((source, request)) = advanced_request(event)
+            && let Some(state) = closed.get(&(source.to_owned(), request.to_owned()))
+        {
+            problems.push(FieldProblem::new(
+                *line,
+                "request_id",
+                format!("request {request:?} was {state}: it cannot be approved or fulfilled"),
+            ));
+        }
+    }
+    Ok(problems)
+}

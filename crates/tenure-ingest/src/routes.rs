@@ -108,6 +108,7 @@ async fn convert_all<T>(
     }
     if let Some(db) = &state.directory {
         problems.extend(crate::directory::check_owners(db, &events).await?);
+        problems.extend(crate::directory::check_requests(db, &events).await?);
     }
     if problems.is_empty() {
         Ok(events.into_iter().map(|(_, e)| e).collect())
