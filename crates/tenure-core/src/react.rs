@@ -444,19 +444,12 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
         }
         EventPayload::LeaveOfAbsenceStarted { .. } if event.is_effective_when_recorded() => {
             if before.status == IdentityStatus::Active {
-                for grant in before
-                    .active_grants()
-                    .filter(|g| !g.suspended && policy.leave_of_absence.suspends(&g.entitlement))
-                {
-                    reaction.suspend(event, grant, false);
-                }
+                go_on_leave(&mut reaction, before, event, policy);
             }
         }
         EventPayload::LeaveOfAbsenceEnded if event.is_effective_when_recorded() => {
             if before.status == IdentityStatus::OnLeave {
-                for grant in before.active_grants().filter(|g| g.suspended) {
-                    reaction.suspend(event, grant, true);
-                }
+                come_back(&mut reaction, before, event);
             }
         }
         EventPayload::DeadlineReached {
@@ -467,12 +460,7 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             if before.status == IdentityStatus::Active
                 && same_instant(before.absence_from, *due_time)
             {
-                for grant in before
-                    .active_grants()
-                    .filter(|g| !g.suspended && policy.leave_of_absence.suspends(&g.entitlement))
-                {
-                    reaction.suspend(event, grant, false);
-                }
+                go_on_leave(&mut reaction, before, event, policy);
             }
         }
         EventPayload::DeadlineReached {
@@ -483,9 +471,7 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
             if before.status == IdentityStatus::OnLeave
                 && same_instant(before.absence_until, *due_time)
             {
-                for grant in before.active_grants().filter(|g| g.suspended) {
-                    reaction.suspend(event, grant, true);
-                }
+                come_back(&mut reaction, before, event);
             }
         }
         EventPayload::DeadlineReached { .. }
@@ -534,6 +520,28 @@ fn move_to(
         if !held.contains(entitlement) {
             reaction.grant_birthright(event, policy, new_role, entitlement);
         }
+    }
+}
+
+/// Suspends the active grants the leave-of-absence policy covers.
+fn go_on_leave(
+    reaction: &mut Reaction,
+    before: &IdentityState,
+    event: &LifecycleEvent,
+    policy: &Policy,
+) {
+    for grant in before
+        .active_grants()
+        .filter(|g| !g.suspended && policy.leave_of_absence.suspends(&g.entitlement))
+    {
+        reaction.suspend(event, grant, false);
+    }
+}
+
+/// Restores exactly what the leave suspended.
+fn come_back(reaction: &mut Reaction, before: &IdentityState, event: &LifecycleEvent) {
+    for grant in before.active_grants().filter(|g| g.suspended) {
+        reaction.suspend(event, grant, true);
     }
 }
 

@@ -32,18 +32,7 @@ impl Database {
         })?;
         ensure_database(&config).await?;
         migrate(&config).await?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .build()
-            .map_err(|e| StoreError::PoolConfig(e.to_string()))?;
-        Ok(Database { pool, config })
+        pooled(config)
     }
 
     /// Connects to `url` with every table in `schema` (created and migrated if new),
@@ -68,18 +57,7 @@ impl Database {
             .await?;
         config.options(format!("-c search_path={schema}"));
         migrate(&config).await?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .build()
-            .map_err(|e| StoreError::PoolConfig(e.to_string()))?;
-        Ok(Database { pool, config })
+        pooled(config)
     }
 
     /// The connection pool.
@@ -126,6 +104,22 @@ pub fn is_replay_schema(name: &str) -> bool {
         && name != "public"
         && !name.starts_with("pg_")
         && name != "information_schema"
+}
+
+/// A pool of up to 16 connections for an already created and migrated database.
+fn pooled(config: tokio_postgres::Config) -> Result<Database, StoreError> {
+    let manager = Manager::from_config(
+        config.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(16)
+        .build()
+        .map_err(|e| StoreError::PoolConfig(e.to_string()))?;
+    Ok(Database { pool, config })
 }
 
 fn quote_ident(name: &str) -> String {

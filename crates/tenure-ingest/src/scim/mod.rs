@@ -122,7 +122,17 @@ fn parse_body(body: &[u8]) -> Result<Value, ScimError> {
     })
 }
 
-async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, ScimError> {
+/// 503: the projection SCIM reads from cannot be reached; the client retries.
+fn unavailable(e: impl std::fmt::Display) -> ScimError {
+    ScimError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        format!("the projection cannot be read ({e}); retry"),
+    )
+}
+
+/// A connection to the projection (ingest must run with a database for SCIM).
+async fn projection(state: &IngestState) -> Result<deadpool_postgres::Object, ScimError> {
     let db = state.directory.as_ref().ok_or_else(|| {
         ScimError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -130,14 +140,11 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
             "SCIM needs the projection; run ingest with a database",
         )
     })?;
-    let unavailable = |e: String| {
-        ScimError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            format!("the projection cannot be read ({e}); retry"),
-        )
-    };
-    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    db.client().await.map_err(unavailable)
+}
+
+async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, ScimError> {
+    let client = projection(state).await?;
     let rows = client
         .query(
             "SELECT state FROM projection_identities WHERE identity_id = ANY($1)
@@ -145,7 +152,7 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
             &[&ids],
         )
         .await
-        .map_err(|e| unavailable(e.to_string()))?;
+        .map_err(unavailable)?;
     rows.into_iter()
         .map(|r| {
             serde_json::from_value(r.get(0)).map_err(|e| unavailable(format!("corrupt state: {e}")))
@@ -155,17 +162,10 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
 
 /// Whether `id` is a service account, API key or agent Tenure already knows.
 async fn non_human(state: &IngestState, id: Uuid) -> Result<bool, ScimError> {
-    let Some(db) = state.directory.as_ref() else {
+    if state.directory.is_none() {
         return Ok(false);
-    };
-    let unavailable = |e: String| {
-        ScimError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            format!("the projection cannot be read ({e}); retry"),
-        )
-    };
-    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    }
+    let client = projection(state).await?;
     let row = client
         .query_opt(
             "SELECT 1 FROM projection_identities WHERE identity_id = $1
@@ -173,7 +173,7 @@ async fn non_human(state: &IngestState, id: Uuid) -> Result<bool, ScimError> {
             &[&id],
         )
         .await
-        .map_err(|e| unavailable(e.to_string()))?;
+        .map_err(unavailable)?;
     Ok(row.is_some())
 }
 
@@ -417,28 +417,14 @@ async fn list(
             }),
         ));
     }
-    let db = state.directory.as_ref().ok_or_else(|| {
-        ScimError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            "SCIM needs the projection",
-        )
-    })?;
-    let unavailable = |e: String| {
-        ScimError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            format!("the projection cannot be read ({e}); retry"),
-        )
-    };
-    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    let client = projection(&state).await?;
     let total: i64 = client
         .query_one(
             "SELECT count(*) FROM projection_identities WHERE kind IN ('employee', 'contractor')",
             &[],
         )
         .await
-        .map_err(|e| unavailable(e.to_string()))?
+        .map_err(unavailable)?
         .get(0);
     let rows = client
         .query(
@@ -447,7 +433,7 @@ async fn list(
             &[&(start - 1), &count],
         )
         .await
-        .map_err(|e| unavailable(e.to_string()))?;
+        .map_err(unavailable)?;
     let resources: Vec<Value> = rows
         .into_iter()
         .filter_map(|r| serde_json::from_value::<IdentityState>(r.get(0)).ok())
