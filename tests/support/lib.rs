@@ -66,6 +66,7 @@ impl TestEnv {
             .args(args)
             .env("DATABASE_URL", &self.database_url)
             .env("KAFKA_BOOTSTRAP_SERVERS", self.bootstrap())
+            .env("TENURE_BROKER_KIND", "tansu")
             .stdin(Stdio::null())
             .output()
             .await
@@ -89,6 +90,7 @@ impl TestEnv {
             .args(args)
             .env("DATABASE_URL", &self.database_url)
             .env("KAFKA_BOOTSTRAP_SERVERS", self.bootstrap())
+            .env("TENURE_BROKER_KIND", "tansu")
             .env("TENURE_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)

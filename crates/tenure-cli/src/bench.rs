@@ -262,6 +262,7 @@ async fn ingest_http(db: &Database, bootstrap: &str, count: usize) -> anyhow::Re
         brake: Default::default(),
         credentials: Default::default(),
         check_owners: true,
+        ingest_timeout: services::INGEST_TIMEOUT,
     };
     let addr = services::spawn(
         &mut tasks,
@@ -333,7 +334,7 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot reach PostgreSQL at {url}"))?;
     let db = Database::connect(&url).await?;
-    let broker = services::start_embedded_broker(&args.storage, None).await?;
+    let broker = services::start_embedded_broker(&args.storage, 0, None).await?;
     let bootstrap = broker.bootstrap().to_owned();
     let history = tenure_gen::synthetic_history(people, 42);
     eprintln!(

@@ -50,6 +50,19 @@ pub struct ConnectArgs {
     /// hr / itsm / connector). Without it ingest accepts unauthenticated requests.
     #[arg(long, env = "TENURE_CREDENTIALS", global = true)]
     pub credentials: Option<PathBuf>,
+    /// The broker behind --bootstrap: `kafka` (no workarounds) or `tansu` (its
+    /// workarounds on: see crates/tenure-kafka/src/flavour.rs). The embedded broker is tansu.
+    #[arg(long, env = "TENURE_BROKER_KIND", global = true)]
+    pub broker_kind: Option<tenure_kafka::BrokerKind>,
+    /// Seconds ingest waits for the broker to acknowledge a request's events before
+    /// answering 503 (the request may be resent).
+    #[arg(
+        long,
+        env = "TENURE_INGEST_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub ingest_timeout_secs: u64,
 }
 
 /// When the reactor's safety brake holds revocations back.
@@ -163,6 +176,12 @@ pub enum Command {
     Simulate(crate::simulate::SimulateArgs),
     /// Create the database if needed, apply schema migrations, and exit.
     Migrate,
+    /// Records a consumer parked because they cannot be processed: list them, or send
+    /// them back to their topic after a fix.
+    DeadLetters {
+        #[command(subcommand)]
+        action: crate::dead_letters::DeadLetterAction,
+    },
     /// Show the safety brake's held revocations, or release them for publication.
     Brake {
         #[command(subcommand)]
@@ -212,6 +231,9 @@ pub struct BrokerArgs {
         default_value = "sqlite://.tenure/broker.db"
     )]
     pub storage: String,
+    /// TCP port of the embedded broker; 0 picks a free one.
+    #[arg(long, env = "TENURE_BROKER_PORT", default_value_t = 0)]
+    pub broker_port: u16,
 }
 
 /// Options of `tenure run`, the whole pipeline in one process.
@@ -280,6 +302,9 @@ fn ensure_parent_dir(storage: &str) -> anyhow::Result<()> {
 /// Runs the parsed command.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let connect = cli.connect;
+    if let Some(kind) = connect.broker_kind {
+        tenure_kafka::flavour::declare(kind);
+    }
     let retry = cli.retry.policy();
     let brake = cli.brake.policy();
     let credentials = services::load_credentials(connect.credentials.as_deref())?;
@@ -304,6 +329,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => {
             let bootstrap = require_bootstrap(&connect)?;
             crate::replay::run(&connect.database_url, &bootstrap, args).await
+        }
+        Command::DeadLetters { action } => {
+            crate::dead_letters::run(&connect.database_url, connect.bootstrap.clone(), action).await
         }
         Command::Brake { action } => {
             let db = Database::connect(&connect.database_url).await?;
@@ -338,7 +366,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Broker(args) => {
             ensure_parent_dir(&args.storage)?;
-            let broker = services::start_embedded_broker(&args.storage, None).await?;
+            let broker =
+                services::start_embedded_broker(&args.storage, args.broker_port, None).await?;
             println!(
                 "broker ready: --bootstrap {} (storage {})",
                 broker.bootstrap(),
@@ -357,8 +386,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(b) => (None, b.clone()),
                 None => {
                     ensure_parent_dir(&args.broker.storage)?;
-                    let broker =
-                        services::start_embedded_broker(&args.broker.storage, None).await?;
+                    let broker = services::start_embedded_broker(
+                        &args.broker.storage,
+                        args.broker.broker_port,
+                        None,
+                    )
+                    .await?;
                     let bootstrap = broker.bootstrap().to_owned();
                     (Some(broker), bootstrap)
                 }
@@ -373,6 +406,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     brake,
                     credentials: credentials.clone(),
                     check_owners: true,
+                    ingest_timeout: std::time::Duration::from_secs(connect.ingest_timeout_secs),
                 },
                 Some(args.listen.listen),
             )
@@ -416,6 +450,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 brake,
                 credentials,
                 check_owners: true,
+                ingest_timeout: std::time::Duration::from_secs(connect.ingest_timeout_secs),
             };
             run_selection(selection, &bootstrap, db, rules, listen).await
         }

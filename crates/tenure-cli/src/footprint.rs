@@ -58,6 +58,7 @@ fn spawn(database_url: &str, bootstrap: &str, args: &[&str]) -> anyhow::Result<C
         .env("DATABASE_URL", database_url)
         .env("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
         .env("TENURE_LOG", "warn")
+        .env("TENURE_BROKER_KIND", "tansu")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -127,7 +128,7 @@ pub async fn measure(
 ) -> anyhow::Result<Footprint> {
     Database::drop_database(database_url).await?;
     let db = Database::connect(database_url).await?;
-    let broker = services::start_embedded_broker(storage, None).await?;
+    let broker = services::start_embedded_broker(storage, 0, None).await?;
     let bootstrap = broker.bootstrap().to_owned();
     let policy = services::load_policy(None)?;
     let (mut hr, mut itsm) = (Vec::new(), Vec::new());

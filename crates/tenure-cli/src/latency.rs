@@ -111,7 +111,7 @@ pub async fn measure(
 ) -> anyhow::Result<(Latency, Latency)> {
     Database::drop_database(database_url).await?;
     let db = Database::connect(database_url).await?;
-    let broker = services::start_embedded_broker(storage, None).await?;
+    let broker = services::start_embedded_broker(storage, 0, None).await?;
     let bootstrap = broker.bootstrap().to_owned();
     let (stop, stopped) = shutdown::channel();
     let mut tasks = JoinSet::new();
@@ -129,6 +129,7 @@ pub async fn measure(
         },
         credentials: Default::default(),
         check_owners: false,
+        ingest_timeout: services::INGEST_TIMEOUT,
     };
     let addr = services::spawn(
         &mut tasks,

@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod cli;
+mod dead_letters;
 mod demo;
 mod events;
 mod footprint;

@@ -44,12 +44,13 @@ pub fn load_credentials(path: Option<&Path>) -> anyhow::Result<tenure_ingest::Cr
 /// Starts the embedded broker with `storage` and creates Tenure's topics.
 pub async fn start_embedded_broker(
     storage: &str,
+    port: u16,
     log_file: Option<PathBuf>,
 ) -> anyhow::Result<EmbeddedBroker> {
     let binary = broker::locate_tansu()?;
     let broker = EmbeddedBroker::start(BrokerOptions {
         binary,
-        port: 0,
+        port,
         storage: storage.to_owned(),
         log_file,
     })
@@ -68,7 +69,12 @@ pub struct Rules {
     /// Refuse owners the projection does not know as active people. Off only where
     /// no projector maintains the projection (the latency bench).
     pub check_owners: bool,
+    /// How long ingest waits for the broker's acknowledgement before answering 503.
+    pub ingest_timeout: Duration,
 }
+
+/// Ingest's default bound on waiting for the broker (`--ingest-timeout-secs`).
+pub const INGEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which services a process runs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -100,8 +106,13 @@ pub fn http_router(
     retry: tenure_reactor::RetryPolicy,
     bootstrap: Option<String>,
 ) -> Router {
+    let readiness = Readiness {
+        db: db.clone(),
+        bootstrap: bootstrap.clone(),
+    };
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz).with_state(readiness))
         .route(
             "/openapi.json",
             get(|| async { ([(CONTENT_TYPE, "application/json")], OPENAPI) }),
@@ -116,6 +127,76 @@ pub fn http_router(
         app = app.merge(tenure_reactor::api::router(db.clone(), retry));
     }
     app
+}
+
+/// What `/readyz` checks: PostgreSQL, the broker, and the embedded broker's supervisor.
+#[derive(Clone)]
+struct Readiness {
+    db: Database,
+    bootstrap: Option<String>,
+}
+
+/// Ready when PostgreSQL answers a query and the broker a metadata request, each
+/// within two seconds; `503` with what is down otherwise. Liveness (`/healthz`) only
+/// says the process serves HTTP.
+async fn readyz(
+    axum::extract::State(ready): axum::extract::State<Readiness>,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    let bound = Duration::from_secs(2);
+    let database = async {
+        let client = ready.db.client().await.map_err(|e| e.to_string())?;
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let database = match tokio::time::timeout(bound, database).await {
+        Ok(Ok(())) => serde_json::json!({"up": true}),
+        Ok(Err(e)) => serde_json::json!({"up": false, "error": e}),
+        Err(_) => serde_json::json!({"up": false, "error": "no answer within 2 s"}),
+    };
+    let broker = match &ready.bootstrap {
+        Some(bootstrap) => {
+            let bootstrap = bootstrap.clone();
+            let answered = tokio::task::spawn_blocking(move || {
+                use rdkafka::consumer::Consumer;
+                let probe: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+                    .set("bootstrap.servers", &bootstrap)
+                    .set("log_level", "0")
+                    .create()
+                    .map_err(|e| e.to_string())?;
+                probe
+                    .fetch_metadata(None, Duration::from_secs(2))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            match answered {
+                Ok(()) => serde_json::json!({"up": true}),
+                Err(e) => serde_json::json!({"up": false, "error": e}),
+            }
+        }
+        None => serde_json::json!({"up": null}),
+    };
+    let embedded = tenure_kafka::broker::embedded_health();
+    let up = |v: &serde_json::Value| v["up"] != serde_json::json!(false);
+    let ready_now = up(&database) && up(&broker) && embedded.as_ref().is_none_or(|h| h.up);
+    let status = if ready_now {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "ready": ready_now,
+            "database": database,
+            "broker": broker,
+            "embedded_broker": embedded,
+        })),
+    )
 }
 
 /// Spawns the selected services, and their HTTP API on `listen` if given; each task
@@ -135,6 +216,7 @@ pub async fn spawn(
         brake,
         credentials,
         check_owners,
+        ingest_timeout,
     } = rules;
     if selection.ingest && listen.is_some() && credentials.is_open() {
         tracing::warn!(
@@ -148,9 +230,10 @@ pub async fn spawn(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         bound = Some(listener.local_addr()?);
-        let mut ingest = tenure_ingest::IngestState::new(publisher.clone())
-            .with_credentials(credentials)
-            .with_policy(policy.clone());
+        let mut ingest =
+            tenure_ingest::IngestState::new(Publisher::bounded(bootstrap, ingest_timeout)?)
+                .with_credentials(credentials)
+                .with_policy(policy.clone());
         if check_owners {
             ingest = ingest.with_directory(db.clone());
         }
@@ -279,7 +362,11 @@ mod tests {
             .iter()
             .chain(tenure_projector::api::ROUTES)
             .chain(tenure_reactor::api::ROUTES)
-            .chain(&[("get", "/healthz"), ("get", "/openapi.json")])
+            .chain(&[
+                ("get", "/healthz"),
+                ("get", "/readyz"),
+                ("get", "/openapi.json"),
+            ])
             .map(|(m, p)| (m.to_string(), p.to_string()))
             .collect();
         assert_eq!(documented(), served);

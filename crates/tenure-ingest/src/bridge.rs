@@ -71,6 +71,10 @@ impl BridgeHandler {
         }
         .map_err(|problems| describe(&problems))?;
         if let Some(e) = &event {
+            let problems = crate::routes::storage_problems(1, e);
+            if !problems.is_empty() {
+                return Err(describe(&problems));
+            }
             let problems = crate::directory::check_owners(&self.directory, &[(1, e.clone())])
                 .await
                 .map_err(|e| format!("directory: {}", e.message))?;
@@ -96,7 +100,7 @@ impl BatchHandler for BridgeHandler {
                 Ok(None) => {}
                 Err(reason) if reason.starts_with("directory: ") => {
                     // The projection is unreadable: retry the batch rather than refuse.
-                    return Err(KafkaAdapterError::Handler(reason.into()));
+                    return Err(KafkaAdapterError::Unavailable(reason));
                 }
                 Err(reason) => {
                     warn!(topic = %record.topic, offset = record.offset, %reason, "dead letter");

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use serde::Serialize;
 use tenure_core::LifecycleEvent;
 use tenure_kafka::Publisher;
-use tracing::warn;
+use tracing::debug;
 use uuid::Uuid;
 
 use crate::auth::{Credentials, Scope};
@@ -27,6 +27,8 @@ pub struct IngestState {
     pub(crate) credentials: Credentials,
     policy: std::sync::Arc<tenure_core::Policy>,
     pub(crate) directory: Option<tenure_store::Database>,
+    /// SCIM's read-your-writes memory and per-user locks.
+    pub(crate) scim: std::sync::Arc<crate::scim::ledger::ScimLedger>,
 }
 
 impl IngestState {
@@ -37,6 +39,7 @@ impl IngestState {
             credentials: Credentials::default(),
             policy: Default::default(),
             directory: None,
+            scim: Default::default(),
         }
     }
 
@@ -101,7 +104,10 @@ async fn convert_all<T>(
     let mut problems = Vec::new();
     for (line, item) in items {
         match convert(line, item) {
-            Ok(Some(event)) => events.push((line, event)),
+            Ok(Some(event)) => {
+                problems.extend(storage_problems(line, &event));
+                events.push((line, event));
+            }
             Ok(None) => {}
             Err(mut p) => problems.append(&mut p),
         }
@@ -118,19 +124,35 @@ async fn convert_all<T>(
     }
 }
 
+/// What of `event` (on `line`) cannot be stored: refused here rather than accepted
+/// and then failing in every consumer.
+pub(crate) fn storage_problems(line: usize, event: &LifecycleEvent) -> Vec<FieldProblem> {
+    tenure_core::limits::storage_problems(event)
+        .into_iter()
+        .map(|p| FieldProblem::new(line, p.field, p.problem))
+        .collect()
+}
+
 /// Appends `events` to the log; returns only once the broker has acknowledged all.
 pub(crate) async fn publish_events(
     state: &IngestState,
     events: &[LifecycleEvent],
-) -> Result<(), ApiError> {
+) -> Result<Vec<tenure_kafka::publisher::Delivered>, ApiError> {
     let results = join_all(events.iter().map(|e| state.publisher.send_event(e))).await;
-    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-        warn!(error = %e, "broker did not acknowledge; answering 503");
-        return Err(ApiError::unavailable(format!(
-            "the event log did not acknowledge ({e}); resend the request, duplicates are recognised"
-        )));
+    let mut delivered = Vec::with_capacity(results.len());
+    for result in results {
+        match result {
+            Ok(d) => delivered.push(d),
+            Err(e) => {
+                // The publisher logs the outage once; each refused request is only a debug line.
+                debug!(error = %e, "broker did not acknowledge; answering 503");
+                return Err(ApiError::unavailable(format!(
+                    "the event log did not acknowledge ({e}); resend the request, duplicates are recognised"
+                )));
+            }
+        }
     }
-    Ok(())
+    Ok(delivered)
 }
 
 async fn publish(

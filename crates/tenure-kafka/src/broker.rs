@@ -1,17 +1,27 @@
-//! The embedded Kafka-protocol broker: tansu, run as a managed child process.
+//! The embedded Kafka-protocol broker: tansu, run as a supervised child process.
 //!
 //! Building tansu into our binary would add ~400 crates and ~10 minutes to every
 //! clean build; a `cargo install`ed binary is built once per machine (see
-//! `deploy/install-broker.sh`) and supervised here. Killed when dropped.
+//! `deploy/install-broker.sh`) and supervised here:
+//! - it dies with its parent (a parent-death signal through `setpriv`, so a crashed
+//!   `tenure` leaves no broker behind holding the port and the storage);
+//! - it is restarted on the same port and storage when it exits, when its storage
+//!   task panics (tansu then stays up but answers every request with an error), or
+//!   when it stops answering metadata requests;
+//! - its state (up, restarts, pid) is published for `/readyz` and `/metrics`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tracing::info;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
 
 use crate::error::KafkaAdapterError;
 
@@ -20,7 +30,7 @@ use crate::error::KafkaAdapterError;
 pub struct BrokerOptions {
     /// The tansu binary; see [`locate_tansu`].
     pub binary: PathBuf,
-    /// The TCP port to listen on; 0 picks a free one.
+    /// The TCP port to listen on; 0 picks a free one (kept across restarts).
     pub port: u16,
     /// tansu storage URL: `sqlite://FILE` (durable) or `memory://tansu/` (fast, lost on exit).
     pub storage: String,
@@ -28,10 +38,63 @@ pub struct BrokerOptions {
     pub log_file: Option<PathBuf>,
 }
 
-/// A running broker child process.
+/// What the supervisor knows of the broker, shared with health endpoints.
+#[derive(Debug, Default)]
+pub struct BrokerHealth {
+    up: AtomicBool,
+    restarts: AtomicU64,
+    pid: AtomicU32,
+    last_failure: Mutex<Option<String>>,
+}
+
+/// A copy of [`BrokerHealth`] at one moment.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BrokerHealthSnapshot {
+    pub up: bool,
+    pub restarts: u64,
+    pub pid: u32,
+    pub last_failure: Option<String>,
+}
+
+impl BrokerHealth {
+    /// The current state.
+    pub fn snapshot(&self) -> BrokerHealthSnapshot {
+        BrokerHealthSnapshot {
+            up: self.up.load(Ordering::SeqCst),
+            restarts: self.restarts.load(Ordering::SeqCst),
+            pid: self.pid.load(Ordering::SeqCst),
+            last_failure: self
+                .last_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+
+    fn failed(&self, why: String) {
+        self.up.store(false, Ordering::SeqCst);
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+}
+
+static CURRENT: Mutex<Option<Arc<BrokerHealth>>> = Mutex::new(None);
+
+/// The health of this process's embedded broker, if it runs one.
+pub fn embedded_health() -> Option<BrokerHealthSnapshot> {
+    CURRENT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .map(|h| h.snapshot())
+}
+
+/// A running, supervised broker child process; stopped when [`EmbeddedBroker::stop`]
+/// is called or the supervisor's runtime ends.
 pub struct EmbeddedBroker {
-    child: Child,
     bootstrap: String,
+    health: Arc<BrokerHealth>,
+    stop: Option<oneshot::Sender<()>>,
+    supervisor: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Finds the tansu binary: `$TENURE_BROKER_BIN`, then `tansu` on `PATH`, then `~/.cargo/bin/tansu`.
@@ -61,51 +124,295 @@ fn free_port() -> Result<u16, KafkaAdapterError> {
         .map_err(|e| KafkaAdapterError::Broker(format!("no free TCP port: {e}")))
 }
 
+/// `setpriv`, when the machine has it, makes the kernel kill the broker when its
+/// parent dies, without any unsafe code of ours.
+fn setpriv() -> Option<&'static Path> {
+    ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+}
+
+/// One broker process and the signal its stderr watcher raises when tansu panics.
+struct Running {
+    child: Child,
+    panicked: mpsc::UnboundedReceiver<String>,
+}
+
+fn spawn_child(options: &BrokerOptions, url: &str) -> Result<Running, KafkaAdapterError> {
+    let mut command = match setpriv() {
+        Some(setpriv) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(&options.binary);
+            c
+        }
+        None => Command::new(&options.binary),
+    };
+    command
+        .arg("broker")
+        .args(["--listener-url", url])
+        .args(["--advertised-listener-url", url])
+        .args(["--storage-engine", &options.storage])
+        .env(
+            "RUST_LOG",
+            std::env::var("TENURE_BROKER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|e| {
+        KafkaAdapterError::Broker(format!("cannot start {}: {e}", options.binary.display()))
+    })?;
+    let (tx, panicked) = mpsc::unbounded_channel();
+    if let Some(stderr) = child.stderr.take() {
+        let log_file = options.log_file.clone();
+        tokio::spawn(async move {
+            let mut log = match log_file {
+                Some(path) => tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await
+                    .ok(),
+                None => None,
+            };
+            let mut lines = BufReader::new(stderr).lines();
+            let mut panic_pending = false;
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(log) = log.as_mut() {
+                    let _ = log.write_all(line.as_bytes()).await;
+                    let _ = log.write_all(b"\n").await;
+                }
+                // A panic in a connection task is contained by tansu; one in its
+                // storage task leaves the broker up but unable to serve anything.
+                if line.contains("panicked at") {
+                    panic_pending = true;
+                }
+                if panic_pending && line.contains("tansu-storage") {
+                    let _ = tx.send(line.clone());
+                    panic_pending = false;
+                }
+            }
+        });
+    }
+    Ok(Running { child, panicked })
+}
+
+/// Whether the broker at `bootstrap` answers a metadata request within `timeout`.
+async fn answers(bootstrap: &str, timeout: Duration) -> bool {
+    let bootstrap = bootstrap.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let probe: BaseConsumer = match ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("log_level", "0")
+            .create()
+        {
+            Ok(p) => p,
+            Err(_) => return false,
+        };
+        probe.fetch_metadata(None, timeout).is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+async fn wait_ready(
+    running: &mut Running,
+    bootstrap: &str,
+    limit: Duration,
+) -> Result<(), KafkaAdapterError> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = running
+            .child
+            .try_wait()
+            .map_err(|e| KafkaAdapterError::Broker(e.to_string()))?
+        {
+            return Err(KafkaAdapterError::Broker(format!(
+                "tansu exited at start with {status}"
+            )));
+        }
+        if answers(bootstrap, Duration::from_millis(500)).await {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            return Err(KafkaAdapterError::Broker(format!(
+                "tansu did not answer on {bootstrap} within {limit:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Probes between checks, and failed probes in a row before a restart: generous,
+/// since tansu serves every storage request in turn and is slow under load.
+const PROBE_EVERY: Duration = Duration::from_secs(3);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+const PROBES_BEFORE_RESTART: u32 = 6;
+
+/// Why a running broker was given up on.
+enum Ended {
+    Stopped,
+    Failed(String),
+}
+
+async fn watch_running(
+    running: &mut Running,
+    bootstrap: &str,
+    health: &BrokerHealth,
+    stop: &mut oneshot::Receiver<()>,
+) -> Ended {
+    let mut failed_probes = 0u32;
+    let mut probe = tokio::time::interval(PROBE_EVERY);
+    probe.tick().await;
+    loop {
+        tokio::select! {
+            _ = &mut *stop => return Ended::Stopped,
+            status = running.child.wait() => {
+                return Ended::Failed(match status {
+                    Ok(s) => format!("tansu exited with {s}"),
+                    Err(e) => format!("tansu could not be waited for: {e}"),
+                });
+            }
+            Some(line) = running.panicked.recv() => {
+                return Ended::Failed(format!("tansu's storage panicked: {line}"));
+            }
+            _ = probe.tick() => {
+                if answers(bootstrap, PROBE_TIMEOUT).await {
+                    if failed_probes > 0 {
+                        info!(%bootstrap, "embedded broker answers again");
+                    }
+                    failed_probes = 0;
+                    health.up.store(true, Ordering::SeqCst);
+                } else {
+                    failed_probes += 1;
+                    if failed_probes == 2 {
+                        warn!(%bootstrap, "embedded broker does not answer metadata requests");
+                        health.failed("not answering metadata requests".into());
+                    }
+                    if failed_probes >= PROBES_BEFORE_RESTART {
+                        return Ended::Failed(format!(
+                            "tansu did not answer {failed_probes} probes in a row"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn supervise(
+    options: BrokerOptions,
+    url: String,
+    bootstrap: String,
+    mut running: Running,
+    health: Arc<BrokerHealth>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match watch_running(&mut running, &bootstrap, &health, &mut stop).await {
+            Ended::Stopped => {
+                let _ = running.child.kill().await;
+                health.up.store(false, Ordering::SeqCst);
+                return;
+            }
+            Ended::Failed(why) => {
+                error!(%bootstrap, storage = %options.storage, reason = %why,
+                       "embedded broker failed; restarting it on the same port and storage");
+                health.failed(why);
+                let _ = running.child.kill().await;
+            }
+        }
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+            let mut next = match spawn_child(&options, &url) {
+                Ok(r) => r,
+                Err(e) => {
+                    error!(error = %e, "embedded broker cannot be restarted yet");
+                    continue;
+                }
+            };
+            if let Some(pid) = next.child.id() {
+                health.pid.store(pid, Ordering::SeqCst);
+            }
+            match wait_ready(&mut next, &bootstrap, Duration::from_secs(30)).await {
+                Ok(()) => {
+                    health.restarts.fetch_add(1, Ordering::SeqCst);
+                    if options.storage.starts_with("memory:") {
+                        warn!(
+                            "the embedded broker kept its log in memory: the restarted broker starts empty"
+                        );
+                    }
+                    if let Err(e) =
+                        crate::topics::ensure_topics(&bootstrap, crate::topics::DEFAULT_PARTITIONS)
+                            .await
+                    {
+                        warn!(error = %e, "topics could not be checked after the restart");
+                    }
+                    health.up.store(true, Ordering::SeqCst);
+                    info!(%bootstrap, "embedded broker restarted");
+                    running = next;
+                    wait = Duration::from_millis(200);
+                    break;
+                }
+                Err(e) => {
+                    error!(error = %e, "restarted embedded broker is not ready; trying again");
+                    let _ = next.child.kill().await;
+                }
+            }
+        }
+    }
+}
+
 impl EmbeddedBroker {
-    /// Starts the broker and waits until it answers metadata requests.
+    /// Starts the broker, waits until it answers metadata requests, and supervises it.
     pub async fn start(options: BrokerOptions) -> Result<EmbeddedBroker, KafkaAdapterError> {
+        crate::flavour::declare(crate::BrokerKind::Tansu);
         let port = if options.port == 0 {
             free_port()?
         } else {
             options.port
         };
         let url = format!("tcp://127.0.0.1:{port}");
-        let (stdout, stderr) = match &options.log_file {
-            Some(path) => {
-                let file = std::fs::File::create(path).map_err(|e| {
-                    KafkaAdapterError::Broker(format!("cannot write {}: {e}", path.display()))
-                })?;
-                let copy = file
-                    .try_clone()
-                    .map_err(|e| KafkaAdapterError::Broker(e.to_string()))?;
-                (Stdio::from(file), Stdio::from(copy))
-            }
-            None => (Stdio::null(), Stdio::null()),
-        };
-        let child = Command::new(&options.binary)
-            .arg("broker")
-            .args(["--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
-            .args(["--storage-engine", &options.storage])
-            .env(
-                "RUST_LOG",
-                std::env::var("TENURE_BROKER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                KafkaAdapterError::Broker(format!("cannot start {}: {e}", options.binary.display()))
+        let bootstrap = format!("127.0.0.1:{port}");
+        if let Some(path) = &options.log_file {
+            std::fs::File::create(path).map_err(|e| {
+                KafkaAdapterError::Broker(format!("cannot write {}: {e}", path.display()))
             })?;
-        let mut broker = EmbeddedBroker {
-            child,
-            bootstrap: format!("127.0.0.1:{port}"),
-        };
-        broker.wait_ready(Duration::from_secs(30)).await?;
-        info!(bootstrap = %broker.bootstrap, storage = %options.storage, "embedded broker ready");
-        Ok(broker)
+        }
+        let mut running = spawn_child(&options, &url)?;
+        if let Err(e) = wait_ready(&mut running, &bootstrap, Duration::from_secs(30)).await {
+            let _ = running.child.kill().await;
+            return Err(e);
+        }
+        info!(%bootstrap, storage = %options.storage, "embedded broker ready");
+        let health = Arc::new(BrokerHealth::default());
+        health.up.store(true, Ordering::SeqCst);
+        if let Some(pid) = running.child.id() {
+            health.pid.store(pid, Ordering::SeqCst);
+        }
+        *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(health.clone());
+        let (stop, stopped) = oneshot::channel();
+        let supervisor = tokio::spawn(supervise(
+            options,
+            url,
+            bootstrap.clone(),
+            running,
+            health.clone(),
+            stopped,
+        ));
+        Ok(EmbeddedBroker {
+            bootstrap,
+            health,
+            stop: Some(stop),
+            supervisor: Some(supervisor),
+        })
     }
 
     /// The `bootstrap.servers` string for clients.
@@ -113,49 +420,31 @@ impl EmbeddedBroker {
         &self.bootstrap
     }
 
-    /// The broker's process id (tests use it to kill the broker).
+    /// The broker's current process id (tests use it to kill the broker).
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        Some(self.health.pid.load(Ordering::SeqCst)).filter(|p| *p != 0)
     }
 
-    async fn wait_ready(&mut self, limit: Duration) -> Result<(), KafkaAdapterError> {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self
-                .child
-                .try_wait()
-                .map_err(|e| KafkaAdapterError::Broker(e.to_string()))?
-            {
-                return Err(KafkaAdapterError::Broker(format!(
-                    "tansu exited at start with {status}"
-                )));
-            }
-            let bootstrap = self.bootstrap.clone();
-            let ready = tokio::task::spawn_blocking(move || {
-                let probe: BaseConsumer = ClientConfig::new()
-                    .set("bootstrap.servers", &bootstrap)
-                    .create()?;
-                probe
-                    .fetch_metadata(None, Duration::from_millis(500))
-                    .map(|_| ())
-            })
-            .await
-            .map_err(|e| KafkaAdapterError::Broker(e.to_string()))?;
-            if ready.is_ok() {
-                return Ok(());
-            }
-            if started.elapsed() > limit {
-                return Err(KafkaAdapterError::Broker(format!(
-                    "tansu did not answer on {} within {limit:?}",
-                    self.bootstrap
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// What the supervisor knows of the broker now.
+    pub fn health(&self) -> BrokerHealthSnapshot {
+        self.health.snapshot()
     }
 
     /// Stops the broker and waits for it to exit.
     pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.await;
+        }
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }

@@ -10,6 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,7 +26,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::error::KafkaAdapterError;
+use crate::error::{FailureAction, KafkaAdapterError};
 
 /// Most records Tenure's producers put in one record batch.
 ///
@@ -35,9 +38,14 @@ use crate::error::KafkaAdapterError;
 pub const MAX_RECORDS_PER_BATCH: usize = 500;
 
 /// Where to fetch from to be sure to see the record at `next` (see [`MAX_RECORDS_PER_BATCH`]).
+/// Against Apache Kafka the consumer resumes exactly at its stored offset.
 fn fetch_from(next: Option<i64>) -> Offset {
+    let rewind = match crate::flavour::current() {
+        crate::BrokerKind::Tansu => MAX_RECORDS_PER_BATCH as i64,
+        crate::BrokerKind::Kafka => 0,
+    };
     match next {
-        Some(next) => Offset::Offset((next - MAX_RECORDS_PER_BATCH as i64).max(0)),
+        Some(next) => Offset::Offset((next - rewind).max(0)),
         None => Offset::Beginning,
     }
 }
@@ -86,6 +94,19 @@ pub struct Record {
 }
 
 impl Record {
+    /// This record as a dead letter parked for `error`.
+    pub fn dead_letter(&self, error: String) -> tenure_store::dead_letters::DeadLetter<'_> {
+        tenure_store::dead_letters::DeadLetter {
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            key: self.key.as_deref(),
+            payload: &self.payload,
+            headers: &self.headers,
+            error,
+        }
+    }
+
     /// The value of a header, if present and UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -115,6 +136,7 @@ struct FencedContext {
     /// Bumped on every rebalance, so a batch gathered across one is dropped.
     generation: AtomicU64,
     failure: Mutex<Option<StoreError>>,
+    quiet: crate::quiet::QuietContext,
 }
 
 impl FencedContext {
@@ -127,7 +149,15 @@ impl FencedContext {
     }
 }
 
-impl ClientContext for FencedContext {}
+impl ClientContext for FencedContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.quiet.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.quiet.error(error, reason);
+    }
+}
 
 impl ConsumerContext for FencedContext {
     fn rebalance(
@@ -249,6 +279,7 @@ fn consume_loop<H: BatchHandler>(
         assignment: Mutex::new(HashMap::new()),
         generation: AtomicU64::new(0),
         failure: Mutex::new(None),
+        quiet: Default::default(),
     };
     let consumer: BaseConsumer<FencedContext> = ClientConfig::new()
         .set("bootstrap.servers", &settings.bootstrap)
@@ -269,6 +300,8 @@ fn consume_loop<H: BatchHandler>(
     consumer.subscribe(&topics)?;
 
     let mut polled: Vec<Record> = Vec::with_capacity(settings.max_batch);
+    let mut failures: u32 = 0;
+    let mut idle = IdleWatch::new(&settings.group_id);
     while !*shutdown.borrow() {
         if let Some(e) = consumer
             .context()
@@ -279,6 +312,13 @@ fn consume_loop<H: BatchHandler>(
         {
             return Err(e.into());
         }
+        let owned = consumer
+            .context()
+            .assignment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        idle.observe(owned);
         let generation = consumer.context().generation.load(Ordering::SeqCst);
         polled.clear();
         let mut deadline: Option<Instant> = None;
@@ -347,44 +387,44 @@ fn consume_loop<H: BatchHandler>(
         }
         // One transaction per partition, run side by side: partitions hold disjoint
         // identities, and each advances only its own offsets, so they cannot conflict.
-        let advances = advances_for(&records, &assignment);
-        let results = runtime.block_on(futures::future::join_all(advances.iter().map(|advance| {
-            let part: Vec<&Record> = records
-                .iter()
-                .filter(|r| {
-                    r.partition == advance.partition.partition && r.topic == advance.partition.topic
-                })
-                .collect();
-            commit_partition(&db, &settings.group_id, &handler, part, advance)
-        })));
+        let batches = split_by_partition(records, &assignment);
+        let results = runtime.block_on(futures::future::join_all(batches.iter().map(
+            |(advance, part)| handle_partition(&db, &settings.group_id, &handler, part, advance),
+        )));
         let mut retry = false;
-        for (advance, result) in advances.iter().zip(results) {
+        for ((advance, _), result) in batches.iter().zip(results) {
             match result {
-                Ok(()) => {
+                Ok(next) => {
                     let mut assignment = consumer
                         .context()
                         .assignment
                         .lock()
                         .unwrap_or_else(|p| p.into_inner());
                     if let Some(stored) = assignment.get_mut(&advance.partition) {
-                        *stored = Some(advance.next);
+                        *stored = Some(next);
                     }
                 }
-                Err(KafkaAdapterError::Store(e @ StoreError::Fenced { .. })) => {
+                Err(e) if e.action() == FailureAction::Stop => return Err(e),
+                Err(e @ KafkaAdapterError::Store(StoreError::Fenced { .. })) => {
                     warn!(error = %e, "batch rolled back: another instance owns these offsets");
                     retry = true;
                 }
-                Err(KafkaAdapterError::Store(
-                    e @ (StoreError::Postgres(_) | StoreError::Pool(_)),
-                )) => {
-                    warn!(error = %e, "batch rolled back; retrying from stored offsets");
+                Err(e) => {
+                    if failures == 0 {
+                        warn!(error = %e, "batch rolled back; retrying from stored offsets with backoff");
+                    } else {
+                        debug!(error = %e, failures, "batch rolled back again");
+                    }
                     retry = true;
                 }
-                Err(e) => return Err(e),
             }
         }
         if retry {
-            reposition_until_done(&consumer, &shutdown);
+            failures = failures.saturating_add(1);
+            reposition_until_done(&consumer, &shutdown, backoff(failures));
+        } else if failures > 0 {
+            info!(group = %settings.group_id, failures, "batches commit again");
+            failures = 0;
         }
     }
     info!(group = %settings.group_id, "consumer stopping");
@@ -392,43 +432,185 @@ fn consume_loop<H: BatchHandler>(
     Ok(())
 }
 
-fn advances_for(
-    records: &[Record],
+/// Warns while a consumer holds no partitions: after a crash the group may still
+/// count the dead member until its session expires, and an operator must be able to
+/// see a consumer that is subscribed but idle rather than find out from the lag.
+struct IdleWatch<'a> {
+    group: &'a str,
+    since: Option<Instant>,
+    warned: Option<Instant>,
+}
+
+impl<'a> IdleWatch<'a> {
+    /// How long a consumer may hold nothing before it is reported.
+    const GRACE: Duration = Duration::from_secs(10);
+    /// How often the report repeats while it lasts.
+    const REPEAT: Duration = Duration::from_secs(60);
+
+    fn new(group: &'a str) -> Self {
+        IdleWatch {
+            group,
+            since: Some(Instant::now()),
+            warned: None,
+        }
+    }
+
+    fn observe(&mut self, owned: usize) {
+        if owned > 0 {
+            if let (Some(since), Some(_)) = (self.since, self.warned) {
+                info!(group = self.group, partitions = owned, after = ?since.elapsed(),
+                      "consumer holds partitions again");
+            }
+            self.since = None;
+            self.warned = None;
+            return;
+        }
+        let since = *self.since.get_or_insert_with(Instant::now);
+        let due = match self.warned {
+            None => since.elapsed() >= Self::GRACE,
+            Some(at) => at.elapsed() >= Self::REPEAT,
+        };
+        if due {
+            warn!(group = self.group, idle_for = ?since.elapsed(),
+                  "consumer holds no partitions: another member owns them all, or the group \
+                   still waits for a crashed member's session to expire");
+            self.warned = Some(Instant::now());
+        }
+    }
+}
+
+/// How long to wait before the `failures`-th retry in a row: 250 ms doubling to 10 s.
+fn backoff(failures: u32) -> Duration {
+    (Duration::from_millis(250) * 2u32.saturating_pow(failures.saturating_sub(1).min(6)))
+        .min(Duration::from_secs(10))
+}
+
+/// Moves `records` (each partition's in offset order) into one batch per partition,
+/// with the offset advance that committing it makes.
+fn split_by_partition(
+    records: Vec<Record>,
     assignment: &HashMap<PartitionKey, Option<i64>>,
-) -> Vec<OffsetAdvance> {
-    let mut by_partition: BTreeMap<PartitionKey, (i64, i64)> = BTreeMap::new();
+) -> Vec<(OffsetAdvance, Vec<Record>)> {
+    let mut by_partition: BTreeMap<PartitionKey, Vec<Record>> = BTreeMap::new();
     for r in records {
         let key = PartitionKey {
             topic: r.topic.clone(),
             partition: r.partition,
         };
-        let entry = by_partition.entry(key).or_insert((r.offset, 0));
-        entry.0 = entry.0.max(r.offset);
-        entry.1 += 1;
+        by_partition.entry(key).or_default().push(r);
     }
     by_partition
         .into_iter()
-        .map(|(key, (last, messages))| OffsetAdvance {
-            expected: assignment.get(&key).copied().flatten(),
-            partition: key,
-            next: last + 1,
-            messages,
+        .map(|(key, part)| {
+            let expected = assignment.get(&key).copied().flatten();
+            (advance_over(key, expected, &part), part)
         })
         .collect()
+}
+
+/// The advance that handling `records` (one partition's, in order) makes from `expected`.
+fn advance_over(
+    partition: PartitionKey,
+    expected: Option<i64>,
+    records: &[Record],
+) -> OffsetAdvance {
+    OffsetAdvance {
+        partition,
+        expected,
+        next: records.iter().map(|r| r.offset).max().unwrap_or(-1) + 1,
+        messages: records.len() as i64,
+    }
+}
+
+/// Handles one partition's batch and returns the next offset to consume. A batch that
+/// fails for a reason retrying cannot fix is bisected: the halves that succeed commit,
+/// and each record that fails on its own is parked in the dead letters with its reason
+/// (in the same transaction that moves the offset past it), so one poison record
+/// neither blocks its partition nor takes its neighbours with it. Transient failures
+/// are returned for the caller to retry.
+async fn handle_partition<H: BatchHandler>(
+    db: &Database,
+    group: &str,
+    handler: &H,
+    records: &[Record],
+    advance: &OffsetAdvance,
+) -> Result<i64, KafkaAdapterError> {
+    let first = match commit_partition(db, group, handler, records, advance).await {
+        Ok(()) => return Ok(advance.next),
+        Err(e) if e.action() == FailureAction::Park => e,
+        Err(e) => return Err(e),
+    };
+    warn!(group, topic = %advance.partition.topic, partition = advance.partition.partition,
+          records = records.len(), error = %first,
+          "batch failed for a reason retrying cannot fix; isolating the record(s) that cause it");
+    let mut expected = advance.expected;
+    let mut pending: Vec<(&[Record], Option<KafkaAdapterError>)> = vec![(records, Some(first))];
+    while let Some((chunk, known)) = pending.pop() {
+        let step = advance_over(advance.partition.clone(), expected, chunk);
+        let error = match known {
+            Some(e) => e,
+            None => match commit_partition(db, group, handler, chunk, &step).await {
+                Ok(()) => {
+                    expected = Some(step.next);
+                    continue;
+                }
+                Err(e) if e.action() == FailureAction::Park => e,
+                Err(e) => return Err(e),
+            },
+        };
+        if let [record] = chunk {
+            park_record(db, group, record, &error, &step).await?;
+            expected = Some(step.next);
+        } else {
+            let (front, back) = chunk.split_at(chunk.len() / 2);
+            pending.push((back, None));
+            pending.push((front, None));
+        }
+    }
+    Ok(advance.next)
+}
+
+/// Parks `record` with `error` and moves the stored offset past it, in one transaction.
+async fn park_record(
+    db: &Database,
+    group: &str,
+    record: &Record,
+    error: &KafkaAdapterError,
+    advance: &OffsetAdvance,
+) -> Result<(), KafkaAdapterError> {
+    let mut client = db.client().await?;
+    let txn = client.transaction().await.map_err(StoreError::from)?;
+    tenure_store::dead_letters::park(&*txn, group, &record.dead_letter(error.to_string())).await?;
+    offsets::advance(&*txn, group, std::slice::from_ref(advance)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    crate::stats::record_parked(group);
+    Ok(())
 }
 
 async fn commit_partition<H: BatchHandler>(
     db: &Database,
     group: &str,
     handler: &H,
-    records: Vec<&Record>,
+    records: &[Record],
     advance: &OffsetAdvance,
 ) -> Result<(), KafkaAdapterError> {
     let started = Instant::now();
-    let records: Vec<Record> = records.into_iter().cloned().collect();
     let mut client = db.client().await.map_err(KafkaAdapterError::Store)?;
     let txn = client.transaction().await.map_err(StoreError::from)?;
-    handler.handle(&txn, &records).await?;
+    // A panic on some record is that record's fault, like any other rule error.
+    AssertUnwindSafe(handler.handle(&txn, records))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(KafkaAdapterError::Handler(
+                format!("handler panicked: {message}").into(),
+            ))
+        })?;
     offsets::advance(&*txn, group, std::slice::from_ref(advance)).await?;
     txn.commit().await.map_err(StoreError::from)?;
     crate::stats::record_batch(group, records.len(), started.elapsed());
@@ -437,8 +619,12 @@ async fn commit_partition<H: BatchHandler>(
 
 /// Repositions at the stored offsets, retrying while PostgreSQL is unreachable (a
 /// database outage pauses consumption instead of stopping the service).
-fn reposition_until_done(consumer: &BaseConsumer<FencedContext>, shutdown: &watch::Receiver<bool>) {
-    let mut wait = Duration::from_millis(500);
+fn reposition_until_done(
+    consumer: &BaseConsumer<FencedContext>,
+    shutdown: &watch::Receiver<bool>,
+    first_wait: Duration,
+) {
+    let mut wait = first_wait;
     loop {
         std::thread::sleep(wait);
         match reposition(consumer) {

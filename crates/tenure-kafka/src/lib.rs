@@ -4,12 +4,15 @@
 pub mod broker;
 pub mod consumer;
 pub mod error;
+pub mod flavour;
 pub mod headers;
 pub mod publisher;
+pub mod quiet;
 pub mod stats;
 pub mod topics;
 
 pub use broker::{BrokerOptions, EmbeddedBroker};
 pub use consumer::{BatchHandler, ConsumerSettings, Record, run_consumer};
-pub use error::KafkaAdapterError;
+pub use error::{FailureAction, KafkaAdapterError};
+pub use flavour::BrokerKind;
 pub use publisher::Publisher;

@@ -1,12 +1,17 @@
-//! Publishing with an idempotent producer: a send returns only once the broker has
-//! acknowledged the message with `acks=all`.
+//! Publishing: a send returns only once the broker has acknowledged the message with
+//! `acks=all`, or fails within the publisher's delivery bound. Against Apache Kafka the
+//! producer is idempotent; against tansu it is not (see [`crate::flavour`]), which the
+//! deterministic ids of every event and command make harmless.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tenure_core::LifecycleEvent;
+use tracing::{info, warn};
 
 use crate::error::KafkaAdapterError;
 use crate::headers;
@@ -15,7 +20,11 @@ use crate::topics;
 /// A shared, cloneable handle to one idempotent producer.
 #[derive(Clone)]
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: FutureProducer<crate::quiet::QuietContext>,
+    timeout: Duration,
+    /// Whether the last send failed: an outage is logged once when it starts and
+    /// once when it ends, not once per request.
+    failing: Arc<AtomicBool>,
 }
 
 /// Where an acknowledged message landed.
@@ -26,20 +35,49 @@ pub struct Delivered {
 }
 
 impl Publisher {
-    /// An idempotent, `acks=all` producer for `bootstrap`.
+    /// An `acks=all` producer for `bootstrap` that keeps retrying a message for up to
+    /// 30 seconds (background work: the relay, the scheduler, the raw-topic bridge).
     pub fn new(bootstrap: &str) -> Result<Publisher, KafkaAdapterError> {
-        let producer = ClientConfig::new()
+        Publisher::bounded(bootstrap, Duration::from_secs(30))
+    }
+
+    /// A producer whose sends fail after `timeout` when the broker does not
+    /// acknowledge: a caller waiting on the answer (ingest's HTTP clients) gets one
+    /// within a known bound.
+    pub fn bounded(bootstrap: &str, timeout: Duration) -> Result<Publisher, KafkaAdapterError> {
+        let timeout = timeout.max(Duration::from_millis(100));
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", bootstrap)
-            .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
             .set(
                 "batch.num.messages",
                 crate::consumer::MAX_RECORDS_PER_BATCH.to_string(),
             )
-            .set("message.timeout.ms", "30000")
-            .create()?;
-        Ok(Publisher { producer })
+            .set("message.timeout.ms", timeout.as_millis().to_string())
+            .set(
+                "request.timeout.ms",
+                timeout.as_millis().min(30_000).to_string(),
+            )
+            // Reconnect attempts every second at most: a dead broker is not hammered.
+            .set("reconnect.backoff.max.ms", "1000");
+        match crate::flavour::current() {
+            crate::BrokerKind::Kafka => {
+                config.set("enable.idempotence", "true");
+            }
+            crate::BrokerKind::Tansu => {
+                config
+                    .set("enable.idempotence", "false")
+                    .set("max.in.flight.requests.per.connection", "1");
+            }
+        }
+        let producer = config.create_with_context(crate::quiet::QuietContext::default())?;
+        Ok(Publisher {
+            producer,
+            timeout,
+            failing: Arc::default(),
+        })
     }
 
     /// Sends one message and waits for the broker's acknowledgement.
@@ -61,11 +99,21 @@ impl Publisher {
             .key(key)
             .payload(payload)
             .headers(kafka_headers);
-        let delivery = self
-            .producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(e, _)| KafkaAdapterError::Kafka(e))?;
+        let delivery = match self.producer.send(record, self.timeout).await {
+            Ok(delivery) => {
+                if self.failing.swap(false, Ordering::SeqCst) {
+                    info!("the broker acknowledges messages again");
+                }
+                delivery
+            }
+            Err((e, _)) => {
+                if !self.failing.swap(true, Ordering::SeqCst) {
+                    warn!(error = %e, bound = ?self.timeout,
+                          "the broker does not acknowledge; failing sends until it does");
+                }
+                return Err(KafkaAdapterError::Kafka(e));
+            }
+        };
         Ok(Delivered {
             partition: delivery.partition,
             offset: delivery.offset,

@@ -30,13 +30,7 @@ pub(crate) async fn park(
     record: &Record,
     error: tenure_proto::DecodeError,
 ) -> Result<(), KafkaAdapterError> {
-    let letter = tenure_store::dead_letters::DeadLetter {
-        topic: &record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        payload: &record.payload,
-        error: error.to_string(),
-    };
+    let letter = record.dead_letter(error.to_string());
     Ok(tenure_store::dead_letters::park(txn, group, &letter).await?)
 }
 

@@ -54,6 +54,34 @@ fn escape(value: &str) -> String {
 }
 
 /// This process's consumer batches: counts, records, sizes and durations.
+/// Consumer groups whose dead-letter gauges exist even at zero, so alerts can use them.
+mod tenure_kafka_groups {
+    pub const PROJECTOR: &str = crate::GROUP;
+    pub const REACTOR: &str = "tenure-reactor";
+}
+
+/// The embedded broker's supervision state, when this process runs one.
+fn broker_health(out: &mut Exposition) {
+    let Some(health) = tenure_kafka::broker::embedded_health() else {
+        return;
+    };
+    out.gauge(
+        "tenure_embedded_broker_up",
+        "1 while the embedded broker answers, 0 while it is down or restarting.",
+        if health.up { 1.0 } else { 0.0 },
+    );
+    out.family(
+        "tenure_embedded_broker_restarts_total",
+        "counter",
+        "Times the supervisor restarted the embedded broker.",
+    );
+    out.sample(
+        "tenure_embedded_broker_restarts_total",
+        &[],
+        health.restarts as f64,
+    );
+}
+
 fn batch_stats(out: &mut Exposition) {
     let stats = tenure_kafka::stats::snapshot();
     out.family(
@@ -323,6 +351,27 @@ pub async fn render(db: &Database) -> Result<String, QueryError> {
         "Revocations held by the safety brake, waiting for an operator.",
         outbox.get::<_, i64>(1) as f64,
     );
+
+    let waiting = tenure_store::dead_letters::waiting_by_group(&**client).await?;
+    out.family(
+        "tenure_dead_letters",
+        "gauge",
+        "Records parked because they cannot be processed, waiting for an operator (tenure dead-letters list).",
+    );
+    for group in [tenure_kafka_groups::PROJECTOR, tenure_kafka_groups::REACTOR] {
+        let count = waiting
+            .iter()
+            .find(|(g, _)| g == group)
+            .map_or(0, |(_, n)| *n);
+        out.sample("tenure_dead_letters", &[("group", group)], count as f64);
+    }
+    for (group, count) in waiting
+        .iter()
+        .filter(|(g, _)| g != tenure_kafka_groups::PROJECTOR && g != tenure_kafka_groups::REACTOR)
+    {
+        out.sample("tenure_dead_letters", &[("group", group)], *count as f64);
+    }
+    broker_health(&mut out);
 
     let now = Utc::now();
     let counters = governance_counters(&client, now).await?;

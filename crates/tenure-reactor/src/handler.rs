@@ -38,13 +38,7 @@ impl BatchHandler for ReactorHandler {
             match tenure_proto::decode_event(&record.payload) {
                 Ok(event) => events.push(event),
                 Err(e) => {
-                    let letter = tenure_store::dead_letters::DeadLetter {
-                        topic: &record.topic,
-                        partition: record.partition,
-                        offset: record.offset,
-                        payload: &record.payload,
-                        error: e.to_string(),
-                    };
+                    let letter = record.dead_letter(e.to_string());
                     tenure_store::dead_letters::park(txn, crate::GROUP, &letter).await?;
                 }
             }

@@ -106,8 +106,15 @@ pub fn is_replay_schema(name: &str) -> bool {
         && name != "information_schema"
 }
 
+/// How long getting a connection may take before the caller is told PostgreSQL is
+/// unavailable: a service answers within a bound instead of hanging while it is down.
+pub const CONNECT_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A pool of up to 16 connections for an already created and migrated database.
-fn pooled(config: tokio_postgres::Config) -> Result<Database, StoreError> {
+fn pooled(mut config: tokio_postgres::Config) -> Result<Database, StoreError> {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_BOUND);
+    }
     let manager = Manager::from_config(
         config.clone(),
         NoTls,
@@ -117,6 +124,10 @@ fn pooled(config: tokio_postgres::Config) -> Result<Database, StoreError> {
     );
     let pool = Pool::builder(manager)
         .max_size(16)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(CONNECT_BOUND))
+        .create_timeout(Some(CONNECT_BOUND))
+        .recycle_timeout(Some(CONNECT_BOUND))
         .build()
         .map_err(|e| StoreError::PoolConfig(e.to_string()))?;
     Ok(Database { pool, config })

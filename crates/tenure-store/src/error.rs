@@ -34,6 +34,44 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether retrying the same work later can succeed: the connection, the pool, a
+    /// serialization conflict, a lock or the server's resources failed, not the data.
+    /// Anything else (a data exception, a limit such as the index row size, a broken
+    /// constraint, an unreadable row) fails again on every retry: the consumer parks
+    /// the record that causes it instead of retrying forever.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => postgres_error_is_transient(e),
+            StoreError::Pool(_) | StoreError::Fenced { .. } => true,
+            StoreError::PoolConfig(_)
+            | StoreError::Migration(_)
+            | StoreError::BadUrl { .. }
+            | StoreError::Corrupt(_) => false,
+        }
+    }
+}
+
+/// SQLSTATE classes that describe the server or the connection rather than the data:
+/// 08 connection, 40 transaction rollback (serialization, deadlock), 53 insufficient
+/// resources, 55P03 lock not available, 57 operator intervention, 58 system error.
+fn postgres_error_is_transient(e: &tokio_postgres::Error) -> bool {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        return ["08", "40", "53", "57", "58"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || code == "55P03";
+    }
+    if e.is_closed() {
+        return true;
+    }
+    // Client-side failures to encode a value are about the data; everything else
+    // without a server error (I/O, timeouts, a dropped connection) is the connection.
+    let text = e.to_string();
+    !(text.starts_with("error serializing") || text.starts_with("error deserializing"))
+}
+
 /// The server's own message (with detail and hint) rather than just "db error".
 fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {

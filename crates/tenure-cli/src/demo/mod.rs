@@ -110,7 +110,7 @@ pub async fn run(
                 )
             });
             let broker =
-                services::start_embedded_broker(&storage, Some(dir.join("broker.log"))).await?;
+                services::start_embedded_broker(&storage, 0, Some(dir.join("broker.log"))).await?;
             let bootstrap = broker.bootstrap().to_owned();
             (Some(broker), bootstrap, storage)
         }
@@ -134,6 +134,7 @@ pub async fn run(
             brake,
             credentials: Default::default(),
             check_owners: true,
+            ingest_timeout: services::INGEST_TIMEOUT,
         },
         Some("127.0.0.1:0".parse()?),
         &stopped,

@@ -4,6 +4,7 @@
 //! event, answered only after the broker has acknowledged it. Reads come from the
 //! projection.
 
+pub mod ledger;
 mod patch;
 mod user;
 
@@ -143,6 +144,8 @@ async fn projection(state: &IngestState) -> Result<deadpool_postgres::Object, Sc
     db.client().await.map_err(unavailable)
 }
 
+/// The people `ids` as SCIM must see them: the projection, or this process's own
+/// later write where the projector has not folded it in yet (see [`ledger`]).
 async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, ScimError> {
     let client = projection(state).await?;
     let rows = client
@@ -153,12 +156,42 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
         )
         .await
         .map_err(unavailable)?;
-    rows.into_iter()
+    let mut found: HashMap<Uuid, IdentityState> = rows
+        .into_iter()
         .map(|r| {
-            serde_json::from_value(r.get(0)).map_err(|e| unavailable(format!("corrupt state: {e}")))
+            serde_json::from_value::<IdentityState>(r.get(0))
+                .map(|s| (s.identity_id, s))
+                .map_err(|e| unavailable(format!("corrupt state: {e}")))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        let Some(written) = state.scim.written(*id) else {
+            continue;
+        };
+        let projected: Option<i64> = client
+            .query_opt(
+                "SELECT next_offset FROM consumer_offsets
+                  WHERE consumer_group = $1 AND topic = $2 AND partition = $3",
+                &[
+                    &PROJECTOR_GROUP,
+                    &tenure_kafka::topics::LIFECYCLE,
+                    &written.partition,
+                ],
+            )
+            .await
+            .map_err(unavailable)?
+            .map(|r| r.get(0));
+        if projected.is_some_and(|next| next > written.offset) {
+            state.scim.forget(*id, written.offset);
+        } else {
+            found.insert(*id, written.state);
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
+
+/// The projector's consumer group, whose stored offsets say what the projection holds.
+const PROJECTOR_GROUP: &str = "tenure-projector";
 
 /// Whether `id` is a service account, API key or agent Tenure already knows.
 async fn non_human(state: &IngestState, id: Uuid) -> Result<bool, ScimError> {
@@ -175,6 +208,17 @@ async fn non_human(state: &IngestState, id: Uuid) -> Result<bool, ScimError> {
         .await
         .map_err(unavailable)?;
     Ok(row.is_some())
+}
+
+/// Holds `id`'s change lock (if `id` is a User id at all) while a change is decided.
+async fn lock_user<'a>(
+    state: &'a IngestState,
+    id: &str,
+) -> Option<tokio::sync::MutexGuard<'a, ()>> {
+    match Uuid::parse_str(id) {
+        Ok(uuid) => Some(state.scim.lock(uuid).await),
+        Err(_) => None,
+    }
 }
 
 async fn load_one(state: &IngestState, id: &str) -> Result<IdentityState, ScimError> {
@@ -207,6 +251,20 @@ fn event(
     }
 }
 
+/// Refuses, as SCIM's invalidValue naming the attribute, what could not be stored.
+fn refuse_unstorable(events: &[LifecycleEvent]) -> Result<(), ScimError> {
+    let problems: Vec<String> = events
+        .iter()
+        .flat_map(tenure_core::limits::storage_problems)
+        .map(|p| format!("{} {}", p.field, p.problem))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ScimError::invalid(problems.join("; ")))
+    }
+}
+
 /// Publishes `events` and answers with the User as it will be once they are folded in.
 async fn publish_and_show(
     state: &IngestState,
@@ -215,8 +273,12 @@ async fn publish_and_show(
     events: Vec<LifecycleEvent>,
     status: StatusCode,
 ) -> ScimResult {
-    crate::routes::publish_events(state, &events).await?;
+    refuse_unstorable(&events)?;
+    let delivered = crate::routes::publish_events(state, &events).await?;
     let after = events.iter().fold(current, tenure_core::apply);
+    if let Some(last) = delivered.last() {
+        state.scim.remember(after.clone(), *last);
+    }
     let mut body = user::resource(&after, &base(headers));
     body["meta"]["version"] = json!(format!("W/\"{}\"", after.events_applied));
     Ok(scim_json(status, body))
@@ -325,6 +387,7 @@ async fn create(
         ));
     }
     let identity_id = ids::identity(ids::PEOPLE, &person.employee_id);
+    let _serialised = state.scim.lock(identity_id).await;
     if non_human(&state, identity_id).await? {
         return Err(ScimError::new(
             StatusCode::CONFLICT,
@@ -508,6 +571,7 @@ async fn replace(
         .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let person =
         user::ScimPerson::from_json(&parse_body(&body)?).map_err(|e| ScimError::invalid(e.0))?;
+    let _serialised = lock_user(&state, &id).await;
     let current = load_one(&state, &id).await?;
     same_person(&current, &person)?;
     let events = changes(&current, &person, Utc::now());
@@ -532,6 +596,7 @@ async fn modify(
             format!("not a PatchOp: {e}"),
         )
     })?;
+    let _serialised = lock_user(&state, &id).await;
     let current = load_one(&state, &id).await?;
     let mut resource = user::resource(&current, "");
     patch::apply(&mut resource, request)
@@ -552,6 +617,7 @@ async fn remove(
     state
         .credentials
         .admit(&headers, &method, &uri, &[], Scope::Hr)?;
+    let _serialised = lock_user(&state, &id).await;
     let current = load_one(&state, &id).await?;
     if employed(current.status) {
         let leaver = event(
@@ -562,7 +628,14 @@ async fn remove(
             },
             Utc::now(),
         );
-        crate::routes::publish_events(&state, &[leaver]).await?;
+        refuse_unstorable(std::slice::from_ref(&leaver))?;
+        let delivered =
+            crate::routes::publish_events(&state, std::slice::from_ref(&leaver)).await?;
+        if let Some(last) = delivered.last() {
+            state
+                .scim
+                .remember(tenure_core::apply(current, &leaver), *last);
+        }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
