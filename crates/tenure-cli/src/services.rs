@@ -48,6 +48,11 @@ pub async fn start_embedded_broker(
     log_file: Option<PathBuf>,
 ) -> anyhow::Result<EmbeddedBroker> {
     let binary = broker::locate_tansu()?;
+    // A durable broker keeps its own log beside its storage, for the operator.
+    let log_file = log_file.or_else(|| {
+        tenure_kafka::tansu_sqlite::sqlite_file(storage)
+            .map(|f| f.with_file_name("broker.log"))
+    });
     let broker = EmbeddedBroker::start(BrokerOptions {
         binary,
         port,

@@ -29,6 +29,8 @@ pub struct IngestState {
     pub(crate) directory: Option<tenure_store::Database>,
     /// SCIM's read-your-writes memory and per-user locks.
     pub(crate) scim: std::sync::Arc<crate::scim::ledger::ScimLedger>,
+    /// How long a request waits for an unreachable broker before its 503.
+    answer_bound: std::time::Duration,
 }
 
 impl IngestState {
@@ -40,7 +42,15 @@ impl IngestState {
             policy: Default::default(),
             directory: None,
             scim: Default::default(),
+            answer_bound: DEFAULT_ANSWER_BOUND,
         }
+    }
+
+    /// Answers 503 after `bound` when the broker is unreachable (a slow but reachable
+    /// broker is waited for, up to the publisher's own delivery timeout).
+    pub fn with_answer_bound(mut self, bound: std::time::Duration) -> Self {
+        self.answer_bound = bound;
+        self
     }
 
     /// Refuses owners that are not known, active identities in `db`'s projection.
@@ -61,6 +71,9 @@ impl IngestState {
         self
     }
 }
+
+/// How long a request waits for an unreachable broker by default.
+pub const DEFAULT_ANSWER_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The `202` answer: the events the broker acknowledged, in request order.
 #[derive(Debug, Serialize)]
@@ -138,7 +151,21 @@ pub(crate) async fn publish_events(
     state: &IngestState,
     events: &[LifecycleEvent],
 ) -> Result<Vec<tenure_kafka::publisher::Delivered>, ApiError> {
-    let results = join_all(events.iter().map(|e| state.publisher.send_event(e))).await;
+    let sends = join_all(events.iter().map(|e| state.publisher.send_event(e)));
+    tokio::pin!(sends);
+    let results = match tokio::time::timeout(state.answer_bound, &mut sends).await {
+        Ok(results) => results,
+        // Slow but reachable (a large batch on a busy broker): keep waiting.
+        Err(_) if state.publisher.is_reachable() => sends.await,
+        // What was sent may still land; a resend is recognised as the same events.
+        Err(_) => {
+            debug!(bound = ?state.answer_bound, "broker unreachable; answering 503");
+            return Err(ApiError::unavailable(format!(
+                "the event log is unreachable (no acknowledgement within {:?}); resend the request later, duplicates are recognised",
+                state.answer_bound
+            )));
+        }
+    };
     let mut delivered = Vec::with_capacity(results.len());
     for result in results {
         match result {

@@ -148,6 +148,11 @@ fn spawn_child(options: &BrokerOptions, url: &str) -> Result<Running, KafkaAdapt
         }
         None => Command::new(&options.binary),
     };
+    // tansu reads `sqlite:///abs/path` relative to its working directory (it drops
+    // the leading slash): an absolute file is found from the root.
+    if crate::tansu_sqlite::sqlite_file(&options.storage).is_some_and(|f| f.is_absolute()) {
+        command.current_dir("/");
+    }
     command
         .arg("broker")
         .args(["--listener-url", url])
@@ -245,11 +250,13 @@ async fn wait_ready(
     }
 }
 
-/// Probes between checks, and failed probes in a row before a restart: generous,
-/// since tansu serves every storage request in turn and is slow under load.
+/// Probes between checks, and failed probes in a row before a restart. A busy tansu
+/// (it serves every storage request in turn) can leave metadata requests unanswered
+/// for many seconds while it works through a backlog: that is reported (down in
+/// `/readyz`) but only two minutes of silence count as a wedged broker to restart.
 const PROBE_EVERY: Duration = Duration::from_secs(3);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-const PROBES_BEFORE_RESTART: u32 = 6;
+const PROBES_BEFORE_RESTART: u32 = 15;
 
 /// Why a running broker was given up on.
 enum Ended {
@@ -370,6 +377,42 @@ async fn supervise(
     }
 }
 
+/// Adds the index tansu's sqlite storage lacks (see [`crate::tansu_sqlite`]) the first
+/// time a storage file is used: tansu has created its tables by the time it answers,
+/// so it is stopped, the index added, and started again.
+async fn prepare_sqlite(
+    options: &BrokerOptions,
+    url: &str,
+    bootstrap: &str,
+    mut running: Running,
+    file: &Path,
+) -> Result<Running, KafkaAdapterError> {
+    let sqlite = |e: rusqlite::Error| {
+        KafkaAdapterError::Broker(format!("sqlite storage {}: {e}", file.display()))
+    };
+    if crate::tansu_sqlite::is_prepared(file).map_err(sqlite)? {
+        return Ok(running);
+    }
+    if !crate::tansu_sqlite::has_header_table(file).map_err(sqlite)? {
+        warn!(file = %file.display(), "tansu created no header table; its storage is used as it is");
+        return Ok(running);
+    }
+    info!(file = %file.display(), "adding the header index tansu's sqlite storage lacks (once per storage file)");
+    let _ = running.child.kill().await;
+    let _ = running.child.wait().await;
+    let path = file.to_owned();
+    tokio::task::spawn_blocking(move || crate::tansu_sqlite::prepare(&path))
+        .await
+        .map_err(|e| KafkaAdapterError::Broker(e.to_string()))?
+        .map_err(sqlite)?;
+    let mut running = spawn_child(options, url)?;
+    if let Err(e) = wait_ready(&mut running, bootstrap, Duration::from_secs(30)).await {
+        let _ = running.child.kill().await;
+        return Err(e);
+    }
+    Ok(running)
+}
+
 impl EmbeddedBroker {
     /// Starts the broker, waits until it answers metadata requests, and supervises it.
     pub async fn start(options: BrokerOptions) -> Result<EmbeddedBroker, KafkaAdapterError> {
@@ -390,6 +433,9 @@ impl EmbeddedBroker {
         if let Err(e) = wait_ready(&mut running, &bootstrap, Duration::from_secs(30)).await {
             let _ = running.child.kill().await;
             return Err(e);
+        }
+        if let Some(file) = crate::tansu_sqlite::sqlite_file(&options.storage) {
+            running = prepare_sqlite(&options, &url, &bootstrap, running, &file).await?;
         }
         info!(%bootstrap, storage = %options.storage, "embedded broker ready");
         let health = Arc::new(BrokerHealth::default());

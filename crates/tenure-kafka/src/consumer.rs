@@ -291,10 +291,14 @@ fn consume_loop<H: BatchHandler>(
         .set("heartbeat.interval.ms", "1000")
         .set("partition.assignment.strategy", "range")
         // Decisions are latency-bound: do not let the broker hold a fetch for long.
-        .set("fetch.wait.max.ms", "25")
+        .set("fetch.wait.max.ms", crate::flavour::fetch_wait_ms().to_string())
         // Bound what librdkafka prefetches (64 MiB by default), so a consumer's memory
         // does not grow with how much of the log is still ahead of it.
         .set("queued.max.messages.kbytes", "16384")
+        .set(
+            "max.partition.fetch.bytes",
+            crate::flavour::max_partition_fetch_bytes().to_string(),
+        )
         .create_with_context(context)?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;

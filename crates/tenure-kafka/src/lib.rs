@@ -9,6 +9,7 @@ pub mod headers;
 pub mod publisher;
 pub mod quiet;
 pub mod stats;
+pub mod tansu_sqlite;
 pub mod topics;
 
 pub use broker::{BrokerOptions, EmbeddedBroker};

@@ -25,6 +25,8 @@ pub struct Publisher {
     /// Whether the last send failed: an outage is logged once when it starts and
     /// once when it ends, not once per request.
     failing: Arc<AtomicBool>,
+    /// Raised by librdkafka's error callback when no broker connection is up.
+    all_brokers_down: Arc<AtomicBool>,
 }
 
 /// Where an acknowledged message landed.
@@ -72,12 +74,24 @@ impl Publisher {
                     .set("max.in.flight.requests.per.connection", "1");
             }
         }
-        let producer = config.create_with_context(crate::quiet::QuietContext::default())?;
+        let context = crate::quiet::QuietContext::default();
+        let all_brokers_down = context.all_brokers_down.clone();
+        let producer = config.create_with_context(context)?;
         Ok(Publisher {
             producer,
             timeout,
             failing: Arc::default(),
+            all_brokers_down,
         })
+    }
+
+    /// Whether the broker looks reachable: the last send succeeded, librdkafka has a
+    /// connection, and the embedded broker (if this process runs one) is up. A caller
+    /// with a deadline gives up early on an unreachable broker, and waits out a slow one.
+    pub fn is_reachable(&self) -> bool {
+        !self.failing.load(Ordering::SeqCst)
+            && !self.all_brokers_down.load(Ordering::SeqCst)
+            && crate::broker::embedded_health().is_none_or(|h| h.up)
     }
 
     /// Sends one message and waits for the broker's acknowledgement.
@@ -101,6 +115,7 @@ impl Publisher {
             .headers(kafka_headers);
         let delivery = match self.producer.send(record, self.timeout).await {
             Ok(delivery) => {
+                self.all_brokers_down.store(false, Ordering::SeqCst);
                 if self.failing.swap(false, Ordering::SeqCst) {
                     info!("the broker acknowledges messages again");
                 }

@@ -3,7 +3,8 @@
 //! half minute is enough for an operator.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -17,6 +18,9 @@ const QUIET_FOR: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub struct QuietContext {
     last: Mutex<HashMap<String, (Instant, u64)>>,
+    /// Set when librdkafka reports every broker connection down; the owner clears it
+    /// when the broker answers again.
+    pub all_brokers_down: Arc<AtomicBool>,
 }
 
 impl QuietContext {
@@ -68,6 +72,9 @@ impl ClientContext for QuietContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            self.all_brokers_down.store(true, Ordering::SeqCst);
+        }
         let key = format!("error:{:?}", error.rdkafka_error_code());
         if let Some(suppressed) = self.admit(&key) {
             tracing::warn!(target: "librdkafka", %error, suppressed, "{reason}");
