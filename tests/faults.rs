@@ -162,6 +162,7 @@ impl Durable {
             .args(args)
             .env("DATABASE_URL", &self.database_url)
             .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+            .env("TENURE_BROKER_KIND", "tansu")
             .stdin(Stdio::null())
             .output()
             .await?;
@@ -794,6 +795,38 @@ async fn poison_is_refused_or_parked_and_later_events_flow() -> anyhow::Result<(
         .collect();
     assert_eq!(projector_lines.len(), 1, "dead-letters list:\n{listed}");
     assert_eq!(projector_lines[0]["offset"], poison.offset);
+
+    // Sent back unchanged, the record is parked again at its new position: a retry
+    // after a fix goes through the same door, and nothing loops.
+    let bootstrap = env.bootstrap();
+    let retried = env
+        .cli(&["--bootstrap", &bootstrap, "dead-letters", "retry", "--all"])
+        .await?;
+    assert!(retried.contains("dead letter(s) sent back"), "{retried}");
+    let again = eventually(
+        "the retried poison record to be parked again",
+        Duration::from_secs(30),
+        || async {
+            let rows = client
+                .query(
+                    "SELECT log_offset, retried_at IS NOT NULL FROM dead_letters
+                      WHERE consumer_group = $1 ORDER BY id",
+                    &[&PROJECTOR],
+                )
+                .await?;
+            Ok((rows.len() == 2).then_some(rows))
+        },
+    )
+    .await?;
+    assert!(
+        again[0].get::<_, bool>(1),
+        "the first letter is marked retried"
+    );
+    assert!(!again[1].get::<_, bool>(1), "the second waits");
+    assert!(
+        again[1].get::<_, i64>(0) > poison.offset,
+        "parked at its new position"
+    );
     tenure.assert_running()?;
     Ok(())
 }

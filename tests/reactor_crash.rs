@@ -108,7 +108,15 @@ async fn reactor_killed_mid_stream_publishes_exactly_the_decided_commands() -> a
         tokio::time::sleep(Duration::from_millis(rng.below(700))).await;
         reactor.kill();
         let outbox_left = tenure_store::outbox::depth(&**env.db.client().await?).await?;
-        if !producer.is_finished() || outbox_left > 0 {
+        let ends = topics::end_offsets(env.bootstrap(), topics::LIFECYCLE).await?;
+        let log_left = tenure_store::offsets::lag(
+            &**env.db.client().await?,
+            REACTOR_GROUP,
+            topics::LIFECYCLE,
+            &ends,
+        )
+        .await?;
+        if !producer.is_finished() || outbox_left > 0 || log_left > 0 {
             kills_with_work_left += 1;
         }
         before = reactor_progress(&env).await?;

@@ -254,7 +254,8 @@ pub struct BenchArgs {
     /// People in the synthetic organisation (about seven events each); overrides --quick.
     #[arg(long)]
     pub people: Option<usize>,
-    /// tansu storage for the bench's own broker.
+    /// tansu storage for the bench's own broker: `memory://tansu/`, or the durable
+    /// `sqlite://FILE` (FILE is emptied at every run).
     #[arg(long, default_value = "memory://tansu/")]
     pub storage: String,
     /// Where to write the JSON report.

@@ -50,8 +50,7 @@ pub async fn start_embedded_broker(
     let binary = broker::locate_tansu()?;
     // A durable broker keeps its own log beside its storage, for the operator.
     let log_file = log_file.or_else(|| {
-        tenure_kafka::tansu_sqlite::sqlite_file(storage)
-            .map(|f| f.with_file_name("broker.log"))
+        tenure_kafka::tansu_sqlite::sqlite_file(storage).map(|f| f.with_file_name("broker.log"))
     });
     let broker = EmbeddedBroker::start(BrokerOptions {
         binary,

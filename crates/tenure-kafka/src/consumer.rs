@@ -291,7 +291,10 @@ fn consume_loop<H: BatchHandler>(
         .set("heartbeat.interval.ms", "1000")
         .set("partition.assignment.strategy", "range")
         // Decisions are latency-bound: do not let the broker hold a fetch for long.
-        .set("fetch.wait.max.ms", crate::flavour::fetch_wait_ms().to_string())
+        .set(
+            "fetch.wait.max.ms",
+            crate::flavour::fetch_wait_ms().to_string(),
+        )
         // Bound what librdkafka prefetches (64 MiB by default), so a consumer's memory
         // does not grow with how much of the log is still ahead of it.
         .set("queued.max.messages.kbytes", "16384")

@@ -77,7 +77,9 @@ mod tests {
         assert!(!has_header_table(&file).unwrap());
         Connection::open(&file)
             .unwrap()
-            .execute_batch("CREATE TABLE header (topition integer, offset_id integer, k blob, v blob)")
+            .execute_batch(
+                "CREATE TABLE header (topition integer, offset_id integer, k blob, v blob)",
+            )
             .unwrap();
         assert!(has_header_table(&file).unwrap());
         assert!(!is_prepared(&file).unwrap());
