@@ -1020,6 +1020,83 @@ async fn broker_killed_answers_503_within_bound_then_recovers() -> anyhow::Resul
     Ok(())
 }
 
+/// A broker that is there but silent (frozen with SIGSTOP: a hung disk, a stuck
+/// process) is the case a dead one is not: connections stay open, nothing answers.
+/// Ingest must still answer 503 within its bound, and accept again once it thaws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn frozen_broker_answers_503_within_bound_then_recovers() -> anyhow::Result<()> {
+    let env = Durable::new("broker_frozen").await?;
+    let tenure = env.start().await?;
+    let base = env.base();
+    let http = client();
+    let mut outcomes = Outcomes::default();
+    for i in 0..10 {
+        let event = joiner(&format!("bf-before-{i}"), &format!("BF{i}"));
+        outcomes.record(timed(format!("before {i}"), post_hr(&http, &base, &event)).await);
+    }
+    assert_eq!(outcomes.others, Vec::<String>::new());
+
+    let tansu = tansu_of(&tenure)?;
+    let signal = |name: &str| -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args([name, &tansu.to_string()])
+            .status()?;
+        ensure!(status.success(), "kill {name} {tansu} failed");
+        Ok(())
+    };
+    signal("-STOP")?;
+    let asked = Instant::now();
+    let answer = post_hr(&http, &base, &joiner("bf-during", "BFD")).await;
+    let took = asked.elapsed();
+    signal("-CONT")?;
+    let (status, body) = answer?;
+    eprintln!(
+        "while the broker was frozen: {status} after {took:.1?}: {}",
+        truncate(&body.to_string())
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(7),
+        "answered after {took:?}, not within the 5 s bound"
+    );
+
+    let thawed = Instant::now();
+    let probe = joiner("bf-after", "BFA");
+    let body = eventually(
+        "ingest to accept again",
+        Duration::from_secs(30),
+        || async {
+            tenure.assert_running()?;
+            Ok(match post_hr(&http, &base, &probe).await {
+                Ok((202, body)) => Some(body),
+                _ => None,
+            })
+        },
+    )
+    .await?;
+    outcomes.record(Sent {
+        label: "after thawing".into(),
+        took: thawed.elapsed(),
+        answer: Ok((202, body)),
+    });
+    // The refused event was never promised; the accepted ones are all projected.
+    let accepted: Vec<Uuid> = outcomes.accepted.iter().copied().collect();
+    env.wait_projected(&outcomes.accepted, Duration::from_secs(60))
+        .await?;
+    assert_eq!(
+        env.projected(&accepted).await?,
+        accepted.len(),
+        "accepted = projected"
+    );
+    println!(
+        "frozen broker: 503 after {took:.1?}; accepting again {:.1?} after thawing; {} accepted events projected",
+        thawed.elapsed(),
+        accepted.len()
+    );
+    tenure.assert_running()?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scim_sequences_end_as_the_last_request_says() -> anyhow::Result<()> {
     let env = Durable::new("scim").await?;

@@ -8,6 +8,7 @@
 pub mod event;
 pub mod fold;
 pub mod ids;
+pub mod intake;
 pub mod limits;
 pub mod model;
 pub mod policy;

@@ -70,19 +70,17 @@ impl BridgeHandler {
             other => return Err(format!("topic {other} is not a raw source topic")),
         }
         .map_err(|problems| describe(&problems))?;
-        if let Some(e) = &event {
-            let problems = crate::routes::storage_problems(1, e);
-            if !problems.is_empty() {
-                return Err(describe(&problems));
-            }
-            let problems = crate::directory::check_owners(&self.directory, &[(1, e.clone())])
-                .await
-                .map_err(|e| format!("directory: {}", e.message))?;
-            if !problems.is_empty() {
-                return Err(describe(&problems));
-            }
+        let Some(event) = event else {
+            return Ok(None);
+        };
+        // The same rules as HTTP: the core decides, with the projection's view.
+        match crate::routes::admit(Some(&self.directory), vec![(1, event)])
+            .await
+            .map_err(|e| format!("directory: {}", e.message))?
+        {
+            Ok(mut admitted) => Ok(admitted.pop()),
+            Err(problems) => Err(describe(&problems)),
         }
-        Ok(event)
     }
 }
 

@@ -25,6 +25,16 @@ impl FieldProblem {
     }
 }
 
+impl From<tenure_core::intake::Problem> for FieldProblem {
+    fn from(p: tenure_core::intake::Problem) -> Self {
+        FieldProblem {
+            line: p.line,
+            field: p.field,
+            problem: p.problem,
+        }
+    }
+}
+
 /// A refused request. Nothing of a refused request was published: the sender fixes
 /// the named problems (4xx) or retries later (5xx) and may resend the whole request.
 #[derive(Debug)]

@@ -1,5 +1,7 @@
 //! The HTTP routes and the publish step they share.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -106,7 +108,7 @@ pub fn router(state: IngestState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// Converts every parsed item and checks the owners they name, collecting all
+/// Converts every parsed item and asks the core to admit the events, collecting all
 /// problems of all lines before refusing.
 async fn convert_all<T>(
     state: &IngestState,
@@ -117,33 +119,36 @@ async fn convert_all<T>(
     let mut problems = Vec::new();
     for (line, item) in items {
         match convert(line, item) {
-            Ok(Some(event)) => {
-                problems.extend(storage_problems(line, &event));
-                events.push((line, event));
-            }
+            Ok(Some(event)) => events.push((line, event)),
             Ok(None) => {}
             Err(mut p) => problems.append(&mut p),
         }
     }
-    if let Some(db) = &state.directory {
-        problems.extend(crate::directory::check_owners(db, &events).await?);
-        problems.extend(crate::directory::check_requests(db, &events).await?);
-    }
-    if problems.is_empty() {
-        Ok(events.into_iter().map(|(_, e)| e).collect())
-    } else {
-        problems.sort_by_key(|p| p.line);
-        Err(ApiError::unprocessable(problems))
+    match admit(state.directory.as_ref(), events).await? {
+        Ok(events) if problems.is_empty() => Ok(events),
+        Ok(_) => Err(ApiError::unprocessable(problems)),
+        Err(mut refused) => {
+            problems.append(&mut refused);
+            problems.sort_by_key(|p| p.line);
+            Err(ApiError::unprocessable(problems))
+        }
     }
 }
 
-/// What of `event` (on `line`) cannot be stored: refused here rather than accepted
-/// and then failing in every consumer.
-pub(crate) fn storage_problems(line: usize, event: &LifecycleEvent) -> Vec<FieldProblem> {
-    tenure_core::limits::storage_problems(event)
-        .into_iter()
-        .map(|p| FieldProblem::new(line, p.field, p.problem))
-        .collect()
+/// Asks `tenure_core::intake::admit` whether `events` may enter the log, with the view
+/// of the projection it needs read from `directory` (none: only the rules that need
+/// no view apply). The outer error is a 503 (the projection cannot be read), the
+/// inner one the refused fields.
+pub(crate) async fn admit(
+    directory: Option<&tenure_store::Database>,
+    events: Vec<(usize, LifecycleEvent)>,
+) -> Result<Result<Vec<LifecycleEvent>, Vec<FieldProblem>>, ApiError> {
+    let view = match directory {
+        Some(db) => Some(crate::directory::view(db, &tenure_core::intake::lookups(&events)).await?),
+        None => None,
+    };
+    Ok(tenure_core::intake::admit(events, view.as_ref())
+        .map_err(|problems| problems.into_iter().map(FieldProblem::from).collect()))
 }
 
 /// Appends `events` to the log; returns only once the broker has acknowledged all.
@@ -153,19 +158,21 @@ pub(crate) async fn publish_events(
 ) -> Result<Vec<tenure_kafka::publisher::Delivered>, ApiError> {
     let sends = join_all(events.iter().map(|e| state.publisher.send_event(e)));
     tokio::pin!(sends);
-    let results = match tokio::time::timeout(state.answer_bound, &mut sends).await {
-        Ok(results) => results,
-        // Slow but reachable (a large batch on a busy broker): keep waiting.
-        Err(_) if state.publisher.is_reachable() => sends.await,
-        // What was sent may still land; a resend is recognised as the same events.
-        Err(_) => {
-            debug!(bound = ?state.answer_bound, "broker unreachable; answering 503");
+    let bound = state.answer_bound;
+    let mut waited = tokio::time::timeout(bound, &mut sends).await;
+    // Past the bound, wait on only while the broker is reachable and acknowledging
+    // (a large batch on a busy broker); give up on one that is silent or gone. What was
+    // sent may still land: a resend is recognised as the same events.
+    while waited.is_err() {
+        if !(state.publisher.is_reachable() && state.publisher.delivered_within(bound)) {
+            debug!(?bound, "broker unreachable or silent; answering 503");
             return Err(ApiError::unavailable(format!(
-                "the event log is unreachable (no acknowledgement within {:?}); resend the request later, duplicates are recognised",
-                state.answer_bound
+                "the event log did not acknowledge within {bound:?} and is not acknowledging anything; resend the request later, duplicates are recognised"
             )));
         }
-    };
+        waited = tokio::time::timeout(Duration::from_millis(250), &mut sends).await;
+    }
+    let results = waited.unwrap_or_default();
     let mut delivered = Vec::with_capacity(results.len());
     for result in results {
         match result {

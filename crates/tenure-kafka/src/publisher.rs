@@ -4,8 +4,8 @@
 //! deterministic ids of every event and command make harmless.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -27,6 +27,9 @@ pub struct Publisher {
     failing: Arc<AtomicBool>,
     /// Raised by librdkafka's error callback when no broker connection is up.
     all_brokers_down: Arc<AtomicBool>,
+    /// When the broker last acknowledged a message (milliseconds since `epoch`).
+    last_delivery_ms: Arc<AtomicU64>,
+    epoch: Instant,
 }
 
 /// Where an acknowledged message landed.
@@ -82,7 +85,18 @@ impl Publisher {
             timeout,
             failing: Arc::default(),
             all_brokers_down,
+            last_delivery_ms: Arc::default(),
+            epoch: Instant::now(),
         })
+    }
+
+    /// Whether the broker acknowledged any message of this publisher within `window`:
+    /// a caller past its deadline keeps waiting for a broker that is working through
+    /// a large batch, and gives up on one that has gone silent.
+    pub fn delivered_within(&self, window: Duration) -> bool {
+        let last = self.last_delivery_ms.load(Ordering::SeqCst);
+        let now = self.epoch.elapsed().as_millis() as u64;
+        last > 0 && now.saturating_sub(last) <= window.as_millis() as u64
     }
 
     /// Whether the broker looks reachable: the last send succeeded, librdkafka has a
@@ -116,6 +130,10 @@ impl Publisher {
         let delivery = match self.producer.send(record, self.timeout).await {
             Ok(delivery) => {
                 self.all_brokers_down.store(false, Ordering::SeqCst);
+                self.last_delivery_ms.store(
+                    (self.epoch.elapsed().as_millis() as u64).max(1),
+                    Ordering::SeqCst,
+                );
                 if self.failing.swap(false, Ordering::SeqCst) {
                     info!("the broker acknowledges messages again");
                 }

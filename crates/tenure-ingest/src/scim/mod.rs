@@ -253,15 +253,16 @@ fn event(
 
 /// Refuses, as SCIM's invalidValue naming the attribute, what could not be stored.
 fn refuse_unstorable(events: &[LifecycleEvent]) -> Result<(), ScimError> {
-    let problems: Vec<String> = events
-        .iter()
-        .flat_map(tenure_core::limits::storage_problems)
-        .map(|p| format!("{} {}", p.field, p.problem))
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(ScimError::invalid(problems.join("; ")))
+    let lines = events.iter().cloned().map(|e| (1, e)).collect();
+    match tenure_core::intake::admit(lines, None) {
+        Ok(_) => Ok(()),
+        Err(problems) => Err(ScimError::invalid(
+            problems
+                .iter()
+                .map(|p| format!("{} {}", p.field, p.problem))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
     }
 }
 

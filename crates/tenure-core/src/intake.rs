@@ -1,0 +1,384 @@
+//! Intake decisions: what Tenure accepts from outside. Every intake (HTTP JSON and
+//! NDJSON, SCIM, the raw topics, connector outcomes) translates its input into
+//! lifecycle events and asks [`admit`] whether they may enter the log; all of them
+//! refuse the same things with the same problems.
+//!
+//! Some rules need to know current state: whether an owner is a person Tenure knows
+//! who has not left, and whether a request was already rejected or cancelled. The
+//! adapter reads that from the projection into a [`View`] ([`lookups`] says what to
+//! read). The projection lags the log by the projector's batch, usually well under a
+//! second: a fulfilment naming an owner whose joiner was accepted a moment earlier in
+//! another request can be refused as "not known" and succeeds when resent. Within one
+//! request the view is complete: a person hired, or a request closed, on an earlier
+//! line counts.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::event::{EventPayload, LifecycleEvent};
+use crate::model::{GrantOrigin, RequestState};
+
+/// One refused field of one event, as every intake reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line of the event in its request (1 for a single event).
+    pub line: usize,
+    /// The field as intakes call it (`owner`, `request_id`, `display_name`, …).
+    pub field: String,
+    pub problem: String,
+}
+
+impl Problem {
+    /// A problem with `field` on `line`.
+    pub fn new(line: usize, field: &str, problem: impl Into<String>) -> Self {
+        Problem {
+            line,
+            field: field.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// What the projection says of a person named as an owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Employed (or hired for a future date, or on leave): may own access.
+    Present,
+    /// Left: may not own new access.
+    Left,
+    /// A service account, API key or agent: owners are people.
+    NonHuman,
+}
+
+/// The part of current state that intake rules read, passed in by the adapter.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// People by their HR id; absent means Tenure does not know them.
+    pub people: HashMap<String, Standing>,
+    /// Requests (source system, request id) already rejected or cancelled.
+    pub closed_requests: HashMap<(String, String), RequestState>,
+}
+
+/// What an adapter must look up to build the [`View`] for some events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lookups {
+    /// HR ids of the owners the events name (those hired in the same request aside).
+    pub owners: Vec<String>,
+    /// Requests (source system, request id) the events approve or fulfil.
+    pub requests: Vec<(String, String)>,
+}
+
+/// The owner an event names, if it must be a known person who has not left.
+fn named_owner(event: &LifecycleEvent) -> Option<&str> {
+    match &event.payload {
+        EventPayload::AccessGranted {
+            owner,
+            origin: GrantOrigin::Request { .. },
+            ..
+        } => Some(owner),
+        EventPayload::AccessRequestChanged {
+            state: RequestState::Approved,
+            owner,
+            ..
+        } => owner.as_deref(),
+        EventPayload::IdentityJoined { attributes, .. }
+        | EventPayload::IdentityMoved { attributes, .. } => attributes.owner.as_deref(),
+        _ => None,
+    }
+}
+
+/// The request an event would approve or fulfil, as (source, request id).
+fn advanced_request(event: &LifecycleEvent) -> Option<(&str, &str)> {
+    match &event.payload {
+        EventPayload::AccessGranted {
+            origin: GrantOrigin::Request { request_id },
+            ..
+        }
+        | EventPayload::AccessRequestChanged {
+            state: RequestState::Approved,
+            request_id,
+            ..
+        } => Some((event.source_system.as_str(), request_id.as_str())),
+        _ => None,
+    }
+}
+
+fn hired_in(events: &[(usize, LifecycleEvent)]) -> HashSet<&str> {
+    events
+        .iter()
+        .filter_map(|(_, e)| match &e.payload {
+            EventPayload::IdentityJoined {
+                source_person_id, ..
+            } => Some(source_person_id.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What to read from the projection before [`admit`] can decide on `events`.
+pub fn lookups(events: &[(usize, LifecycleEvent)]) -> Lookups {
+    let hired = hired_in(events);
+    let mut owners: Vec<String> = events
+        .iter()
+        .filter_map(|(_, e)| named_owner(e))
+        .filter(|o| !hired.contains(o))
+        .map(str::to_owned)
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let mut requests: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|(_, e)| advanced_request(e))
+        .map(|(s, r)| (s.to_owned(), r.to_owned()))
+        .collect();
+    requests.sort_unstable();
+    requests.dedup();
+    Lookups { owners, requests }
+}
+
+/// Decides whether `events` (with their lines) may enter the log: every event must be
+/// storable ([`crate::limits`]); every owner named must be a person Tenure knows who
+/// has not left (or is hired in the same request); no request already rejected or
+/// cancelled (in `view`, or on an earlier line) may be approved or fulfilled. With no
+/// view (`None`: no projection to read, as in the latency bench) only the first rule
+/// applies. All problems of all lines are returned together, sorted by line.
+pub fn admit(
+    events: Vec<(usize, LifecycleEvent)>,
+    view: Option<&View>,
+) -> Result<Vec<LifecycleEvent>, Vec<Problem>> {
+    let mut problems: Vec<Problem> = events
+        .iter()
+        .flat_map(|(line, e)| {
+            crate::limits::storage_problems(e)
+                .into_iter()
+                .map(|p| Problem::new(*line, p.field, p.problem))
+        })
+        .collect();
+    if let Some(view) = view {
+        problems.extend(owner_problems(&events, view));
+        problems.extend(request_problems(&events, view));
+    }
+    if problems.is_empty() {
+        Ok(events.into_iter().map(|(_, e)| e).collect())
+    } else {
+        problems.sort_by_key(|p| p.line);
+        Err(problems)
+    }
+}
+
+fn owner_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Problem> {
+    let hired = hired_in(events);
+    events
+        .iter()
+        .filter_map(|(line, e)| named_owner(e).map(|o| (*line, o)))
+        .filter(|(_, o)| !hired.contains(o))
+        .filter_map(|(line, owner)| match view.people.get(owner) {
+            None => Some(Problem::new(
+                line,
+                "owner",
+                format!("{owner:?} is not an identity known to Tenure: send its joiner first"),
+            )),
+            Some(Standing::Left) => Some(Problem::new(
+                line,
+                "owner",
+                format!("{owner:?} has left: name an active person as owner"),
+            )),
+            Some(Standing::NonHuman) => Some(Problem::new(
+                line,
+                "owner",
+                format!("{owner:?} is a non-human identity: owners are people"),
+            )),
+            Some(Standing::Present) => None,
+        })
+        .collect()
+}
+
+fn request_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Problem> {
+    let mut closed = view.closed_requests.clone();
+    let mut problems = Vec::new();
+    for (line, event) in events {
+        if let EventPayload::AccessRequestChanged {
+            state: state @ (RequestState::Rejected | RequestState::Cancelled),
+            request_id,
+            ..
+        } = &event.payload
+        {
+            closed.insert((event.source_system.clone(), request_id.clone()), *state);
+            continue;
+        }
+        if let Some((source, request)) = advanced_request(event)
+            && let Some(state) = closed.get(&(source.to_owned(), request.to_owned()))
+        {
+            problems.push(Problem::new(
+                *line,
+                "request_id",
+                format!(
+                    "request {request:?} was {}: it cannot be approved or fulfilled",
+                    state.as_str()
+                ),
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::ids;
+    use crate::model::{Attributes, Entitlement, RevocationCondition};
+
+    fn at() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap()
+    }
+
+    fn envelope(source: &str, id: &str, person: &str, payload: EventPayload) -> LifecycleEvent {
+        LifecycleEvent {
+            event_id: ids::event(source, id),
+            identity_id: ids::identity(ids::PEOPLE, person),
+            effective_time: at(),
+            recorded_time: at(),
+            source_system: source.into(),
+            source_event_id: id.into(),
+            causation_id: None,
+            payload,
+        }
+    }
+
+    fn joiner(person: &str) -> LifecycleEvent {
+        envelope(
+            "hr",
+            &format!("J-{person}"),
+            person,
+            EventPayload::IdentityJoined {
+                kind: Default::default(),
+                role: "engineer".into(),
+                attributes: Attributes::default(),
+                source_person_id: person.into(),
+            },
+        )
+    }
+
+    fn fulfilment(request: &str, holder: &str, owner: &str) -> LifecycleEvent {
+        envelope(
+            "itsm",
+            &format!("F-{request}"),
+            holder,
+            EventPayload::AccessGranted {
+                grant_id: ids::request_grant("itsm", request),
+                entitlement: Entitlement::new("github", "acme", "admin"),
+                owner: owner.into(),
+                business_reason: "on-call".into(),
+                revocation: RevocationCondition {
+                    expires_at: Some(at() + chrono::Duration::days(7)),
+                    ends_on_role_change: false,
+                },
+                origin: GrantOrigin::Request {
+                    request_id: request.into(),
+                },
+            },
+        )
+    }
+
+    fn rejection(request: &str, holder: &str) -> LifecycleEvent {
+        envelope(
+            "itsm",
+            &format!("R-{request}"),
+            holder,
+            EventPayload::AccessRequestChanged {
+                request_id: request.into(),
+                state: RequestState::Rejected,
+                entitlement: None,
+                owner: None,
+                detail: "not needed".into(),
+            },
+        )
+    }
+
+    fn given(people: &[(&str, Standing)]) -> View {
+        View {
+            people: people.iter().map(|(p, s)| ((*p).to_owned(), *s)).collect(),
+            closed_requests: HashMap::new(),
+        }
+    }
+
+    fn fields(result: Result<Vec<LifecycleEvent>, Vec<Problem>>) -> Vec<(usize, String)> {
+        result
+            .expect_err("refused")
+            .into_iter()
+            .map(|p| (p.line, p.field))
+            .collect()
+    }
+
+    #[test]
+    fn an_owner_who_is_present_is_admitted() {
+        let view = given(&[("M1", Standing::Present)]);
+        let admitted = admit(vec![(1, fulfilment("REQ-1", "E1", "M1"))], Some(&view));
+        assert_eq!(admitted.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unknown_left_and_non_human_owners_are_refused_on_their_lines() {
+        let view = given(&[("GONE", Standing::Left), ("SVC", Standing::NonHuman)]);
+        let events = vec![
+            (1, fulfilment("REQ-1", "E1", "NOBODY")),
+            (2, fulfilment("REQ-2", "E1", "GONE")),
+            (3, fulfilment("REQ-3", "E1", "SVC")),
+        ];
+        assert_eq!(
+            fields(admit(events, Some(&view))),
+            vec![
+                (1, "owner".into()),
+                (2, "owner".into()),
+                (3, "owner".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_owner_hired_earlier_in_the_same_request_counts_as_known() {
+        let events = vec![(1, joiner("M9")), (2, fulfilment("REQ-1", "E1", "M9"))];
+        assert!(lookups(&events).owners.is_empty());
+        assert!(admit(events, Some(&View::default())).is_ok());
+    }
+
+    #[test]
+    fn a_request_rejected_before_or_earlier_in_the_request_cannot_be_fulfilled() {
+        let mut view = given(&[("M1", Standing::Present)]);
+        view.closed_requests
+            .insert(("itsm".into(), "REQ-OLD".into()), RequestState::Cancelled);
+        let events = vec![
+            (1, fulfilment("REQ-OLD", "E1", "M1")),
+            (2, rejection("REQ-NEW", "E1")),
+            (3, fulfilment("REQ-NEW", "E1", "M1")),
+        ];
+        assert_eq!(
+            lookups(&events).requests,
+            vec![
+                ("itsm".to_owned(), "REQ-NEW".to_owned()),
+                ("itsm".to_owned(), "REQ-OLD".to_owned())
+            ]
+        );
+        assert_eq!(
+            fields(admit(events, Some(&view))),
+            vec![(1, "request_id".into()), (3, "request_id".into())]
+        );
+    }
+
+    #[test]
+    fn unstorable_fields_are_refused_with_or_without_a_view() {
+        let mut bad = joiner("E1");
+        if let EventPayload::IdentityJoined { role, .. } = &mut bad.payload {
+            *role = "eng\0ineer".into();
+        }
+        assert_eq!(
+            fields(admit(vec![(4, bad.clone())], None)),
+            vec![(4, "role".into())]
+        );
+        assert_eq!(
+            fields(admit(vec![(4, bad)], Some(&View::default()))),
+            vec![(4, "role".into())]
+        );
+    }
+}
