@@ -88,6 +88,28 @@ async fn produce(
     Ok(started.elapsed())
 }
 
+/// The storage for one phase of the bench, empty: memory storage is new with every
+/// broker; a durable `sqlite://DIR/NAME.db` becomes `DIR/NAME-PHASE.db`, deleted first.
+fn fresh_storage(storage: &str, phase: &str) -> anyhow::Result<String> {
+    let Some(file) = tenure_kafka::tansu_sqlite::sqlite_file(storage) else {
+        return Ok(storage.to_owned());
+    };
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "broker".into());
+    let phase_file = file.with_file_name(format!("{stem}-{phase}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = phase_file.clone().into_os_string();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(dir) = phase_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(format!("sqlite://{}", phase_file.display()))
+}
+
 /// Reads the whole log with a plain consumer: the broker's raw consume rate.
 async fn consume_all(bootstrap: &str) -> anyhow::Result<(usize, Duration)> {
     let ends = topics::end_offsets(bootstrap, topics::LIFECYCLE).await?;
@@ -334,18 +356,8 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot reach PostgreSQL at {url}"))?;
     let db = Database::connect(&url).await?;
-    // A durable storage file is the bench's own: it starts empty at every run.
-    if let Some(file) = tenure_kafka::tansu_sqlite::sqlite_file(&args.storage) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = file.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
-    let broker = services::start_embedded_broker(&args.storage, 0, None).await?;
+    let broker =
+        services::start_embedded_broker(&fresh_storage(&args.storage, "main")?, 0, None).await?;
     let bootstrap = broker.bootstrap().to_owned();
     let history = tenure_gen::synthetic_history(people, 42);
     eprintln!(
@@ -433,7 +445,12 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     let latency_url = crate::demo::with_database(&connect.database_url, "tenure_bench_latency")?;
     let latency_people = if args.quick { 1_000 } else { 5_000 };
     let (leavers, expiries) =
-        crate::latency::measure(&latency_url, &args.storage, latency_people, 200).await?;
+        crate::latency::measure(
+            &latency_url,
+            &fresh_storage(&args.storage, "latency")?,
+            latency_people,
+            200,
+        ).await?;
     let mut figures = figures;
     for (name, l) in [
         ("time to command: leaver", &leavers),
@@ -459,7 +476,12 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
             &connect.database_url,
             &format!("tenure_bench_rss_{years}y"),
         )?;
-        let f = crate::footprint::measure(&rss_url, &args.storage, rss_people, years).await?;
+        let f = crate::footprint::measure(
+            &rss_url,
+            &fresh_storage(&args.storage, &format!("footprint-{years}y"))?,
+            rss_people,
+            years,
+        ).await?;
         for (component, mib) in [
             ("ingest", f.ingest_peak_mib),
             ("projector", f.projector_peak_mib),
