@@ -444,13 +444,13 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: measuring time-to-command under load");
     let latency_url = crate::demo::with_database(&connect.database_url, "tenure_bench_latency")?;
     let latency_people = if args.quick { 1_000 } else { 5_000 };
-    let (leavers, expiries) =
-        crate::latency::measure(
-            &latency_url,
-            &fresh_storage(&args.storage, "latency")?,
-            latency_people,
-            200,
-        ).await?;
+    let (leavers, expiries) = crate::latency::measure(
+        &latency_url,
+        &fresh_storage(&args.storage, "latency")?,
+        latency_people,
+        200,
+    )
+    .await?;
     let mut figures = figures;
     for (name, l) in [
         ("time to command: leaver", &leavers),
@@ -481,7 +481,8 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
             &fresh_storage(&args.storage, &format!("footprint-{years}y"))?,
             rss_people,
             years,
-        ).await?;
+        )
+        .await?;
         for (component, mib) in [
             ("ingest", f.ingest_peak_mib),
             ("projector", f.projector_peak_mib),
