@@ -14,8 +14,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use crate::event::{EventPayload, LifecycleEvent};
-use crate::model::{GrantOrigin, RequestState};
+use crate::ids;
+use crate::model::{CommandStatus, CommandType, GrantOrigin, RequestState};
 
 /// One refused field of one event, as every intake reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,6 +225,79 @@ fn request_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Prob
     problems
 }
 
+/// A connector's report on one command, however it arrived (HTTP, the outcomes
+/// topic, a generated history).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Acknowledgement {
+    pub command_id: Uuid,
+    /// Nil for a rotation, which has no grant.
+    pub grant_id: Uuid,
+    pub identity_id: Uuid,
+    pub command_type: CommandType,
+    pub status: CommandStatus,
+    pub connector: String,
+    pub detail: String,
+    /// Which report on the command this is: each retry's failure is a fact of its own.
+    pub attempt: u32,
+    /// When the connector finished; when Tenure received the report if not said.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The fact an acknowledgement records: a revocation done (or the access already
+/// absent) is `AccessRevoked`; any failure is `CommandFailed`; any other command done
+/// is `CommandCompleted`, which closes its tracking. The fact's id is derived from the
+/// connector, the command, the status and the attempt, so a repeated report is the
+/// same fact. Refused when it names no connector.
+pub fn acknowledged(
+    ack: Acknowledgement,
+    line: usize,
+    now: DateTime<Utc>,
+) -> Result<LifecycleEvent, Vec<Problem>> {
+    if ack.connector.trim().is_empty() {
+        return Err(vec![Problem::new(
+            line,
+            "connector",
+            "must name the connector",
+        )]);
+    }
+    let source_system = format!("connector:{}", ack.connector);
+    let source_event_id = format!("{}:{}:{}", ack.command_id, ack.status.as_str(), ack.attempt);
+    let payload = match (ack.command_type, ack.status.is_success()) {
+        (CommandType::Revoke, true) => EventPayload::AccessRevoked {
+            grant_id: ack.grant_id,
+            command_id: ack.command_id,
+            status: ack.status,
+            connector: ack.connector,
+            detail: ack.detail,
+        },
+        (_, false) => EventPayload::CommandFailed {
+            grant_id: ack.grant_id,
+            command_id: ack.command_id,
+            status: ack.status,
+            command_type: ack.command_type,
+            connector: ack.connector,
+            detail: ack.detail,
+        },
+        (command_type, true) => EventPayload::CommandCompleted {
+            grant_id: ack.grant_id,
+            command_id: ack.command_id,
+            command_type,
+            status: ack.status,
+            connector: ack.connector,
+        },
+    };
+    Ok(LifecycleEvent {
+        event_id: ids::event(&source_system, &source_event_id),
+        identity_id: ack.identity_id,
+        effective_time: ack.completed_at.unwrap_or(now),
+        recorded_time: now,
+        source_system,
+        source_event_id,
+        causation_id: Some(ack.command_id),
+        payload,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
@@ -309,6 +386,80 @@ mod tests {
             .into_iter()
             .map(|p| (p.line, p.field))
             .collect()
+    }
+
+    fn ack(command_type: CommandType, status: CommandStatus, attempt: u32) -> Acknowledgement {
+        Acknowledgement {
+            command_id: ids::grant_command(ids::request_grant("itsm", "REQ-1")),
+            grant_id: ids::request_grant("itsm", "REQ-1"),
+            identity_id: ids::identity(ids::PEOPLE, "E1"),
+            command_type,
+            status,
+            connector: "github".into(),
+            detail: String::new(),
+            attempt,
+            completed_at: None,
+        }
+    }
+
+    #[test]
+    fn acknowledgements_become_revoked_failed_or_completed_facts() {
+        let revoked = acknowledged(
+            ack(CommandType::Revoke, CommandStatus::AlreadyAbsent, 0),
+            1,
+            at(),
+        );
+        assert!(matches!(
+            revoked.unwrap().payload,
+            EventPayload::AccessRevoked { .. }
+        ));
+        let failed = acknowledged(
+            ack(CommandType::Suspend, CommandStatus::FailedRetryable, 0),
+            1,
+            at(),
+        );
+        assert!(matches!(
+            failed.unwrap().payload,
+            EventPayload::CommandFailed { .. }
+        ));
+        let done = acknowledged(ack(CommandType::Grant, CommandStatus::Done, 0), 1, at()).unwrap();
+        assert!(matches!(
+            done.payload,
+            EventPayload::CommandCompleted { .. }
+        ));
+        assert_eq!(done.source_system, "connector:github");
+        assert_eq!(done.effective_time, at());
+    }
+
+    #[test]
+    fn a_repeated_report_is_the_same_fact_and_a_retry_a_new_one() {
+        let first = acknowledged(
+            ack(CommandType::Revoke, CommandStatus::FailedRetryable, 0),
+            1,
+            at(),
+        );
+        let again = acknowledged(
+            ack(CommandType::Revoke, CommandStatus::FailedRetryable, 0),
+            1,
+            at(),
+        );
+        let retry = acknowledged(
+            ack(CommandType::Revoke, CommandStatus::FailedRetryable, 1),
+            1,
+            at(),
+        );
+        assert_eq!(first.clone().unwrap().event_id, again.unwrap().event_id);
+        assert_ne!(first.unwrap().event_id, retry.unwrap().event_id);
+    }
+
+    #[test]
+    fn an_acknowledgement_without_a_connector_is_refused() {
+        let mut nameless = ack(CommandType::Revoke, CommandStatus::Done, 0);
+        nameless.connector = "  ".into();
+        assert_eq!(
+            fields(acknowledged(nameless, 3, at()).map(|e| vec![e])),
+            vec![(3, "connector".into())]
+        );
     }
 
     #[test]

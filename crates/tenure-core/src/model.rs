@@ -259,6 +259,16 @@ pub enum CommandStatus {
 }
 
 impl CommandStatus {
+    /// The stable snake_case name used in JSON, SQL and fact ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandStatus::Done => "done",
+            CommandStatus::AlreadyAbsent => "already_absent",
+            CommandStatus::FailedRetryable => "failed_retryable",
+            CommandStatus::FailedPermanent => "failed_permanent",
+        }
+    }
+
     /// Done and already-absent both mean the access is gone (or in place).
     pub fn is_success(self) -> bool {
         matches!(self, CommandStatus::Done | CommandStatus::AlreadyAbsent)

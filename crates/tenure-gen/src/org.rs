@@ -515,49 +515,28 @@ fn acknowledge(
     });
     for (attempt, status) in attempts.into_iter().enumerate() {
         let when = at + Duration::minutes(5 + 30 * attempt as i64);
-        let status_name = serde_json::to_value(status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let source_system = format!("connector:{connector}");
-        let source_event_id = format!("{}:{status_name}:{attempt}", command.command_id());
         let json = json!({"command_id": command.command_id(), "grant_id": grant_id,
             "identity_id": identity_of(command), "command_type": command_type, "status": status,
             "connector": connector, "attempt": attempt, "completed_at": when.to_rfc3339(),
             "detail": if status.is_success() { "" } else { "timeout talking to the target" }});
-        let payload = match (command_type, status.is_success()) {
-            (CommandType::Revoke, true) => EventPayload::AccessRevoked {
-                grant_id,
-                command_id: command.command_id(),
-                status,
-                connector: connector.clone(),
-                detail: String::new(),
-            },
-            (_, false) => EventPayload::CommandFailed {
-                grant_id,
-                command_id: command.command_id(),
-                status,
-                command_type,
-                connector: connector.clone(),
-                detail: "timeout talking to the target".into(),
-            },
-            (_, true) => EventPayload::CommandCompleted {
-                grant_id,
-                command_id: command.command_id(),
-                command_type,
-                status,
-                connector: connector.clone(),
-            },
-        };
-        let event = LifecycleEvent {
-            event_id: ids::event(&source_system, &source_event_id),
+        // The same rule ingest applies to the JSON above.
+        let ack = tenure_core::intake::Acknowledgement {
+            command_id: command.command_id(),
+            grant_id,
             identity_id: identity_of(command),
-            effective_time: when,
-            recorded_time: when,
-            source_system,
-            source_event_id,
-            causation_id: Some(command.command_id()),
-            payload,
+            command_type,
+            status,
+            connector: connector.clone(),
+            detail: if status.is_success() {
+                String::new()
+            } else {
+                "timeout talking to the target".into()
+            },
+            attempt: attempt as u32,
+            completed_at: Some(when),
+        };
+        let Ok(event) = tenure_core::intake::acknowledged(ack, 1, when) else {
+            continue;
         };
         out.push((when, event, json));
     }

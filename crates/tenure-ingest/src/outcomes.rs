@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tenure_core::{CommandStatus, CommandType, EventPayload, LifecycleEvent, ids};
+use tenure_core::intake::Acknowledgement;
+use tenure_core::{CommandStatus, CommandType, LifecycleEvent};
 use uuid::Uuid;
 
 use crate::error::FieldProblem;
@@ -45,60 +46,26 @@ impl OutcomeIn {
         }
     }
 
-    /// The lifecycle event recording this outcome, or `None` when it changes nothing
-    /// (a grant command done: the grant is already recorded as active).
+    /// The lifecycle event recording this outcome, decided by the core
+    /// (`tenure_core::intake::acknowledged`).
     pub(crate) fn into_event(
         self,
         line: usize,
         now: DateTime<Utc>,
     ) -> Result<Option<LifecycleEvent>, Vec<FieldProblem>> {
-        if self.connector.trim().is_empty() {
-            return Err(vec![FieldProblem::new(
-                line,
-                "connector",
-                "must name the connector",
-            )]);
-        }
-        let status_name = serde_json::to_value(self.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let source_system = format!("connector:{}", self.connector);
-        let source_event_id = format!("{}:{status_name}:{}", self.command_id, self.attempt);
-        let payload = match (self.command_type, self.status.is_success()) {
-            (CommandType::Revoke, true) => EventPayload::AccessRevoked {
-                grant_id: self.grant_id,
-                command_id: self.command_id,
-                status: self.status,
-                connector: self.connector,
-                detail: self.detail,
-            },
-            (_, false) => EventPayload::CommandFailed {
-                grant_id: self.grant_id,
-                command_id: self.command_id,
-                status: self.status,
-                command_type: self.command_type,
-                connector: self.connector,
-                detail: self.detail,
-            },
-            // Grants, suspensions, restorations and rotations done close their tracking.
-            (command_type, true) => EventPayload::CommandCompleted {
-                grant_id: self.grant_id,
-                command_id: self.command_id,
-                command_type,
-                status: self.status,
-                connector: self.connector,
-            },
-        };
-        Ok(Some(LifecycleEvent {
-            event_id: ids::event(&source_system, &source_event_id),
+        let ack = Acknowledgement {
+            command_id: self.command_id,
+            grant_id: self.grant_id,
             identity_id: self.identity_id,
-            effective_time: self.completed_at.unwrap_or(now),
-            recorded_time: now,
-            source_system,
-            source_event_id,
-            causation_id: Some(self.command_id),
-            payload,
-        }))
+            command_type: self.command_type,
+            status: self.status,
+            connector: self.connector,
+            detail: self.detail,
+            attempt: self.attempt,
+            completed_at: self.completed_at,
+        };
+        tenure_core::intake::acknowledged(ack, line, now)
+            .map(Some)
+            .map_err(|problems| problems.into_iter().map(FieldProblem::from).collect())
     }
 }
