@@ -19,7 +19,10 @@ use uuid::Uuid;
 
 use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
-use crate::model::{CommandStatus, CommandType, GrantOrigin, RequestState};
+use crate::model::{
+    Attributes, CommandStatus, CommandType, GrantOrigin, IdentityKind, RequestState,
+};
+use crate::state::{IdentityState, IdentityStatus};
 
 /// One refused field of one event, as every intake reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,6 +226,68 @@ fn request_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Prob
         }
     }
     problems
+}
+
+/// A person as an HR-driven provisioning tool (a SCIM client) states them now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatedPerson {
+    /// The HR id Tenure keys the person by.
+    pub employee_id: String,
+    pub active: bool,
+    /// `None` when the tool did not say: an update keeps the current kind.
+    pub kind: Option<IdentityKind>,
+    /// `None` when the tool did not say: an update keeps the current role.
+    pub role: Option<String>,
+    pub attributes: Attributes,
+}
+
+/// The joiner that records `person` for the first time (or again, for a rehire).
+pub fn joiner_of(person: &StatedPerson) -> EventPayload {
+    EventPayload::IdentityJoined {
+        kind: person.kind.unwrap_or_default(),
+        role: person.role.clone().unwrap_or_default(),
+        attributes: person.attributes.clone(),
+        source_person_id: person.employee_id.clone(),
+    }
+}
+
+/// The lifecycle change that turns `current` into the person as `wanted` states them:
+/// inactive is a leaver (if still employed or pre-hire); active again after leaving
+/// is a rehire (a joiner keeping the role and kind left out); a different role, kind
+/// or HR attribute is a mover; anything else is no change. What the tool leaves out
+/// stays as it is.
+pub fn person_change(current: &IdentityState, wanted: &StatedPerson) -> Option<EventPayload> {
+    let employed = current.status.is_employed() || current.status == IdentityStatus::PreHire;
+    if !wanted.active {
+        return employed.then(|| EventPayload::IdentityLeft {
+            reason: "scim: active set to false".into(),
+        });
+    }
+    if current.status == IdentityStatus::Left || current.status == IdentityStatus::Unknown {
+        let mut rejoining = wanted.clone();
+        rejoining.role = wanted.role.clone().or_else(|| current.role.clone());
+        rejoining.kind = wanted.kind.or(Some(current.kind));
+        return Some(joiner_of(&rejoining));
+    }
+    let (a, b) = (&wanted.attributes, &current.attributes);
+    let role = wanted
+        .role
+        .clone()
+        .or_else(|| current.role.clone())
+        .unwrap_or_default();
+    let kind = wanted.kind.unwrap_or(current.kind);
+    let moved = current.role.as_deref() != Some(role.as_str())
+        || current.kind != kind
+        || a.display_name != b.display_name
+        || a.department != b.department
+        || a.title != b.title
+        || a.manager_id != b.manager_id
+        || a.location != b.location;
+    moved.then(|| EventPayload::IdentityMoved {
+        role,
+        attributes: wanted.attributes.clone(),
+        kind: (current.kind != kind).then_some(kind),
+    })
 }
 
 /// A connector's report on one command, however it arrived (HTTP, the outcomes
@@ -460,6 +525,35 @@ mod tests {
             fields(acknowledged(nameless, 3, at()).map(|e| vec![e])),
             vec![(3, "connector".into())]
         );
+    }
+
+    #[test]
+    fn a_stated_person_is_a_leaver_a_rehire_keeping_the_role_a_mover_or_nothing() {
+        let mut current = IdentityState::new(ids::identity(ids::PEOPLE, "E1"));
+        current.status = IdentityStatus::Active;
+        current.role = Some("engineer".into());
+        let stated = |active: bool, role: Option<&str>| StatedPerson {
+            employee_id: "E1".into(),
+            active,
+            kind: None,
+            role: role.map(str::to_owned),
+            attributes: Attributes::default(),
+        };
+        assert!(matches!(
+            person_change(&current, &stated(false, None)),
+            Some(EventPayload::IdentityLeft { .. })
+        ));
+        assert_eq!(person_change(&current, &stated(true, None)), None);
+        assert!(matches!(
+            person_change(&current, &stated(true, Some("sales"))),
+            Some(EventPayload::IdentityMoved { role, .. }) if role == "sales"
+        ));
+        current.status = IdentityStatus::Left;
+        assert_eq!(person_change(&current, &stated(false, None)), None);
+        assert!(matches!(
+            person_change(&current, &stated(true, None)),
+            Some(EventPayload::IdentityJoined { role, .. }) if role == "engineer"
+        ));
     }
 
     #[test]

@@ -289,71 +289,17 @@ fn employed(status: IdentityStatus) -> bool {
     status.is_employed() || status == IdentityStatus::PreHire
 }
 
-/// The events that turn `current` into `wanted`: a leaver, a rehire, a mover, or none.
+/// The event that turns `current` into `wanted` (decided by the core:
+/// `tenure_core::intake::person_change`), as a SCIM event of `current`'s version.
 fn changes(
     current: &IdentityState,
     wanted: &user::ScimPerson,
     now: DateTime<Utc>,
 ) -> Vec<LifecycleEvent> {
-    let version = current.events_applied;
-    let id = current.identity_id;
-    if !wanted.active {
-        if employed(current.status) {
-            return vec![event(
-                id,
-                version,
-                EventPayload::IdentityLeft {
-                    reason: "scim: active set to false".into(),
-                },
-                now,
-            )];
-        }
-        return Vec::new();
-    }
-    if current.status == IdentityStatus::Left || current.status == IdentityStatus::Unknown {
-        let mut rejoining = wanted.clone();
-        rejoining.role = wanted.role.clone().or_else(|| current.role.clone());
-        rejoining.kind = wanted.kind.or(Some(current.kind));
-        return vec![event(id, version, joiner(&rejoining), now)];
-    }
-    let a = &wanted.attributes;
-    let b = &current.attributes;
-    // What the client left out stays as it is.
-    let role = wanted
-        .role
-        .clone()
-        .or_else(|| current.role.clone())
-        .unwrap_or_default();
-    let kind = wanted.kind.unwrap_or(current.kind);
-    let moved = current.role.as_deref() != Some(role.as_str())
-        || current.kind != kind
-        || a.display_name != b.display_name
-        || a.department != b.department
-        || a.title != b.title
-        || a.manager_id != b.manager_id
-        || a.location != b.location;
-    if !moved {
-        return Vec::new();
-    }
-    vec![event(
-        id,
-        version,
-        EventPayload::IdentityMoved {
-            role,
-            attributes: wanted.attributes.clone(),
-            kind: (current.kind != kind).then_some(kind),
-        },
-        now,
-    )]
-}
-
-fn joiner(person: &user::ScimPerson) -> EventPayload {
-    EventPayload::IdentityJoined {
-        kind: person.kind.unwrap_or_default(),
-        role: person.role.clone().unwrap_or_default(),
-        attributes: person.attributes.clone(),
-        source_person_id: person.employee_id.clone(),
-    }
+    tenure_core::intake::person_change(current, wanted)
+        .map(|payload| event(current.identity_id, current.events_applied, payload, now))
+        .into_iter()
+        .collect()
 }
 
 async fn create(
@@ -367,8 +313,7 @@ async fn create(
         .credentials
         .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let body_json = parse_body(&body)?;
-    let mut person =
-        user::ScimPerson::from_json(&body_json).map_err(|e| ScimError::invalid(e.0))?;
+    let mut person = user::person_from_json(&body_json).map_err(|e| ScimError::invalid(e.0))?;
     if person.role.is_none() {
         person.role = body_json["title"]
             .as_str()
@@ -416,7 +361,7 @@ async fn create(
     let events = vec![event(
         identity_id,
         current.events_applied,
-        joiner(&person),
+        tenure_core::intake::joiner_of(&person),
         Utc::now(),
     )];
     publish_and_show(&state, &headers, current, events, StatusCode::CREATED).await
@@ -571,7 +516,7 @@ async fn replace(
         .credentials
         .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let person =
-        user::ScimPerson::from_json(&parse_body(&body)?).map_err(|e| ScimError::invalid(e.0))?;
+        user::person_from_json(&parse_body(&body)?).map_err(|e| ScimError::invalid(e.0))?;
     let _serialised = lock_user(&state, &id).await;
     let current = load_one(&state, &id).await?;
     same_person(&current, &person)?;
@@ -602,7 +547,7 @@ async fn modify(
     let mut resource = user::resource(&current, "");
     patch::apply(&mut resource, request)
         .map_err(|e| ScimError::new(StatusCode::BAD_REQUEST, Some("invalidPath"), e.0))?;
-    let person = user::ScimPerson::from_json(&resource).map_err(|e| ScimError::invalid(e.0))?;
+    let person = user::person_from_json(&resource).map_err(|e| ScimError::invalid(e.0))?;
     same_person(&current, &person)?;
     let events = changes(&current, &person, Utc::now());
     publish_and_show(&state, &headers, current, events, StatusCode::OK).await

@@ -9,19 +9,10 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// The enterprise User extension.
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-/// What Tenure reads from a SCIM User. Tenure keys people by `employeeNumber`
-/// (enterprise extension), falling back to `userName`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScimPerson {
-    pub employee_id: String,
-    pub active: bool,
-    /// From `userType`; `None` when the client did not say (an update keeps the kind).
-    pub kind: Option<IdentityKind>,
-    /// From `roles` (the primary one, else the first); `None` when the client sent
-    /// none (an update keeps the role; a creation falls back to `title`).
-    pub role: Option<String>,
-    pub attributes: Attributes,
-}
+/// What Tenure reads from a SCIM User: the core's stated person. Tenure keys people
+/// by `employeeNumber` (enterprise extension), falling back to `userName`; `kind`
+/// comes from `userType`, `role` from `roles` (the primary one, else the first).
+pub use tenure_core::intake::StatedPerson as ScimPerson;
 
 /// Why a SCIM User cannot be read; the text is SCIM's `detail`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,56 +61,54 @@ fn role_of(user: &Map<String, Value>) -> Option<String> {
         .and_then(|r| text(r.get("value")))
 }
 
-impl ScimPerson {
-    /// Reads a SCIM User body.
-    pub fn from_json(body: &Value) -> Result<ScimPerson, InvalidUser> {
-        let user = body
-            .as_object()
-            .ok_or_else(|| InvalidUser("a User must be a JSON object".into()))?;
-        let empty = Map::new();
-        let enterprise = user
-            .get(ENTERPRISE)
-            .and_then(Value::as_object)
-            .unwrap_or(&empty);
-        let employee_id = text(enterprise.get("employeeNumber"))
-            .or_else(|| text(user.get("userName")))
-            .ok_or_else(|| {
-                InvalidUser(
-                    "userName is required (Tenure keys people by employeeNumber, else userName)"
-                        .into(),
-                )
-            })?;
-        let active = match user.get("active") {
-            None | Some(Value::Null) => true,
-            Some(v) => boolean(v)
-                .ok_or_else(|| InvalidUser(format!("active must be a boolean, not {v}")))?,
-        };
-        let role = role_of(user);
-        let display_name = text(user.get("displayName"))
-            .or_else(|| text(user.get("name").and_then(|n| n.get("formatted"))));
-        let location = user
-            .get("addresses")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(|a| text(a.get("locality")));
-        let manager = enterprise
-            .get("manager")
-            .and_then(|m| text(m.get("value")).or_else(|| text(Some(m))));
-        Ok(ScimPerson {
-            employee_id,
-            active,
-            kind: kind_of(text(user.get("userType")))?,
-            role,
-            attributes: Attributes {
-                display_name,
-                department: text(enterprise.get("department")),
-                title: text(user.get("title")),
-                manager_id: manager,
-                location,
-                ..Attributes::default()
-            },
-        })
-    }
+/// Reads a SCIM User body.
+pub fn person_from_json(body: &Value) -> Result<ScimPerson, InvalidUser> {
+    let user = body
+        .as_object()
+        .ok_or_else(|| InvalidUser("a User must be a JSON object".into()))?;
+    let empty = Map::new();
+    let enterprise = user
+        .get(ENTERPRISE)
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let employee_id = text(enterprise.get("employeeNumber"))
+        .or_else(|| text(user.get("userName")))
+        .ok_or_else(|| {
+            InvalidUser(
+                "userName is required (Tenure keys people by employeeNumber, else userName)".into(),
+            )
+        })?;
+    let active = match user.get("active") {
+        None | Some(Value::Null) => true,
+        Some(v) => {
+            boolean(v).ok_or_else(|| InvalidUser(format!("active must be a boolean, not {v}")))?
+        }
+    };
+    let role = role_of(user);
+    let display_name = text(user.get("displayName"))
+        .or_else(|| text(user.get("name").and_then(|n| n.get("formatted"))));
+    let location = user
+        .get("addresses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(|a| text(a.get("locality")));
+    let manager = enterprise
+        .get("manager")
+        .and_then(|m| text(m.get("value")).or_else(|| text(Some(m))));
+    Ok(ScimPerson {
+        employee_id,
+        active,
+        kind: kind_of(text(user.get("userType")))?,
+        role,
+        attributes: Attributes {
+            display_name,
+            department: text(enterprise.get("department")),
+            title: text(user.get("title")),
+            manager_id: manager,
+            location,
+            ..Attributes::default()
+        },
+    })
 }
 
 /// The SCIM User Tenure reports for an identity's state; `meta.version` is the count
@@ -185,7 +174,7 @@ mod tests {
             "roles": [{"value": "sales"}, {"value": "engineer", "primary": "True"}],
             ENTERPRISE: {"employeeNumber": "E100", "department": "R&D", "manager": {"value": "E001"}}
         });
-        let person = ScimPerson::from_json(&body).unwrap();
+        let person = person_from_json(&body).unwrap();
         assert_eq!(person.employee_id, "E100");
         assert!(!person.active);
         assert_eq!(person.kind, Some(IdentityKind::Contractor));
@@ -196,14 +185,13 @@ mod tests {
 
     #[test]
     fn missing_role_is_none_and_bad_types_are_named() {
-        let person = ScimPerson::from_json(&json!({"userName": "x", "title": "Staff"})).unwrap();
+        let person = person_from_json(&json!({"userName": "x", "title": "Staff"})).unwrap();
         assert_eq!((person.role, person.kind), (None, None));
-        let err = ScimPerson::from_json(&json!({"userName": "x", "title": "eng", "active": 3}))
-            .unwrap_err();
-        assert!(err.0.contains("active"), "{err}");
         let err =
-            ScimPerson::from_json(&json!({"userName": "x", "title": "eng", "userType": "Robot"}))
-                .unwrap_err();
+            person_from_json(&json!({"userName": "x", "title": "eng", "active": 3})).unwrap_err();
+        assert!(err.0.contains("active"), "{err}");
+        let err = person_from_json(&json!({"userName": "x", "title": "eng", "userType": "Robot"}))
+            .unwrap_err();
         assert!(err.0.contains("Robot"), "{err}");
     }
 }
