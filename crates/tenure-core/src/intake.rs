@@ -12,6 +12,9 @@
 //! request the view is complete: a person hired, or a request closed, on an earlier
 //! line counts.
 
+pub mod hr;
+pub mod itsm;
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};

@@ -19,9 +19,9 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::error::FieldProblem;
-use crate::hr::HrEvent;
-use crate::itsm::ItsmEvent;
 use crate::outcomes::OutcomeIn;
+use tenure_core::intake::hr::HrEvent;
+use tenure_core::intake::itsm::ItsmEvent;
 
 /// The consumer group of the raw-topic bridge.
 pub const GROUP: &str = "tenure-ingest-bridge";
@@ -57,11 +57,13 @@ impl BridgeHandler {
             topics::HR_RAW => serde_json::from_slice::<HrEvent>(&record.payload)
                 .map_err(|e| format!("not a valid HR event: {e}"))?
                 .into_event(1, now)
-                .map(Some),
+                .map(Some)
+                .map_err(crate::error::from_core),
             topics::ITSM_RAW => serde_json::from_slice::<ItsmEvent>(&record.payload)
                 .map_err(|e| format!("not a valid ITSM event: {e}"))?
                 .into_event(1, now, &self.policy)
-                .map(Some),
+                .map(Some)
+                .map_err(crate::error::from_core),
             topics::OUTCOMES => {
                 let outcome = tenure_proto::decode_outcome(&record.payload)
                     .map_err(|e| format!("not a valid CommandOutcome: {e}"))?;

@@ -35,6 +35,11 @@ impl From<tenure_core::intake::Problem> for FieldProblem {
     }
 }
 
+/// The core's problems as this API reports them.
+pub fn from_core(problems: Vec<tenure_core::intake::Problem>) -> Vec<FieldProblem> {
+    problems.into_iter().map(FieldProblem::from).collect()
+}
+
 /// A refused request. Nothing of a refused request was published: the sender fixes
 /// the named problems (4xx) or retries later (5xx) and may resend the whole request.
 #[derive(Debug)]

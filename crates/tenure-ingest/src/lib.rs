@@ -9,8 +9,6 @@ mod body;
 pub mod bridge;
 mod directory;
 mod error;
-mod hr;
-mod itsm;
 mod outcomes;
 mod routes;
 pub mod scim;

@@ -17,10 +17,10 @@ use uuid::Uuid;
 
 use crate::auth::{Credentials, Scope};
 use crate::error::{ApiError, FieldProblem};
-use crate::hr::HrEvent;
-use crate::itsm::ItsmEvent;
 use crate::outcomes::OutcomeIn;
 use crate::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, body};
+use tenure_core::intake::hr::HrEvent;
+use tenure_core::intake::itsm::ItsmEvent;
 
 /// What the routes share: the producer that appends to the log.
 #[derive(Clone)]
@@ -215,7 +215,12 @@ async fn hr_events(
         .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let now = Utc::now();
     let items = body::parse::<HrEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
-    let events = convert_all(&state, items, |line, e| e.into_event(line, now).map(Some)).await?;
+    let events = convert_all(&state, items, |line, e| {
+        e.into_event(line, now)
+            .map(Some)
+            .map_err(crate::error::from_core)
+    })
+    .await?;
     publish(&state, events).await
 }
 
@@ -233,7 +238,9 @@ async fn itsm_events(
     let items = body::parse::<ItsmEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
     let policy = state.policy.clone();
     let events = convert_all(&state, items, |line, e| {
-        e.into_event(line, now, &policy).map(Some)
+        e.into_event(line, now, &policy)
+            .map(Some)
+            .map_err(crate::error::from_core)
     })
     .await?;
     publish(&state, events).await

@@ -1,16 +1,19 @@
-//! HR lifecycle events: joiner, mover, leaver.
+//! HR lifecycle events as HR systems send them (joiner, rehire, mover, conversion,
+//! leaver, leave of absence) and the rules that turn one into a lifecycle event or
+//! refuse it field by field: the same for HTTP JSON, NDJSON and the raw HR topic.
 
+use crate::{Attributes, EventPayload, IdentityKind, LifecycleEvent, ids};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tenure_core::{Attributes, EventPayload, IdentityKind, LifecycleEvent, ids};
 
-use crate::error::FieldProblem;
+use super::Problem as FieldProblem;
 
-pub use tenure_core::ids::PEOPLE;
+use crate::ids::PEOPLE;
 
+/// What an HR system says happened, by the names HR systems send.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum HrEventType {
+pub enum HrEventType {
     Joiner,
     /// A former employee hired again: a joiner that never resurrects old access.
     Rehire,
@@ -24,7 +27,7 @@ pub(crate) enum HrEventType {
 
 /// An HR event as HR systems post it.
 #[derive(Debug, Deserialize)]
-pub(crate) struct HrEvent {
+pub struct HrEvent {
     /// The HR system's own id for this event.
     event_id: String,
     #[serde(default = "default_source")]
@@ -90,7 +93,7 @@ fn required<'a>(
 
 impl HrEvent {
     /// The lifecycle event this HR event announces, recorded at `now`.
-    pub(crate) fn into_event(
+    pub fn into_event(
         self,
         line: usize,
         now: DateTime<Utc>,

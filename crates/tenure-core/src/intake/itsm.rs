@@ -1,19 +1,23 @@
-//! ITSM events: an access request fulfilled becomes a governed grant, or is refused.
+//! ITSM events: an access request's steps are recorded, and its fulfilment becomes a
+//! governed grant (owner, business reason, revocation condition, within its
+//! entitlement class's longest duration) or is refused field by field: the same for
+//! HTTP JSON, NDJSON and the raw ITSM topic.
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use tenure_core::{
+use crate::{
     Entitlement, EventPayload, GrantOrigin, LifecycleEvent, Policy, RequestState,
     RevocationCondition, ids,
 };
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
-use crate::error::FieldProblem;
-use crate::hr::PEOPLE;
+use super::Problem as FieldProblem;
+use crate::ids::PEOPLE;
 
+/// What an ITSM tool says happened to an access request, by the names it sends.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::enum_variant_names)] // the names are the wire names sources send
-pub(crate) enum ItsmEventType {
+pub enum ItsmEventType {
     AccessRequested,
     /// Approved: the governance fields are checked now, before anyone provisions.
     AccessApproved,
@@ -23,8 +27,9 @@ pub(crate) enum ItsmEventType {
     AccessFulfilled,
 }
 
+/// When a requested grant must end, as the ITSM tool states it.
 #[derive(Debug, Deserialize)]
-pub(crate) struct RevocationIn {
+pub struct RevocationIn {
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -34,7 +39,7 @@ pub(crate) struct RevocationIn {
 /// An ITSM event as ITSM tools post it. Governance fields are optional here so that
 /// their absence is reported field by field (422) instead of as a parse error.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ItsmEvent {
+pub struct ItsmEvent {
     event_id: String,
     #[serde(default = "default_source")]
     source_system: String,
@@ -67,7 +72,7 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 impl ItsmEvent {
     /// The governed grant this fulfilment creates, recorded at `now`, or every
     /// reason it would be ungoverned.
-    pub(crate) fn into_event(
+    pub fn into_event(
         self,
         line: usize,
         now: DateTime<Utc>,
