@@ -927,18 +927,73 @@ async fn sigkill_and_restart_recovers_within_seconds() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Posts `count` single joiners `prefix-before-N` and checks every one is accepted.
+async fn accepted_singles(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Outcomes> {
+    let mut outcomes = Outcomes::default();
+    for i in 0..count {
+        let event = joiner(&format!("{prefix}-before-{i}"), &format!("{prefix}{i}"));
+        outcomes.record(timed(format!("before {i}"), post_hr(http, base, &event)).await);
+    }
+    assert_eq!(outcomes.others, Vec::<String>::new());
+    Ok(outcomes)
+}
+
+/// Resends `probe` until ingest accepts it (within 30 s) and records it.
+async fn accepted_again(
+    tenure: &Tenure,
+    http: &reqwest::Client,
+    base: &str,
+    probe: &Value,
+    label: &str,
+    outcomes: &mut Outcomes,
+) -> anyhow::Result<Duration> {
+    let since = Instant::now();
+    let body = eventually(
+        "ingest to accept again",
+        Duration::from_secs(30),
+        || async {
+            tenure.assert_running()?;
+            Ok(match post_hr(http, base, probe).await {
+                Ok((202, body)) => Some(body),
+                _ => None,
+            })
+        },
+    )
+    .await?;
+    let took = since.elapsed();
+    outcomes.record(Sent {
+        label: label.into(),
+        took,
+        answer: Ok((202, body)),
+    });
+    Ok(took)
+}
+
+/// Waits until every accepted event is projected and checks it exactly; returns how many.
+async fn all_projected(env: &Durable, outcomes: &Outcomes) -> anyhow::Result<usize> {
+    let accepted: Vec<Uuid> = outcomes.accepted.iter().copied().collect();
+    env.wait_projected(&outcomes.accepted, Duration::from_secs(60))
+        .await?;
+    assert_eq!(
+        env.projected(&accepted).await?,
+        accepted.len(),
+        "accepted = projected"
+    );
+    Ok(accepted.len())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broker_killed_answers_503_within_bound_then_recovers() -> anyhow::Result<()> {
     let env = Durable::new("broker_kill").await?;
     let tenure = env.start().await?;
     let base = env.base();
     let http = client();
-    let mut outcomes = Outcomes::default();
-    for i in 0..20 {
-        let event = joiner(&format!("bk-before-{i}"), &format!("BK{i}"));
-        outcomes.record(timed(format!("before {i}"), post_hr(&http, &base, &event)).await);
-    }
-    assert_eq!(outcomes.others, Vec::<String>::new());
+    let mut outcomes = accepted_singles(&http, &base, "BK", 20).await?;
 
     let tansu = tansu_of(&tenure)?;
     let status = Command::new("kill")
@@ -965,23 +1020,15 @@ async fn broker_killed_answers_503_within_bound_then_recovers() -> anyhow::Resul
     // Back within 30 s: accepted, ready, one restart counted.
     let recovered = Instant::now();
     let probe = joiner("bk-after", "BKA");
-    let body = eventually(
-        "ingest to accept again",
-        Duration::from_secs(30),
-        || async {
-            tenure.assert_running()?;
-            Ok(match post_hr(&http, &base, &probe).await {
-                Ok((202, body)) => Some(body),
-                _ => None,
-            })
-        },
+    accepted_again(
+        &tenure,
+        &http,
+        &base,
+        &probe,
+        "after recovery",
+        &mut outcomes,
     )
     .await?;
-    outcomes.record(Sent {
-        label: "after recovery".into(),
-        took: recovered.elapsed(),
-        answer: Ok((202, body)),
-    });
     let ready = eventually("/readyz to answer 200", Duration::from_secs(30), || async {
         let response = http.get(format!("{base}/readyz")).send().await?;
         Ok((response.status() == 200).then_some(response.json::<Value>().await?))
@@ -1004,17 +1051,9 @@ async fn broker_killed_answers_503_within_bound_then_recovers() -> anyhow::Resul
     );
     assert_ne!(tansu_of(&tenure)?, tansu, "a new broker process serves");
 
-    let accepted: Vec<Uuid> = outcomes.accepted.iter().copied().collect();
-    env.wait_projected(&outcomes.accepted, Duration::from_secs(60))
-        .await?;
-    assert_eq!(
-        env.projected(&accepted).await?,
-        accepted.len(),
-        "accepted = projected"
-    );
+    let projected = all_projected(&env, &outcomes).await?;
     println!(
-        "broker kill: {} accepted events projected; first answer {status} after {took:.1?}",
-        accepted.len()
+        "broker kill: {projected} accepted events projected; first answer {status} after {took:.1?}"
     );
     tenure.assert_running()?;
     Ok(())
@@ -1029,12 +1068,7 @@ async fn frozen_broker_answers_503_within_bound_then_recovers() -> anyhow::Resul
     let tenure = env.start().await?;
     let base = env.base();
     let http = client();
-    let mut outcomes = Outcomes::default();
-    for i in 0..10 {
-        let event = joiner(&format!("bf-before-{i}"), &format!("BF{i}"));
-        outcomes.record(timed(format!("before {i}"), post_hr(&http, &base, &event)).await);
-    }
-    assert_eq!(outcomes.others, Vec::<String>::new());
+    let mut outcomes = accepted_singles(&http, &base, "BF", 10).await?;
 
     let tansu = tansu_of(&tenure)?;
     let signal = |name: &str| -> anyhow::Result<()> {
@@ -1060,38 +1094,20 @@ async fn frozen_broker_answers_503_within_bound_then_recovers() -> anyhow::Resul
         "answered after {took:?}, not within the 5 s bound"
     );
 
-    let thawed = Instant::now();
     let probe = joiner("bf-after", "BFA");
-    let body = eventually(
-        "ingest to accept again",
-        Duration::from_secs(30),
-        || async {
-            tenure.assert_running()?;
-            Ok(match post_hr(&http, &base, &probe).await {
-                Ok((202, body)) => Some(body),
-                _ => None,
-            })
-        },
+    let thawed = accepted_again(
+        &tenure,
+        &http,
+        &base,
+        &probe,
+        "after thawing",
+        &mut outcomes,
     )
     .await?;
-    outcomes.record(Sent {
-        label: "after thawing".into(),
-        took: thawed.elapsed(),
-        answer: Ok((202, body)),
-    });
     // The refused event was never promised; the accepted ones are all projected.
-    let accepted: Vec<Uuid> = outcomes.accepted.iter().copied().collect();
-    env.wait_projected(&outcomes.accepted, Duration::from_secs(60))
-        .await?;
-    assert_eq!(
-        env.projected(&accepted).await?,
-        accepted.len(),
-        "accepted = projected"
-    );
+    let projected = all_projected(&env, &outcomes).await?;
     println!(
-        "frozen broker: 503 after {took:.1?}; accepting again {:.1?} after thawing; {} accepted events projected",
-        thawed.elapsed(),
-        accepted.len()
+        "frozen broker: 503 after {took:.1?}; accepting again {thawed:.1?} after thawing; {projected} accepted events projected"
     );
     tenure.assert_running()?;
     Ok(())

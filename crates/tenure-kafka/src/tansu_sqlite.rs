@@ -24,30 +24,26 @@ pub fn sqlite_file(storage: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// Whether `file` already has tansu's tables and Tenure's header index. A file
-/// without the `header` table (tansu has not run on it yet) has neither.
+/// Whether `file` already has Tenure's header index. A file tansu has not run on yet
+/// has neither its tables nor the index.
 pub fn is_prepared(file: &Path) -> Result<bool, rusqlite::Error> {
-    if !file.exists() {
-        return Ok(false);
-    }
-    let db = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let found: i64 = db.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
-        [HEADER_INDEX],
-        |r| r.get(0),
-    )?;
-    Ok(found == 1)
+    has_schema_object(file, "index", HEADER_INDEX)
 }
 
 /// Whether tansu has created its `header` table in `file`.
 pub fn has_header_table(file: &Path) -> Result<bool, rusqlite::Error> {
+    has_schema_object(file, "table", "header")
+}
+
+/// Whether `file` exists and its schema holds an object of `kind` named `name`.
+fn has_schema_object(file: &Path, kind: &str, name: &str) -> Result<bool, rusqlite::Error> {
     if !file.exists() {
         return Ok(false);
     }
     let db = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let found: i64 = db.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'header'",
-        [],
+        "SELECT count(*) FROM sqlite_master WHERE type = ?1 AND name = ?2",
+        [kind, name],
         |r| r.get(0),
     )?;
     Ok(found == 1)
