@@ -364,14 +364,14 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
         suspended_grants: active.iter().filter(|g| g.suspended).count(),
         grants_past_expiry: active
             .iter()
-            .filter(|g| g.revocation.expires_at.is_some_and(|e| e < now))
+            .filter(|g| tenure_core::governance::is_past_expiry(g, now))
             .count(),
-        ungoverned_grants: active
-            .iter()
+        // Held grants, as the query API and /metrics count them.
+        ungoverned_grants: state
+            .grants
+            .values()
             .filter(|g| {
-                g.owner.trim().is_empty()
-                    || g.business_reason.trim().is_empty()
-                    || !g.revocation.is_governed()
+                tenure_core::governance::is_held(g) && tenure_core::governance::is_ungoverned(g)
             })
             .count(),
         revocations_pending: state

@@ -7,6 +7,7 @@
 
 pub mod event;
 pub mod fold;
+pub mod governance;
 pub mod ids;
 pub mod intake;
 pub mod limits;

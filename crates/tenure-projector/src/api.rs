@@ -357,9 +357,8 @@ pub async fn governance_counters(
         .query_one(
             "SELECT
                (SELECT count(*) FROM projection_grants WHERE status = 'active') AS active_grants,
-               (SELECT count(*) FROM projection_grants WHERE status <> 'revoked'
-                   AND (btrim(owner) = '' OR btrim(business_reason) = ''
-                        OR (expires_at IS NULL AND NOT ends_on_role_change))) AS ungoverned_grants,
+               (SELECT count(*) FROM projection_grants WHERE status <> 'revoked' AND ungoverned)
+                   AS ungoverned_grants,
                (SELECT count(*) FROM projection_grants WHERE status = 'active' AND expires_at < $1) AS past_expiry_active,
                (SELECT count(*) FROM projection_grants
                    WHERE status = 'revocation_pending' AND status_since < $1 - interval '1 hour') AS pending_revocations_overdue,

@@ -130,6 +130,7 @@ pub(crate) async fn save_states<'a>(
     let mut g_causes = Vec::new();
     let mut g_since = Vec::new();
     let mut g_suspended = Vec::new();
+    let mut g_ungoverned = Vec::new();
 
     for s in states {
         ids.push(s.identity_id);
@@ -160,6 +161,7 @@ pub(crate) async fn save_states<'a>(
             });
             g_statuses.push(g.status.as_str());
             g_suspended.push(g.suspended);
+            g_ungoverned.push(tenure_core::governance::is_ungoverned(g));
             g_granted.push(g.granted_at);
             let (command, cause, since) = match &g.status {
                 GrantStatus::Active => (None, None, Some(g.granted_at)),
@@ -200,11 +202,11 @@ pub(crate) async fn save_states<'a>(
             "INSERT INTO projection_grants (grant_id, identity_id, system, resource, permission, owner,
                                             business_reason, expires_at, ends_on_role_change, origin, status,
                                             granted_at, revocation_command_id, revocation_cause, status_since,
-                                            suspended)
+                                            suspended, ungoverned)
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                                   $7::text[], $8::timestamptz[], $9::bool[], $10::text[], $11::text[],
                                   $12::timestamptz[], $13::uuid[], $14::text[], $15::timestamptz[],
-                                  $16::bool[])
+                                  $16::bool[], $17::bool[])
              ON CONFLICT (grant_id) DO UPDATE SET
                 status = EXCLUDED.status, revocation_command_id = EXCLUDED.revocation_command_id,
                 revocation_cause = EXCLUDED.revocation_cause,
@@ -226,6 +228,7 @@ pub(crate) async fn save_states<'a>(
                 &g_causes,
                 &g_since,
                 &g_suspended,
+                &g_ungoverned,
             ],
         )
         .await?;
