@@ -110,6 +110,7 @@ pub fn http_router(
     retry: tenure_reactor::RetryPolicy,
     bootstrap: Option<String>,
 ) -> Router {
+    let policy = ingest.policy();
     let readiness = Readiness {
         db: db.clone(),
         bootstrap: bootstrap.clone(),
@@ -125,7 +126,11 @@ pub fn http_router(
         app = app.merge(tenure_ingest::router(ingest));
     }
     if selection.projector {
-        app = app.merge(tenure_projector::api::router(db.clone(), bootstrap));
+        app = app.merge(tenure_projector::api::router(
+            db.clone(),
+            bootstrap,
+            &policy,
+        ));
     }
     if selection.reactor {
         app = app.merge(tenure_reactor::api::router(db.clone(), retry));

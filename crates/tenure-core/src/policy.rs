@@ -87,6 +87,21 @@ impl LeavePolicy {
     }
 }
 
+/// What the ITSM side promises: how long an access request may take to be fulfilled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestPolicy {
+    /// Hours from request to fulfilment before the request breaches its SLA.
+    pub fulfilment_sla_hours: u32,
+}
+
+impl Default for RequestPolicy {
+    fn default() -> Self {
+        RequestPolicy {
+            fulfilment_sla_hours: 72,
+        }
+    }
+}
+
 /// Rules for service accounts, API keys and agents.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NonHumanPolicy {
@@ -116,6 +131,8 @@ pub struct Policy {
     pub roles: BTreeMap<String, RolePolicy>,
     pub leave_of_absence: LeavePolicy,
     pub non_human: NonHumanPolicy,
+    /// The fulfilment SLA of access requests (`[requests]`).
+    pub requests: RequestPolicy,
     /// Checked in file order; a grant in several classes gets the shortest limit.
     pub classes: Vec<EntitlementClass>,
 }
@@ -130,6 +147,8 @@ struct PolicyFile {
     #[serde(default)]
     non_human: Option<NonHumanFile>,
     #[serde(default)]
+    requests: Option<RequestFile>,
+    #[serde(default)]
     entitlement_classes: BTreeMap<String, ClassFile>,
 }
 
@@ -138,6 +157,12 @@ struct PolicyFile {
 struct LeaveFile {
     #[serde(default)]
     suspend_systems: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestFile {
+    fulfilment_sla_hours: u32,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +247,12 @@ impl Policy {
                     orphan_grace_days: n.orphan_grace_days,
                 })
                 .unwrap_or_default(),
+            requests: file
+                .requests
+                .map(|r| RequestPolicy {
+                    fulfilment_sla_hours: r.fulfilment_sla_hours.max(1),
+                })
+                .unwrap_or_default(),
             classes,
         })
     }
@@ -289,6 +320,8 @@ mod tests {
             suspend_systems = ["vpn"]
             [non_human]
             orphan_grace_days = 7
+            [requests]
+            fulfilment_sla_hours = 24
             [entitlement_classes.admin]
             entitlements = ["*:*:admin", "aws:prod:*"]
             max_days = 30
@@ -307,6 +340,11 @@ mod tests {
                 .suspends(&"slack:acme:member".parse().unwrap())
         );
         assert_eq!(p.non_human.orphan_grace_days, 7);
+        assert_eq!(p.requests.fulfilment_sla_hours, 24);
+        assert_eq!(
+            Policy::from_toml("").unwrap().requests.fulfilment_sla_hours,
+            72
+        );
         let (class, max) = p
             .max_duration(&"github:acme:admin".parse().unwrap())
             .unwrap();

@@ -61,6 +61,11 @@ impl IngestState {
         self
     }
 
+    /// The policy ingest applies (the query API reads its fulfilment SLA from it).
+    pub fn policy(&self) -> std::sync::Arc<tenure_core::Policy> {
+        self.policy.clone()
+    }
+
     /// Refuses access requests longer than `policy`'s entitlement classes allow.
     pub fn with_policy(mut self, policy: tenure_core::Policy) -> Self {
         self.policy = std::sync::Arc::new(policy);

@@ -93,7 +93,8 @@ type Answer = Result<Json<Value>, QueryError>;
 type Params = Query<HashMap<String, String>>;
 
 /// The query API over `db`.
-pub fn router(db: Database, bootstrap: Option<String>) -> Router {
+pub fn router(db: Database, bootstrap: Option<String>, policy: &tenure_core::Policy) -> Router {
+    let sla_hours = policy.requests.fulfilment_sla_hours;
     Router::new()
         .route("/v1/identities/{id}", get(identity))
         .route("/v1/identities/{id}/access", get(identity_access))
@@ -104,7 +105,7 @@ pub fn router(db: Database, bootstrap: Option<String>) -> Router {
         .route("/v1/commands", get(commands))
         .route(
             "/metrics",
-            get(move |state| crate::metrics::metrics(state, bootstrap.clone())),
+            get(move |state| crate::metrics::metrics(state, bootstrap.clone(), sla_hours)),
         )
         .route("/dashboard", get(crate::dashboard::page))
         .route(

@@ -186,12 +186,13 @@ async fn lag(out: &mut Exposition, db: &Database, bootstrap: &str) -> Result<(),
     Ok(())
 }
 
-/// How long ITSM requests may take from request to fulfilment before they breach
-/// their service level.
-pub const REQUEST_SLA_HOURS: i64 = 72;
-
-/// Request-to-fulfilment times and SLA breaches of ITSM access requests.
-async fn requests(out: &mut Exposition, client: &tokio_postgres::Client) -> Result<(), QueryError> {
+/// Request-to-fulfilment times and SLA breaches of ITSM access requests, against the
+/// policy's fulfilment SLA (`[requests] fulfilment_sla_hours`).
+async fn requests(
+    out: &mut Exposition,
+    client: &tokio_postgres::Client,
+    sla_hours: u32,
+) -> Result<(), QueryError> {
     let bounds: Vec<f64> = vec![
         3600.0,
         4.0 * 3600.0,
@@ -199,7 +200,8 @@ async fn requests(out: &mut Exposition, client: &tokio_postgres::Client) -> Resu
         72.0 * 3600.0,
         7.0 * 86400.0,
     ];
-    let sla = (REQUEST_SLA_HOURS * 3600) as f64;
+    let sla = f64::from(sla_hours) * 3600.0;
+    let sla_hours = i32::try_from(sla_hours).unwrap_or(i32::MAX);
     let row = client
         .query_one(
             "WITH requested AS (
@@ -226,7 +228,7 @@ async fn requests(out: &mut Exposition, client: &tokio_postgres::Client) -> Resu
                       WHERE r.at < now() - make_interval(hours => $3::int)
                         AND NOT EXISTS (SELECT 1 FROM fulfilled f WHERE f.request_id = r.request_id)
                         AND NOT EXISTS (SELECT 1 FROM closed c WHERE c.request_id = r.request_id))",
-            &[&bounds, &sla, &(REQUEST_SLA_HOURS as i32)],
+            &[&bounds, &sla, &sla_hours],
         )
         .await?;
     let name = "tenure_request_to_fulfilment_seconds";
@@ -266,7 +268,7 @@ async fn requests(out: &mut Exposition, client: &tokio_postgres::Client) -> Resu
 }
 
 /// Renders every metric; see the module docs.
-pub async fn render(db: &Database) -> Result<String, QueryError> {
+pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError> {
     let client = db.client().await?;
     let mut out = Exposition(String::new());
 
@@ -463,7 +465,7 @@ pub async fn render(db: &Database) -> Result<String, QueryError> {
     out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], count);
     out.sample(&format!("{name}_sum"), &[], stats.get(1));
     out.sample(&format!("{name}_count"), &[], count);
-    requests(&mut out, &client).await?;
+    requests(&mut out, &client, sla_hours).await?;
     Ok(out.0)
 }
 
@@ -471,8 +473,9 @@ pub async fn render(db: &Database) -> Result<String, QueryError> {
 pub(crate) async fn metrics(
     State(db): State<Database>,
     bootstrap: Option<String>,
+    sla_hours: u32,
 ) -> Result<impl IntoResponse, QueryError> {
-    let mut text = render(&db).await?;
+    let mut text = render(&db, sla_hours).await?;
     let mut out = Exposition(String::new());
     batch_stats(&mut out);
     if let Some(bootstrap) = bootstrap {
