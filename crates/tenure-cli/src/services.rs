@@ -239,10 +239,10 @@ pub async fn spawn(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         bound = Some(listener.local_addr()?);
-        let mut ingest =
-            tenure_ingest::IngestState::new(Publisher::bounded(bootstrap, ingest_timeout)?)
-                .with_credentials(credentials)
-                .with_policy(policy.clone());
+        let mut ingest = tenure_ingest::IngestState::new(publisher.clone())
+            .with_answer_bound(ingest_timeout)
+            .with_credentials(credentials)
+            .with_policy(policy.clone());
         if check_owners {
             ingest = ingest.with_directory(db.clone());
         }

@@ -182,22 +182,29 @@ fn spawn_child(options: &BrokerOptions, url: &str) -> Result<Running, KafkaAdapt
                     .ok(),
                 None => None,
             };
-            let mut lines = BufReader::new(stderr).lines();
+            let mut reader = BufReader::new(stderr);
+            let mut raw = Vec::new();
+            // The line after a "panicked at" line may say where; judge each panic by it.
             let mut panic_pending = false;
-            while let Ok(Some(line)) = lines.next_line().await {
+            loop {
+                raw.clear();
+                match reader.read_until(b'\n', &mut raw).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = String::from_utf8_lossy(&raw).trim_end().to_owned();
                 if let Some(log) = log.as_mut() {
                     let _ = log.write_all(line.as_bytes()).await;
                     let _ = log.write_all(b"\n").await;
                 }
                 // A panic in a connection task is contained by tansu; one in its
                 // storage task leaves the broker up but unable to serve anything.
-                if line.contains("panicked at") {
-                    panic_pending = true;
-                }
-                if panic_pending && line.contains("tansu-storage") {
+                let storage_panic = line.contains("tansu-storage")
+                    && (line.contains("panicked at") || panic_pending);
+                if storage_panic {
                     let _ = tx.send(line.clone());
-                    panic_pending = false;
                 }
+                panic_pending = line.contains("panicked at") && !storage_panic;
             }
         });
     }

@@ -41,6 +41,7 @@ impl KafkaAdapterError {
     /// How a consumer should react to this error from a batch it was handling.
     pub fn action(&self) -> FailureAction {
         match self {
+            KafkaAdapterError::Kafka(e) if is_about_the_message(e) => FailureAction::Park,
             KafkaAdapterError::Kafka(_) | KafkaAdapterError::Unavailable(_) => FailureAction::Retry,
             KafkaAdapterError::Store(e) if e.is_transient() => FailureAction::Retry,
             KafkaAdapterError::Store(
@@ -50,4 +51,19 @@ impl KafkaAdapterError {
             KafkaAdapterError::Broker(_) => FailureAction::Stop,
         }
     }
+}
+
+/// Broker refusals about the message itself (too large, malformed): sending it again
+/// cannot succeed, so the record that produced it is parked.
+fn is_about_the_message(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            Code::MessageSizeTooLarge
+                | Code::InvalidMessageSize
+                | Code::InvalidMessage
+                | Code::InvalidRecord
+        )
+    )
 }

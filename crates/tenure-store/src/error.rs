@@ -35,41 +35,37 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether retrying the same work later can succeed: the connection, the pool, a
-    /// serialization conflict, a lock or the server's resources failed, not the data.
-    /// Anything else (a data exception, a limit such as the index row size, a broken
-    /// constraint, an unreadable row) fails again on every retry: the consumer parks
-    /// the record that causes it instead of retrying forever.
+    /// Whether retrying the same work later can succeed. Only failures about the data
+    /// itself are not: a data exception (SQLSTATE class 22: NUL bytes, a value out of
+    /// range), a broken constraint (23), a limit such as the index row size (54), or a
+    /// value the client cannot encode. The consumer parks the record that causes one of
+    /// those. Everything else (the connection, a lock, a missing table or privilege
+    /// during a deploy, a stored state this version cannot read) would fail for every
+    /// record alike: it is retried with backoff, loudly, rather than parking the whole
+    /// partition.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Postgres(e) => postgres_error_is_transient(e),
-            StoreError::Pool(_) | StoreError::Fenced { .. } => true,
-            StoreError::PoolConfig(_)
-            | StoreError::Migration(_)
-            | StoreError::BadUrl { .. }
-            | StoreError::Corrupt(_) => false,
+            StoreError::Postgres(e) => !postgres_error_is_about_data(e),
+            StoreError::Pool(_) | StoreError::Fenced { .. } | StoreError::Corrupt(_) => true,
+            StoreError::PoolConfig(_) | StoreError::Migration(_) | StoreError::BadUrl { .. } => {
+                false
+            }
         }
     }
 }
 
-/// SQLSTATE classes that describe the server or the connection rather than the data:
-/// 08 connection, 40 transaction rollback (serialization, deadlock), 53 insufficient
-/// resources, 55P03 lock not available, 57 operator intervention, 58 system error.
-fn postgres_error_is_transient(e: &tokio_postgres::Error) -> bool {
+/// SQLSTATE classes that describe the data rather than the server, the schema or the
+/// connection: 22 data exception, 23 integrity constraint violation, 54 program limit
+/// exceeded; and client-side failures to encode a value.
+fn postgres_error_is_about_data(e: &tokio_postgres::Error) -> bool {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
-        return ["08", "40", "53", "57", "58"]
+        return ["22", "23", "54"]
             .iter()
-            .any(|class| code.starts_with(class))
-            || code == "55P03";
+            .any(|class| code.starts_with(class));
     }
-    if e.is_closed() {
-        return true;
-    }
-    // Client-side failures to encode a value are about the data; everything else
-    // without a server error (I/O, timeouts, a dropped connection) is the connection.
     let text = e.to_string();
-    !(text.starts_with("error serializing") || text.starts_with("error deserializing"))
+    text.starts_with("error serializing") || text.starts_with("error deserializing")
 }
 
 /// The server's own message (with detail and hint) rather than just "db error".

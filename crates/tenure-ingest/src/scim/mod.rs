@@ -148,6 +148,29 @@ async fn projection(state: &IngestState) -> Result<deadpool_postgres::Object, Sc
 /// later write where the projector has not folded it in yet (see [`ledger`]).
 async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, ScimError> {
     let client = projection(state).await?;
+    // Where the projector stood *before* the rows are read: a write it had passed
+    // then is in the rows read after.
+    let mut written = Vec::new();
+    for id in ids {
+        let Some(w) = state.scim.written(*id) else {
+            continue;
+        };
+        let projected: Option<i64> = client
+            .query_opt(
+                "SELECT next_offset FROM consumer_offsets
+                  WHERE consumer_group = $1 AND topic = $2 AND partition = $3",
+                &[
+                    &PROJECTOR_GROUP,
+                    &tenure_kafka::topics::LIFECYCLE,
+                    &w.partition,
+                ],
+            )
+            .await
+            .map_err(unavailable)?
+            .map(|r| r.get(0));
+        let passed = projected.is_some_and(|next| next > w.offset);
+        written.push((*id, w, passed));
+    }
     let rows = client
         .query(
             "SELECT state FROM projection_identities WHERE identity_id = ANY($1)
@@ -164,27 +187,11 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
                 .map_err(|e| unavailable(format!("corrupt state: {e}")))
         })
         .collect::<Result<_, _>>()?;
-    for id in ids {
-        let Some(written) = state.scim.written(*id) else {
-            continue;
-        };
-        let projected: Option<i64> = client
-            .query_opt(
-                "SELECT next_offset FROM consumer_offsets
-                  WHERE consumer_group = $1 AND topic = $2 AND partition = $3",
-                &[
-                    &PROJECTOR_GROUP,
-                    &tenure_kafka::topics::LIFECYCLE,
-                    &written.partition,
-                ],
-            )
-            .await
-            .map_err(unavailable)?
-            .map(|r| r.get(0));
-        if projected.is_some_and(|next| next > written.offset) {
-            state.scim.forget(*id, written.offset);
+    for (id, w, passed) in written {
+        if passed {
+            state.scim.forget(id, w.offset);
         } else {
-            found.insert(*id, written.state);
+            found.insert(id, w.state);
         }
     }
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
