@@ -34,14 +34,27 @@ pub struct Written {
 /// The per-user write memory and locks of one ingest process.
 pub struct ScimLedger {
     stripes: Vec<tokio::sync::Mutex<()>>,
-    written: Mutex<HashMap<Uuid, Written>>,
+    written: Mutex<Remembered>,
 }
+
+/// The written states, and the size at which old ones are next swept out: doubling
+/// after each sweep, so a bulk load costs a sweep per doubling, not per write.
+struct Remembered {
+    by_user: HashMap<Uuid, Written>,
+    sweep_at: usize,
+}
+
+/// Entries kept before the first sweep.
+const FIRST_SWEEP: usize = 10_000;
 
 impl Default for ScimLedger {
     fn default() -> Self {
         ScimLedger {
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            written: Mutex::new(HashMap::new()),
+            written: Mutex::new(Remembered {
+                by_user: HashMap::new(),
+                sweep_at: FIRST_SWEEP,
+            }),
         }
     }
 }
@@ -56,10 +69,11 @@ impl ScimLedger {
     /// Remembers `state` as `user`'s state once the write at `delivered` is folded in.
     pub fn remember(&self, state: IdentityState, delivered: Delivered) {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        if written.len() >= 10_000 {
-            written.retain(|_, w| w.at.elapsed() < REMEMBER_FOR);
+        if written.by_user.len() >= written.sweep_at {
+            written.by_user.retain(|_, w| w.at.elapsed() < REMEMBER_FOR);
+            written.sweep_at = (written.by_user.len() * 2).max(FIRST_SWEEP);
         }
-        written.insert(
+        written.by_user.insert(
             state.identity_id,
             Written {
                 state,
@@ -74,6 +88,7 @@ impl ScimLedger {
     pub fn written(&self, user: Uuid) -> Option<Written> {
         let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         written
+            .by_user
             .get(&user)
             .filter(|w| w.at.elapsed() < REMEMBER_FOR)
             .cloned()
@@ -82,8 +97,12 @@ impl ScimLedger {
     /// Forgets `user`'s write once the projection holds it.
     pub fn forget(&self, user: Uuid, offset: i64) {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        if written.get(&user).is_some_and(|w| w.offset == offset) {
-            written.remove(&user);
+        if written
+            .by_user
+            .get(&user)
+            .is_some_and(|w| w.offset == offset)
+        {
+            written.by_user.remove(&user);
         }
     }
 }
