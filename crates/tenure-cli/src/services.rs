@@ -166,27 +166,10 @@ async fn readyz(
         Err(_) => serde_json::json!({"up": false, "error": "no answer within 2 s"}),
     };
     let broker = match &ready.bootstrap {
-        Some(bootstrap) => {
-            let bootstrap = bootstrap.clone();
-            let answered = tokio::task::spawn_blocking(move || {
-                use rdkafka::consumer::Consumer;
-                let probe: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
-                    .set("bootstrap.servers", &bootstrap)
-                    .set("log_level", "0")
-                    .create()
-                    .map_err(|e| e.to_string())?;
-                probe
-                    .fetch_metadata(None, Duration::from_secs(2))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-            match answered {
-                Ok(()) => serde_json::json!({"up": true}),
-                Err(e) => serde_json::json!({"up": false, "error": e}),
-            }
-        }
+        Some(bootstrap) => match tenure_kafka::broker::probe(bootstrap, bound).await {
+            Ok(()) => serde_json::json!({"up": true}),
+            Err(e) => serde_json::json!({"up": false, "error": e}),
+        },
         None => serde_json::json!({"up": null}),
     };
     let embedded = tenure_kafka::broker::embedded_health();

@@ -231,6 +231,28 @@ fn request_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Prob
     problems
 }
 
+/// A source system's fact about a person, in the envelope every intake gives it: the
+/// event id from the source's own event id, the identity from the person's HR id.
+pub fn person_fact(
+    source_system: String,
+    source_event_id: String,
+    employee_id: &str,
+    effective_time: DateTime<Utc>,
+    recorded_time: DateTime<Utc>,
+    payload: EventPayload,
+) -> LifecycleEvent {
+    LifecycleEvent {
+        event_id: ids::event(&source_system, &source_event_id),
+        identity_id: ids::identity(ids::PEOPLE, employee_id),
+        effective_time,
+        recorded_time,
+        source_system,
+        source_event_id,
+        causation_id: None,
+        payload,
+    }
+}
+
 /// A person as an HR-driven provisioning tool (a SCIM client) states them now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatedPerson {
@@ -260,11 +282,13 @@ pub fn joiner_of(person: &StatedPerson) -> EventPayload {
 /// or HR attribute is a mover; anything else is no change. What the tool leaves out
 /// stays as it is.
 pub fn person_change(current: &IdentityState, wanted: &StatedPerson) -> Option<EventPayload> {
-    let employed = current.status.is_employed() || current.status == IdentityStatus::PreHire;
     if !wanted.active {
-        return employed.then(|| EventPayload::IdentityLeft {
-            reason: "scim: active set to false".into(),
-        });
+        return current
+            .status
+            .is_hired()
+            .then(|| EventPayload::IdentityLeft {
+                reason: "scim: active set to false".into(),
+            });
     }
     if current.status == IdentityStatus::Left || current.status == IdentityStatus::Unknown {
         let mut rejoining = wanted.clone();

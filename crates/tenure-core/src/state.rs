@@ -37,6 +37,12 @@ impl IdentityStatus {
         }
     }
 
+    /// Hired: employed, or hired for a future start. A leaver ends it, a SCIM User
+    /// shows it as `active`, and a new joiner for someone hired is a conflict.
+    pub fn is_hired(self) -> bool {
+        self.is_employed() || self == IdentityStatus::PreHire
+    }
+
     /// Employed and started: access rules for movers and leavers apply.
     pub fn is_employed(self) -> bool {
         matches!(self, IdentityStatus::Active | IdentityStatus::OnLeave)

@@ -50,39 +50,49 @@ fn describe(problems: &[FieldProblem]) -> String {
 }
 
 impl BridgeHandler {
-    /// The event one record announces, or why it cannot be ingested.
-    async fn convert(&self, record: &Record) -> Result<Option<LifecycleEvent>, String> {
+    /// The event one record announces (`Ok(Ok(_))`), or why it cannot be ingested
+    /// (`Ok(Err(reason))`, a dead letter). The outer error is a failure to decide at
+    /// all (the projection cannot be read): the batch is retried.
+    async fn convert(
+        &self,
+        record: &Record,
+    ) -> Result<Result<Option<LifecycleEvent>, String>, KafkaAdapterError> {
         let now = Utc::now();
-        let event = match record.topic.as_str() {
+        let converted = match record.topic.as_str() {
             topics::HR_RAW => serde_json::from_slice::<HrEvent>(&record.payload)
-                .map_err(|e| format!("not a valid HR event: {e}"))?
-                .into_event(1, now)
-                .map(Some)
-                .map_err(crate::error::from_core),
+                .map_err(|e| format!("not a valid HR event: {e}"))
+                .and_then(|e| {
+                    e.into_event(1, now)
+                        .map(Some)
+                        .map_err(|p| describe(&crate::error::from_core(p)))
+                }),
             topics::ITSM_RAW => serde_json::from_slice::<ItsmEvent>(&record.payload)
-                .map_err(|e| format!("not a valid ITSM event: {e}"))?
-                .into_event(1, now, &self.policy)
-                .map(Some)
-                .map_err(crate::error::from_core),
-            topics::OUTCOMES => {
-                let outcome = tenure_proto::decode_outcome(&record.payload)
-                    .map_err(|e| format!("not a valid CommandOutcome: {e}"))?;
-                OutcomeIn::from_wire(outcome, record.offset).into_event(1, now)
-            }
-            other => return Err(format!("topic {other} is not a raw source topic")),
-        }
-        .map_err(|problems| describe(&problems))?;
-        let Some(event) = event else {
-            return Ok(None);
+                .map_err(|e| format!("not a valid ITSM event: {e}"))
+                .and_then(|e| {
+                    e.into_event(1, now, &self.policy)
+                        .map(Some)
+                        .map_err(|p| describe(&crate::error::from_core(p)))
+                }),
+            topics::OUTCOMES => tenure_proto::decode_outcome(&record.payload)
+                .map_err(|e| format!("not a valid CommandOutcome: {e}"))
+                .and_then(|outcome| {
+                    OutcomeIn::from_wire(outcome, record.offset)
+                        .into_event(1, now)
+                        .map_err(|p| describe(&p))
+                }),
+            other => Err(format!("topic {other} is not a raw source topic")),
+        };
+        let event = match converted {
+            Ok(Some(event)) => event,
+            other => return Ok(other),
         };
         // The same rules as HTTP: the core decides, with the projection's view.
-        match crate::routes::admit(Some(&self.directory), vec![(1, event)])
+        let admitted = crate::routes::admit(Some(&self.directory), vec![(1, event)])
             .await
-            .map_err(|e| format!("directory: {}", e.message))?
-        {
-            Ok(mut admitted) => Ok(admitted.pop()),
-            Err(problems) => Err(describe(&problems)),
-        }
+            .map_err(|e| KafkaAdapterError::Unavailable(e.message))?;
+        Ok(admitted
+            .map(|mut events| events.pop())
+            .map_err(|problems| describe(&problems)))
     }
 }
 
@@ -95,13 +105,9 @@ impl BatchHandler for BridgeHandler {
         let mut events = Vec::new();
         let mut letters = Vec::new();
         for record in records {
-            match self.convert(record).await {
+            match self.convert(record).await? {
                 Ok(Some(event)) => events.push(event),
                 Ok(None) => {}
-                Err(reason) if reason.starts_with("directory: ") => {
-                    // The projection is unreadable: retry the batch rather than refuse.
-                    return Err(KafkaAdapterError::Unavailable(reason));
-                }
                 Err(reason) => {
                     warn!(topic = %record.topic, offset = record.offset, %reason, "dead letter");
                     letters.push((record, reason));

@@ -1,14 +1,11 @@
 //! The HTTP routes and the publish step they share.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
-use futures::future::join_all;
 use serde::Serialize;
 use tenure_core::LifecycleEvent;
 use tenure_kafka::Publisher;
@@ -161,37 +158,17 @@ pub(crate) async fn publish_events(
     state: &IngestState,
     events: &[LifecycleEvent],
 ) -> Result<Vec<tenure_kafka::publisher::Delivered>, ApiError> {
-    let sends = join_all(events.iter().map(|e| state.publisher.send_event(e)));
-    tokio::pin!(sends);
-    let bound = state.answer_bound;
-    let mut waited = tokio::time::timeout(bound, &mut sends).await;
-    // Past the bound, wait on only while the broker is reachable and acknowledging
-    // (a large batch on a busy broker); give up on one that is silent or gone. What was
-    // sent may still land: a resend is recognised as the same events.
-    while waited.is_err() {
-        if !(state.publisher.is_reachable() && state.publisher.delivered_within(bound)) {
-            debug!(?bound, "broker unreachable or silent; answering 503");
-            return Err(ApiError::unavailable(format!(
-                "the event log did not acknowledge within {bound:?} and is not acknowledging anything; resend the request later, duplicates are recognised"
-            )));
-        }
-        waited = tokio::time::timeout(Duration::from_millis(250), &mut sends).await;
-    }
-    let results = waited.unwrap_or_default();
-    let mut delivered = Vec::with_capacity(results.len());
-    for result in results {
-        match result {
-            Ok(d) => delivered.push(d),
-            Err(e) => {
-                // The publisher logs the outage once; each refused request is only a debug line.
-                debug!(error = %e, "broker did not acknowledge; answering 503");
-                return Err(ApiError::unavailable(format!(
-                    "the event log did not acknowledge ({e}); resend the request, duplicates are recognised"
-                )));
-            }
-        }
-    }
-    Ok(delivered)
+    state
+        .publisher
+        .send_events_within(events, state.answer_bound)
+        .await
+        .map_err(|e| {
+            // The publisher logs the outage once; each refused request is only a debug line.
+            debug!(error = %e, "broker did not acknowledge; answering 503");
+            ApiError::unavailable(format!(
+                "{e}; resend the request later, duplicates are recognised"
+            ))
+        })
 }
 
 async fn publish(

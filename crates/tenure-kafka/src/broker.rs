@@ -211,22 +211,27 @@ fn spawn_child(options: &BrokerOptions, url: &str) -> Result<Running, KafkaAdapt
     Ok(Running { child, panicked })
 }
 
-/// Whether the broker at `bootstrap` answers a metadata request within `timeout`.
-async fn answers(bootstrap: &str, timeout: Duration) -> bool {
+/// Whether the broker at `bootstrap` answers a metadata request within `timeout`, and
+/// why not: the one liveness probe of a broker, used by the supervisor and `/readyz`.
+pub async fn probe(bootstrap: &str, timeout: Duration) -> Result<(), String> {
     let bootstrap = bootstrap.to_owned();
     tokio::task::spawn_blocking(move || {
-        let probe: BaseConsumer = match ClientConfig::new()
+        let probe: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
             .set("log_level", "0")
             .create()
-        {
-            Ok(p) => p,
-            Err(_) => return false,
-        };
-        probe.fetch_metadata(None, timeout).is_ok()
+            .map_err(|e| e.to_string())?;
+        probe
+            .fetch_metadata(None, timeout)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+async fn answers(bootstrap: &str, timeout: Duration) -> bool {
+    probe(bootstrap, timeout).await.is_ok()
 }
 
 async fn wait_ready(

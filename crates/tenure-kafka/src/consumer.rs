@@ -590,7 +590,6 @@ async fn park_record(
     tenure_store::dead_letters::park(&*txn, group, &record.dead_letter(error.to_string())).await?;
     offsets::advance(&*txn, group, std::slice::from_ref(advance)).await?;
     txn.commit().await.map_err(StoreError::from)?;
-    crate::stats::record_parked(group);
     Ok(())
 }
 

@@ -17,11 +17,10 @@ use crate::error::KafkaAdapterError;
 use crate::headers;
 use crate::topics;
 
-/// A shared, cloneable handle to one idempotent producer.
+/// A shared, cloneable handle to one producer (idempotent against Apache Kafka).
 #[derive(Clone)]
 pub struct Publisher {
     producer: FutureProducer<crate::quiet::QuietContext>,
-    timeout: Duration,
     /// Whether the last send failed: an outage is logged once when it starts and
     /// once when it ends, not once per request.
     failing: Arc<AtomicBool>,
@@ -32,6 +31,9 @@ pub struct Publisher {
     epoch: Instant,
 }
 
+/// How long librdkafka keeps retrying one message before it reports a failure.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Where an acknowledged message landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delivered {
@@ -41,16 +43,9 @@ pub struct Delivered {
 
 impl Publisher {
     /// An `acks=all` producer for `bootstrap` that keeps retrying a message for up to
-    /// 30 seconds (background work: the relay, the scheduler, the raw-topic bridge).
+    /// 30 seconds; a caller who must answer sooner uses [`Publisher::send_events_within`].
     pub fn new(bootstrap: &str) -> Result<Publisher, KafkaAdapterError> {
-        Publisher::bounded(bootstrap, Duration::from_secs(30))
-    }
-
-    /// A producer whose sends fail after `timeout` when the broker does not
-    /// acknowledge: a caller waiting on the answer (ingest's HTTP clients) gets one
-    /// within a known bound.
-    pub fn bounded(bootstrap: &str, timeout: Duration) -> Result<Publisher, KafkaAdapterError> {
-        let timeout = timeout.max(Duration::from_millis(100));
+        let timeout = DELIVERY_TIMEOUT;
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", bootstrap)
@@ -82,7 +77,6 @@ impl Publisher {
         let producer = config.create_with_context(context)?;
         Ok(Publisher {
             producer,
-            timeout,
             failing: Arc::default(),
             all_brokers_down,
             last_delivery_ms: Arc::default(),
@@ -90,10 +84,32 @@ impl Publisher {
         })
     }
 
-    /// Whether the broker acknowledged any message of this publisher within `window`:
-    /// a caller past its deadline keeps waiting for a broker that is working through
-    /// a large batch, and gives up on one that has gone silent.
-    pub fn delivered_within(&self, window: Duration) -> bool {
+    /// Appends `events` to the log and returns where each landed, in order. Past
+    /// `bound`, it waits on only while the broker is reachable and still acknowledging
+    /// (a large batch on a busy broker) and gives up on one that is gone or silent
+    /// with [`KafkaAdapterError::Unavailable`]. What was sent may still land after a
+    /// give-up: a resend is recognised by its event ids.
+    pub async fn send_events_within(
+        &self,
+        events: &[LifecycleEvent],
+        bound: Duration,
+    ) -> Result<Vec<Delivered>, KafkaAdapterError> {
+        let sends = futures::future::join_all(events.iter().map(|e| self.send_event(e)));
+        tokio::pin!(sends);
+        let mut waited = tokio::time::timeout(bound, &mut sends).await;
+        while waited.is_err() {
+            if !(self.is_reachable() && self.delivered_within(bound)) {
+                return Err(KafkaAdapterError::Unavailable(format!(
+                    "the event log did not acknowledge within {bound:?} and is not acknowledging anything"
+                )));
+            }
+            waited = tokio::time::timeout(Duration::from_millis(250), &mut sends).await;
+        }
+        waited.unwrap_or_default().into_iter().collect()
+    }
+
+    /// Whether the broker acknowledged any message of this publisher within `window`.
+    fn delivered_within(&self, window: Duration) -> bool {
         let last = self.last_delivery_ms.load(Ordering::SeqCst);
         let now = self.epoch.elapsed().as_millis() as u64;
         last > 0 && now.saturating_sub(last) <= window.as_millis() as u64
@@ -102,7 +118,7 @@ impl Publisher {
     /// Whether the broker looks reachable: the last send succeeded, librdkafka has a
     /// connection, and the embedded broker (if this process runs one) is up. A caller
     /// with a deadline gives up early on an unreachable broker, and waits out a slow one.
-    pub fn is_reachable(&self) -> bool {
+    fn is_reachable(&self) -> bool {
         !self.failing.load(Ordering::SeqCst)
             && !self.all_brokers_down.load(Ordering::SeqCst)
             && crate::broker::embedded_health().is_none_or(|h| h.up)
@@ -127,7 +143,7 @@ impl Publisher {
             .key(key)
             .payload(payload)
             .headers(kafka_headers);
-        let delivery = match self.producer.send(record, self.timeout).await {
+        let delivery = match self.producer.send(record, DELIVERY_TIMEOUT).await {
             Ok(delivery) => {
                 self.all_brokers_down.store(false, Ordering::SeqCst);
                 self.last_delivery_ms.store(
@@ -141,7 +157,7 @@ impl Publisher {
             }
             Err((e, _)) => {
                 if !self.failing.swap(true, Ordering::SeqCst) {
-                    warn!(error = %e, bound = ?self.timeout,
+                    warn!(error = %e, bound = ?DELIVERY_TIMEOUT,
                           "the broker does not acknowledge; failing sends until it does");
                 }
                 return Err(KafkaAdapterError::Kafka(e));

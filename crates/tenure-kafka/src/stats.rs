@@ -17,8 +17,6 @@ pub struct GroupStats {
     /// Batches at or under each bound of [`DURATION_BUCKETS`].
     pub duration_buckets: [u64; DURATION_BUCKETS.len()],
     pub largest_batch: u64,
-    /// Records this process parked in the dead letters.
-    pub parked: u64,
 }
 
 static STATS: Mutex<BTreeMap<String, GroupStats>> = Mutex::new(BTreeMap::new());
@@ -40,12 +38,6 @@ pub fn record_batch(group: &str, records: usize, took: Duration) {
             *count += 1;
         }
     }
-}
-
-/// Records one record of `group` parked in the dead letters.
-pub fn record_parked(group: &str) {
-    let mut stats = STATS.lock().unwrap_or_else(|p| p.into_inner());
-    stats.entry(group.to_owned()).or_default().parked += 1;
 }
 
 /// A copy of every group's statistics.

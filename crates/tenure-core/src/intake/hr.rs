@@ -2,13 +2,11 @@
 //! leaver, leave of absence) and the rules that turn one into a lifecycle event or
 //! refuse it field by field: the same for HTTP JSON, NDJSON and the raw HR topic.
 
-use crate::{Attributes, EventPayload, IdentityKind, LifecycleEvent, ids};
+use crate::{Attributes, EventPayload, IdentityKind, LifecycleEvent};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::Problem as FieldProblem;
-
-use crate::ids::PEOPLE;
 
 /// What an HR system says happened, by the names HR systems send.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -186,15 +184,13 @@ impl HrEvent {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(LifecycleEvent {
-            event_id: ids::event(&self.source_system, &self.event_id),
-            identity_id: ids::identity(PEOPLE, &self.employee_id),
-            effective_time: self.effective_time,
-            recorded_time: now,
-            source_system: self.source_system,
-            source_event_id: self.event_id,
-            causation_id: None,
+        Ok(super::person_fact(
+            self.source_system,
+            self.event_id,
+            &self.employee_id,
+            self.effective_time,
+            now,
             payload,
-        })
+        ))
     }
 }

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::Problem as FieldProblem;
-use crate::ids::PEOPLE;
 
 /// What an ITSM tool says happened to an access request, by the names it sends.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -186,47 +185,45 @@ impl ItsmEvent {
                 RequestState::Rejected | RequestState::Cancelled => self.reason.clone(),
                 _ => non_empty(&self.business_reason).map(str::to_owned),
             };
-            return Ok(LifecycleEvent {
-                event_id: ids::event(&self.source_system, &self.event_id),
-                identity_id: ids::identity(PEOPLE, &self.employee_id),
-                effective_time: self.effective_time,
-                recorded_time: now,
-                payload: EventPayload::AccessRequestChanged {
-                    request_id: self.request_id,
-                    state,
-                    entitlement,
-                    owner: non_empty(&self.owner).map(str::to_owned),
-                    detail: detail.unwrap_or_default(),
-                },
-                source_system: self.source_system,
-                source_event_id: self.event_id,
-                causation_id: None,
-            });
+            let payload = EventPayload::AccessRequestChanged {
+                request_id: self.request_id,
+                state,
+                entitlement,
+                owner: non_empty(&self.owner).map(str::to_owned),
+                detail: detail.unwrap_or_default(),
+            };
+            return Ok(super::person_fact(
+                self.source_system,
+                self.event_id,
+                &self.employee_id,
+                self.effective_time,
+                now,
+                payload,
+            ));
         }
         let Some(entitlement) = entitlement else {
             return Err(problems);
         };
-        Ok(LifecycleEvent {
-            event_id: ids::event(&self.source_system, &self.event_id),
-            identity_id: ids::identity(PEOPLE, &self.employee_id),
-            effective_time: self.effective_time,
-            recorded_time: now,
-            payload: EventPayload::AccessGranted {
-                grant_id: ids::request_grant(&self.source_system, &self.request_id),
-                entitlement,
-                owner: non_empty(&self.owner).unwrap_or_default().to_owned(),
-                business_reason: non_empty(&self.business_reason)
-                    .unwrap_or_default()
-                    .to_owned(),
-                revocation,
-                origin: GrantOrigin::Request {
-                    request_id: self.request_id,
-                },
+        let payload = EventPayload::AccessGranted {
+            grant_id: ids::request_grant(&self.source_system, &self.request_id),
+            entitlement,
+            owner: non_empty(&self.owner).unwrap_or_default().to_owned(),
+            business_reason: non_empty(&self.business_reason)
+                .unwrap_or_default()
+                .to_owned(),
+            revocation,
+            origin: GrantOrigin::Request {
+                request_id: self.request_id,
             },
-            source_system: self.source_system,
-            source_event_id: self.event_id,
-            causation_id: None,
-        })
+        };
+        Ok(super::person_fact(
+            self.source_system,
+            self.event_id,
+            &self.employee_id,
+            self.effective_time,
+            now,
+            payload,
+        ))
     }
 }
 

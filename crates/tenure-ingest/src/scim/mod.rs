@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use tenure_core::{EventPayload, IdentityState, IdentityStatus, LifecycleEvent, ids};
+use tenure_core::{EventPayload, IdentityState, LifecycleEvent, ids};
 use uuid::Uuid;
 
 use crate::auth::Scope;
@@ -292,10 +292,6 @@ async fn publish_and_show(
     Ok(scim_json(status, body))
 }
 
-fn employed(status: IdentityStatus) -> bool {
-    status.is_employed() || status == IdentityStatus::PreHire
-}
-
 /// The event that turns `current` into `wanted` (decided by the core:
 /// `tenure_core::intake::person_change`), as a SCIM event of `current`'s version.
 fn changes(
@@ -355,7 +351,7 @@ async fn create(
         .await?
         .pop()
         .unwrap_or_else(|| IdentityState::new(identity_id));
-    if employed(current.status) {
+    if current.status.is_hired() {
         return Err(ScimError::new(
             StatusCode::CONFLICT,
             Some("uniqueness"),
@@ -572,7 +568,7 @@ async fn remove(
         .admit(&headers, &method, &uri, &[], Scope::Hr)?;
     let _serialised = lock_user(&state, &id).await;
     let current = load_one(&state, &id).await?;
-    if employed(current.status) {
+    if current.status.is_hired() {
         let leaver = event(
             current.identity_id,
             current.events_applied,
@@ -596,7 +592,7 @@ async fn remove(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tenure_core::IdentityKind;
+    use tenure_core::{IdentityKind, IdentityStatus};
 
     #[test]
     fn filters_are_parsed_or_refused_with_scim_type() {

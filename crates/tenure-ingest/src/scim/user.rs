@@ -2,7 +2,7 @@
 //! maps to and from what Tenure knows about a person.
 
 use serde_json::{Map, Value, json};
-use tenure_core::{Attributes, IdentityKind, IdentityState, IdentityStatus};
+use tenure_core::{Attributes, IdentityKind, IdentityState};
 
 /// The core User schema.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -116,10 +116,7 @@ pub fn person_from_json(body: &Value) -> Result<ScimPerson, InvalidUser> {
 pub fn resource(state: &IdentityState, base: &str) -> Value {
     let a = &state.attributes;
     let person = state.source_person_id.clone().unwrap_or_default();
-    let active = matches!(
-        state.status,
-        IdentityStatus::Active | IdentityStatus::OnLeave | IdentityStatus::PreHire
-    );
+    let active = state.status.is_hired();
     let user_type = match state.kind {
         IdentityKind::Contractor => "Contractor",
         IdentityKind::Employee => "Employee",
