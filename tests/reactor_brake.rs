@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use prost::Message;
 use serde_json::{Value, json};
+use tenure_core::EventPayload;
 use tenure_kafka::topics;
 use tenure_proto::v1;
 use tenure_tests::{TestEnv, eventually, read_topic, start_tenure_run, wait_caught_up};
@@ -131,15 +132,39 @@ async fn mass_revocations_are_held_until_released_but_leavers_are_not() -> anyho
     )
     .await?;
 
-    // The operator reviews and releases: the held revocations go out.
-    let released: Value = http
+    // A release must say who releases and why: without them nothing is released.
+    let refused = http
         .post(format!("{base}/v1/brake/release"))
+        .json(&json!({"reason": "looks fine"}))
+        .send()
+        .await?;
+    assert_eq!(refused.status(), 422);
+    let refused: Value = refused.json().await?;
+    assert!(
+        refused["message"].as_str().unwrap_or("").contains("actor"),
+        "{refused}"
+    );
+    let still: Value = http
+        .get(format!("{base}/v1/brake"))
         .send()
         .await?
         .json()
         .await?;
-    assert!(
-        released["released"].as_u64().unwrap_or(0) >= 1,
+    assert_eq!(still["held"], held["held"], "{still}");
+
+    // The operator reviews and releases: the held revocations go out.
+    let released: Value = http
+        .post(format!("{base}/v1/brake/release"))
+        .json(&json!({"actor": "ops@example.com", "reason": "sales reorganisation confirmed with HR"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let held_count = held["held"].as_u64().unwrap_or(0);
+    assert!(held_count >= 1, "{held}");
+    assert_eq!(
+        released["released"].as_u64(),
+        Some(held_count),
         "{released}"
     );
     eventually(
@@ -158,6 +183,47 @@ async fn mass_revocations_are_held_until_released_but_leavers_are_not() -> anyho
         .await?;
     assert_eq!(after["engaged"], false);
     assert!(after["last_released_at"].is_string());
+
+    // Each hold and each release is a fact on the identity's log; every release names
+    // the operator and the reason, and each held command was released exactly once.
+    let facts = eventually(
+        "the holds and releases to be on the log",
+        Duration::from_secs(60),
+        || async {
+            let mut holds = std::collections::BTreeSet::new();
+            let mut releases = Vec::new();
+            for record in read_topic(env.bootstrap(), topics::LIFECYCLE).await? {
+                let event = tenure_proto::decode_event(&record.payload)?;
+                match event.payload {
+                    EventPayload::RevocationHeld { command_id, .. } => {
+                        holds.insert(command_id);
+                    }
+                    EventPayload::RevocationReleased {
+                        command_id,
+                        actor,
+                        reason,
+                        ..
+                    } => releases.push((command_id, actor, reason, event.source_system)),
+                    _ => {}
+                }
+            }
+            Ok(
+                (holds.len() as u64 == held_count && releases.len() as u64 == held_count)
+                    .then_some((holds, releases)),
+            )
+        },
+    )
+    .await?;
+    let (holds, releases) = facts;
+    for (command_id, actor, reason, source) in &releases {
+        assert!(
+            holds.contains(command_id),
+            "a release of a command never held"
+        );
+        assert_eq!(actor, "ops@example.com");
+        assert_eq!(reason, "sales reorganisation confirmed with HR");
+        assert_eq!(source, tenure_core::process::OPERATOR_SOURCE);
+    }
     tenure.assert_running()?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::try_join_all;
 use prost::Message;
-use tenure_core::{IdentityState, LifecycleEvent, Policy, apply, react};
+use tenure_core::{IdentityState, LifecycleEvent, Policy};
 use tenure_gen::{Rng, hr_history};
 use tenure_kafka::{Publisher, topics};
 use tenure_proto::v1;
@@ -39,10 +39,14 @@ fn decided_from(log: &[LifecycleEvent]) -> BTreeSet<String> {
         let state = states
             .remove(&event.identity_id)
             .unwrap_or_else(|| IdentityState::new(event.identity_id));
-        let reaction = react(&state, event, &policy);
-        let state = reaction.facts.iter().fold(apply(state, event), apply);
-        decided.extend(reaction.commands.iter().map(|c| c.command_id().to_string()));
-        states.insert(event.identity_id, state);
+        let step = tenure_core::process::step(state, event, &policy);
+        decided.extend(
+            step.reaction
+                .commands
+                .iter()
+                .map(|c| c.command_id().to_string()),
+        );
+        states.insert(event.identity_id, step.state);
     }
     decided
 }

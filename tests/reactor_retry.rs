@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use prost::Message;
 use serde_json::{Value, json};
+use tenure_core::EventPayload;
 use tenure_kafka::topics;
 use tenure_proto::v1;
 use tenure_tests::{TestEnv, eventually, read_topic, start_tenure_run};
@@ -159,6 +160,53 @@ async fn unacknowledged_revocations_are_retried_then_escalated() -> anyhow::Resu
         published["slack"].1, 3,
         "slack's command was published exactly max-attempts times"
     );
+
+    // Each retry and each escalation is a fact on the identity's log, once.
+    let (republished, escalations) = eventually(
+        "the escalations to be on the log",
+        Duration::from_secs(60),
+        || async {
+            let mut republished: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+            let mut escalations: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for record in read_topic(env.bootstrap(), topics::LIFECYCLE).await? {
+                match tenure_proto::decode_event(&record.payload)?.payload {
+                    EventPayload::CommandRepublished {
+                        command_id,
+                        attempt,
+                        ..
+                    } => republished
+                        .entry(command_id.to_string())
+                        .or_default()
+                        .push(attempt),
+                    EventPayload::CommandEscalated {
+                        command_id, reason, ..
+                    } => escalations
+                        .entry(command_id.to_string())
+                        .or_default()
+                        .push(reason),
+                    _ => {}
+                }
+            }
+            Ok((escalations.len() == 2).then_some((republished, escalations)))
+        },
+    )
+    .await?;
+    let slack = &published["slack"].0.command_id;
+    let github = &published["github"].0.command_id;
+    assert_eq!(republished.get(slack), Some(&vec![2, 3]), "{republished:?}");
+    assert!(republished.contains_key(github), "{republished:?}");
+    assert_eq!(escalations[slack].len(), 1, "{escalations:?}");
+    assert!(escalations[slack][0].contains("no acknowledgement after 3"));
+    assert!(
+        escalations[github][0].contains("permanent failure"),
+        "{escalations:?}"
+    );
+    for command in [
+        &published["google"].0.command_id,
+        &published["aws"].0.command_id,
+    ] {
+        assert!(!escalations.contains_key(command), "{escalations:?}");
+    }
 
     let acknowledged = commands(&http, &base, "acknowledged").await?;
     let systems: Vec<&str> = acknowledged

@@ -237,6 +237,43 @@ pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<Timel
             }
             EventPayload::LeaveOfAbsenceStarted { reason } => row.detail = reason.clone(),
             EventPayload::LeaveOfAbsenceEnded => {}
+            EventPayload::RevocationHeld {
+                grant_id,
+                command_id,
+                reason,
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+                row.detail = format!("held by the safety brake: {reason}");
+            }
+            EventPayload::RevocationReleased {
+                grant_id,
+                command_id,
+                actor,
+                reason,
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+                row.detail = format!("released by {actor}: {reason}");
+            }
+            EventPayload::CommandRepublished {
+                grant_id,
+                command_id,
+                attempt,
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+                row.detail = format!("unacknowledged; published again (attempt {attempt})");
+            }
+            EventPayload::CommandEscalated {
+                grant_id,
+                command_id,
+                reason,
+            } => {
+                row.entitlement = entitlement(grant_id);
+                row.command_id = command_id.to_string();
+                row.detail = format!("escalated: {reason}");
+            }
         }
         out.push(row);
     }
@@ -321,6 +358,9 @@ pub struct GovernanceReport {
     /// Median and longest time from trigger to acknowledgement, in seconds.
     pub time_to_revoke_median_s: Option<f64>,
     pub time_to_revoke_max_s: Option<f64>,
+    /// Revocations pending longer than the core's overdue threshold (an hour), as
+    /// the query API counts them.
+    pub revocations_overdue: usize,
     /// Non-human identities this person owns that are still active.
     pub owned_non_human_identities: i64,
 }
@@ -344,9 +384,7 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
     let owned: i64 = match &state.source_person_id {
         Some(person) => client
             .query_one(
-                "SELECT count(*) FROM projection_identities
-                  WHERE kind IN ('service_account', 'api_key', 'agent') AND status = 'active'
-                    AND state->'attributes'->>'owner' = $1",
+                "SELECT count(*) FROM projection_identities WHERE owned_by = $1",
                 &[person],
             )
             .await?
@@ -379,6 +417,11 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
             .values()
             .filter(|g| matches!(g.status, tenure_core::GrantStatus::RevocationPending { .. }))
             .count(),
+        revocations_overdue: state
+            .grants
+            .values()
+            .filter(|g| tenure_core::governance::is_revocation_overdue(g, now))
+            .count(),
         revocations_escalated: tracking.get(0),
         revocations_acknowledged: tracking.get(1),
         time_to_revoke_median_s: tracking.get(2),
@@ -409,6 +452,7 @@ pub async fn run_report(database_url: &str, args: ReportArgs) -> anyhow::Result<
     println!("  past expiry, still active    {}", r.grants_past_expiry);
     println!("  lacking owner/reason/end     {}", r.ungoverned_grants);
     println!("  revocations pending          {}", r.revocations_pending);
+    println!("  revocations overdue          {}", r.revocations_overdue);
     println!("  revocations escalated        {}", r.revocations_escalated);
     println!(
         "  revocations acknowledged     {} (time to revoke: median {}, max {})",

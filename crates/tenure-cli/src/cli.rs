@@ -119,7 +119,7 @@ pub struct RetryArgs {
     pub ack_timeout_secs: u64,
     /// Publications of an unacknowledged revocation before it is escalated.
     #[arg(long, env = "TENURE_MAX_ATTEMPTS", default_value_t = 5, global = true)]
-    pub max_attempts: i32,
+    pub max_attempts: u32,
 }
 
 impl RetryArgs {
@@ -200,8 +200,16 @@ pub enum Command {
 pub enum BrakeAction {
     /// Print what the brake holds, as JSON.
     Status,
-    /// Release every held revocation for publication.
-    Release,
+    /// Release every held revocation for publication; the release is recorded on
+    /// the log with who released it and why.
+    Release {
+        /// Who releases the brake (recorded on the log); defaults to the login name.
+        #[arg(long, env = "USER")]
+        actor: String,
+        /// Why the held revocations may go out (recorded on the log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Where a service that must serve HTTP listens.
@@ -347,8 +355,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                         )?
                     );
                 }
-                BrakeAction::Release => {
-                    let released = tenure_reactor::brake::release(client, &retry).await?;
+                BrakeAction::Release { actor, reason } => {
+                    let release = tenure_reactor::brake::Release { actor, reason };
+                    let released = tenure_reactor::brake::release(client, &retry, &release).await?;
                     println!("released {released} held revocation(s) for publication");
                 }
             }

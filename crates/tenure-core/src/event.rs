@@ -126,6 +126,36 @@ pub enum EventPayload {
         owner: String,
         grace_until: DateTime<Utc>,
     },
+    /// The safety brake held a revocation back from its connector until an operator
+    /// reviews it (the grant stays pending; nobody has taken the access away yet).
+    RevocationHeld {
+        grant_id: GrantId,
+        command_id: Uuid,
+        reason: String,
+    },
+    /// An operator released a held revocation to its connector: `actor` decided it,
+    /// for `reason`, so an audit can say who let a mass revocation through.
+    RevocationReleased {
+        grant_id: GrantId,
+        command_id: Uuid,
+        actor: String,
+        reason: String,
+    },
+    /// A tracked command stayed unacknowledged and was published again, with the same
+    /// id; `attempt` counts its publications (the first retry is attempt 2). The grant
+    /// is nil for a credential rotation.
+    CommandRepublished {
+        grant_id: GrantId,
+        command_id: Uuid,
+        attempt: u32,
+    },
+    /// A tracked command will not be tried again (its connector failed for good, or
+    /// never answered): a person must finish it. The grant is nil for a rotation.
+    CommandEscalated {
+        grant_id: GrantId,
+        command_id: Uuid,
+        reason: String,
+    },
 }
 
 impl EventPayload {
@@ -148,6 +178,10 @@ impl EventPayload {
             EventPayload::OwnerLeft { .. } => "owner_left",
             EventPayload::AccessRequestChanged { .. } => "access_request_changed",
             EventPayload::CommandCompleted { .. } => "command_completed",
+            EventPayload::RevocationHeld { .. } => "revocation_held",
+            EventPayload::RevocationReleased { .. } => "revocation_released",
+            EventPayload::CommandRepublished { .. } => "command_republished",
+            EventPayload::CommandEscalated { .. } => "command_escalated",
         }
     }
 }

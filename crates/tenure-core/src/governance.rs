@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::state::{Grant, GrantStatus};
+use crate::state::{Grant, GrantStatus, IdentityState};
 
 /// Whether a grant still counts in the governance figures: held by its holder, active
 /// or with its revocation pending. A revoked grant is history, not exposure.
@@ -25,6 +25,30 @@ pub fn is_ungoverned(grant: &Grant) -> bool {
 /// An active grant whose expiry has passed at `now` with no revocation decided yet.
 pub fn is_past_expiry(grant: &Grant, now: DateTime<Utc>) -> bool {
     grant.is_active() && grant.revocation.expires_at.is_some_and(|e| e < now)
+}
+
+/// How long a revocation may wait for its connector before it counts as overdue.
+pub fn revocation_overdue_after() -> chrono::Duration {
+    chrono::Duration::hours(1)
+}
+
+/// A revocation decided before this time and still not confirmed at `now` is overdue
+/// (for counting in SQL: `status_since < overdue_before(now)`).
+pub fn overdue_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.checked_sub_signed(revocation_overdue_after())
+        .unwrap_or(now)
+}
+
+/// A grant whose revocation was decided but not confirmed by its connector for longer
+/// than [`revocation_overdue_after`].
+pub fn is_revocation_overdue(grant: &Grant, now: DateTime<Utc>) -> bool {
+    matches!(grant.status, GrantStatus::RevocationPending { since, .. } if since < overdue_before(now))
+}
+
+/// A live non-human identity whose owner left and that no new owner has claimed (its
+/// access goes when the grace period ends, and stays gone while it is orphaned).
+pub fn is_orphaned(state: &IdentityState) -> bool {
+    state.kind.is_non_human() && state.status.is_employed() && state.orphaned_until.is_some()
 }
 
 #[cfg(test)]
@@ -50,6 +74,7 @@ mod tests {
             failed_attempts: 0,
             escalated: false,
             suspended: false,
+            held_by_brake: false,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod limits;
 pub mod model;
 pub mod policy;
+pub mod process;
 pub mod react;
 pub mod simulate;
 pub mod state;

@@ -113,7 +113,14 @@ pub fn storage_problems(event: &LifecycleEvent) -> Vec<StorageProblem> {
             check.identifier("owner", owner);
             check.time("grace_until", grace_until);
         }
+        EventPayload::RevocationHeld { reason, .. }
+        | EventPayload::CommandEscalated { reason, .. } => check.text("reason", reason),
+        EventPayload::RevocationReleased { actor, reason, .. } => {
+            check.identifier("actor", actor);
+            check.text("reason", reason);
+        }
         EventPayload::LeaveOfAbsenceEnded
+        | EventPayload::CommandRepublished { .. }
         | EventPayload::RevocationIssued { .. }
         | EventPayload::AccessSuspended { .. }
         | EventPayload::AccessRestored { .. } => {}

@@ -226,6 +226,19 @@ pub enum CommandType {
     Rotate,
 }
 
+impl CommandType {
+    /// The stable lowercase name used in JSON and SQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandType::Revoke => "revoke",
+            CommandType::Grant => "grant",
+            CommandType::Suspend => "suspend",
+            CommandType::Restore => "restore",
+            CommandType::Rotate => "rotate",
+        }
+    }
+}
+
 /// Where an access request stands in the ITSM tool before it becomes a grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

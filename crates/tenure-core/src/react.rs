@@ -485,7 +485,11 @@ pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) ->
         | EventPayload::CredentialRotationIssued { .. }
         | EventPayload::OwnerLeft { .. }
         | EventPayload::AccessRequestChanged { .. }
-        | EventPayload::CommandCompleted { .. } => {}
+        | EventPayload::CommandCompleted { .. }
+        | EventPayload::RevocationHeld { .. }
+        | EventPayload::RevocationReleased { .. }
+        | EventPayload::CommandRepublished { .. }
+        | EventPayload::CommandEscalated { .. } => {}
     }
     reaction
 }

@@ -11,8 +11,9 @@ use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
 use crate::model::*;
 use crate::policy::Policy;
-use crate::react::{OwnerDeparture, REACTOR_SOURCE, Reaction, react};
-use crate::state::{Deadline, IdentityState, apply};
+use crate::process;
+use crate::react::{OwnerDeparture, Reaction};
+use crate::state::{Deadline, IdentityState};
 
 /// The scheduler's name as the source of deadline events.
 pub const SCHEDULER_SOURCE: &str = "tenure-scheduler";
@@ -64,11 +65,13 @@ impl<'p> Simulation<'p> {
         state: IdentityState,
         trigger: LifecycleEvent,
         out: &mut Vec<Decision>,
-    ) -> IdentityState {
-        let reaction = react(&state, &trigger, self.policy);
-        let state = reaction.facts.iter().fold(apply(state, &trigger), apply);
-        out.push(Decision { trigger, reaction });
-        state
+    ) -> (IdentityState, Option<String>) {
+        let step = process::step(state, &trigger, self.policy);
+        out.push(Decision {
+            trigger,
+            reaction: step.reaction,
+        });
+        (step.state, step.names_owner)
     }
 
     fn fire_until(
@@ -84,7 +87,7 @@ impl<'p> Simulation<'p> {
                 .filter(|d| d.due_time <= until)
                 .min_by_key(|d| d.due_time);
             let Some(deadline) = due else { return state };
-            state = self.decide(state, deadline_event(&deadline), out);
+            state = self.decide(state, deadline_event(&deadline), out).0;
         }
     }
 
@@ -94,11 +97,7 @@ impl<'p> Simulation<'p> {
     /// deadlines first, then the notices to identities an owner's leave orphaned.
     pub fn feed(&mut self, event: &LifecycleEvent) -> Vec<Decision> {
         let mut out = Vec::new();
-        if event.source_system == REACTOR_SOURCE
-            || event.source_system == SCHEDULER_SOURCE
-            || event.source_system.starts_with("connector:")
-            || !self.seen.insert(event.event_id)
-        {
+        if process::is_tenure_follow_up(event) || !self.seen.insert(event.event_id) {
             return out;
         }
         let state = self
@@ -106,8 +105,10 @@ impl<'p> Simulation<'p> {
             .remove(&event.identity_id)
             .unwrap_or_else(|| IdentityState::new(event.identity_id));
         let state = self.fire_until(state, event.recorded_time, &mut out);
-        let state = self.decide(state, event.clone(), &mut out);
-        let orphaned_at_birth = self.registered_under_departed_owner(&state, event);
+        let (state, names_owner) = self.decide(state, event.clone(), &mut out);
+        let orphaned_at_birth = names_owner
+            .filter(|owner| self.has_left(owner))
+            .map(|owner| OwnerDeparture::already_gone(&owner, event, self.policy));
         self.states.insert(event.identity_id, state);
         if let Some(departure) = orphaned_at_birth {
             self.deliver(&departure, event.identity_id, &mut out);
@@ -116,27 +117,11 @@ impl<'p> Simulation<'p> {
         out
     }
 
-    /// A non-human identity registered (or re-owned) under a person who already left.
-    fn registered_under_departed_owner(
-        &self,
-        state: &IdentityState,
-        event: &LifecycleEvent,
-    ) -> Option<OwnerDeparture> {
-        let named = matches!(
-            event.payload,
-            EventPayload::IdentityJoined { .. } | EventPayload::IdentityMoved { .. }
-        );
-        let owner = state.attributes.owner.as_deref()?;
-        let gone = self
-            .states
-            .get(&ids::identity(ids::PEOPLE, owner))
-            .is_some_and(|o| o.status == crate::state::IdentityStatus::Left);
-        (named
-            && gone
-            && state.kind.is_non_human()
-            && state.status.is_employed()
-            && state.orphaned_until.is_none())
-        .then(|| OwnerDeparture::already_gone(owner, event, self.policy))
+    /// Whether the person with HR id `person` has left.
+    fn has_left(&self, person: &str) -> bool {
+        self.states
+            .get(&ids::identity(ids::PEOPLE, person))
+            .is_some_and(|o| o.status == crate::state::IdentityStatus::Left)
     }
 
     fn deliver(
@@ -148,7 +133,7 @@ impl<'p> Simulation<'p> {
         if let Some(state) = self.states.remove(&identity) {
             let notice = departure.notice_for(identity);
             let state = self.fire_until(state, notice.recorded_time, out);
-            let state = self.decide(state, notice, out);
+            let (state, _) = self.decide(state, notice, out);
             self.states.insert(identity, state);
         }
     }
@@ -164,11 +149,7 @@ impl<'p> Simulation<'p> {
             let mut owned: Vec<IdentityId> = self
                 .states
                 .values()
-                .filter(|s| {
-                    s.kind.is_non_human()
-                        && s.status.is_employed()
-                        && s.attributes.owner.as_deref() == Some(departure.owner.as_str())
-                })
+                .filter(|s| process::owner_to_notify(s) == Some(departure.owner.as_str()))
                 .map(|s| s.identity_id)
                 .collect();
             owned.sort();

@@ -95,6 +95,9 @@ pub struct Grant {
     /// Taken away for a leave of absence and due back on return (still held).
     #[serde(default)]
     pub suspended: bool,
+    /// Its revocation is held back by the safety brake until an operator releases it.
+    #[serde(default)]
+    pub held_by_brake: bool,
 }
 
 impl Grant {
@@ -554,6 +557,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 failed_attempts: 0,
                 escalated: false,
                 suspended: false,
+                held_by_brake: false,
             });
         }
         EventPayload::RevocationIssued {
@@ -618,6 +622,30 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             // when it was asked for, so a backlog yields one rotation, not several.
             if state.kind.is_non_human() {
                 state.credential_rotated_at = Some((*due_time).max(event.recorded_time));
+            }
+        }
+        EventPayload::RevocationHeld {
+            grant_id,
+            command_id,
+            ..
+        } => {
+            if let Some(grant) = state.grants.get_mut(grant_id).filter(|g| {
+                matches!(g.status, GrantStatus::RevocationPending { command_id: c, .. } if c == *command_id)
+            }) {
+                grant.held_by_brake = true;
+            }
+        }
+        EventPayload::RevocationReleased { grant_id, .. } => {
+            if let Some(grant) = state.grants.get_mut(grant_id) {
+                grant.held_by_brake = false;
+            }
+        }
+        EventPayload::CommandRepublished { .. } => {}
+        EventPayload::CommandEscalated { grant_id, .. } => {
+            if let Some(grant) = state.grants.get_mut(grant_id)
+                && !matches!(grant.status, GrantStatus::Revoked { .. })
+            {
+                grant.escalated = true;
             }
         }
         EventPayload::OwnerLeft { owner, grace_until } => {

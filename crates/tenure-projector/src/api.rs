@@ -362,7 +362,7 @@ pub async fn governance_counters(
                    AS ungoverned_grants,
                (SELECT count(*) FROM projection_grants WHERE status = 'active' AND expires_at < $1) AS past_expiry_active,
                (SELECT count(*) FROM projection_grants
-                   WHERE status = 'revocation_pending' AND status_since < $1 - interval '1 hour') AS pending_revocations_overdue,
+                   WHERE status = 'revocation_pending' AND status_since < $2) AS pending_revocations_overdue,
                (SELECT count(*) FROM projection_grants WHERE status = 'revocation_pending') AS pending_revocations,
                (SELECT count(*) FROM command_tracking WHERE command_type = 'revoke'
                    AND acknowledged_at IS NULL AND escalated_at IS NULL) AS unacknowledged_revocations,
@@ -370,12 +370,8 @@ pub async fn governance_counters(
                    AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_revocations,
                (SELECT count(*) FROM command_tracking WHERE command_type <> 'revoke'
                    AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_other_commands,
-               (SELECT count(*) FROM projection_identities nhi
-                   JOIN projection_identities owner
-                     ON owner.source_person_id = nhi.state->'attributes'->>'owner'
-                  WHERE nhi.kind IN ('service_account', 'api_key', 'agent') AND nhi.status = 'active'
-                    AND owner.status = 'left') AS orphaned_non_human_identities",
-            &[&now],
+               (SELECT count(*) FROM projection_identities WHERE orphaned) AS orphaned_non_human_identities",
+            &[&now, &tenure_core::governance::overdue_before(now)],
         )
         .await?;
     let names = [

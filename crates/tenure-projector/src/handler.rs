@@ -122,7 +122,10 @@ fn grant_touched_by(event: &LifecycleEvent) -> Option<uuid::Uuid> {
         | P::AccessRevoked { grant_id, .. }
         | P::CommandFailed { grant_id, .. }
         | P::AccessSuspended { grant_id, .. }
-        | P::AccessRestored { grant_id, .. } => Some(*grant_id),
+        | P::AccessRestored { grant_id, .. }
+        | P::RevocationHeld { grant_id, .. }
+        | P::RevocationReleased { grant_id, .. }
+        | P::CommandEscalated { grant_id, .. } => Some(*grant_id),
         P::IdentityJoined { .. }
         | P::IdentityMoved { .. }
         | P::IdentityLeft { .. }
@@ -132,6 +135,7 @@ fn grant_touched_by(event: &LifecycleEvent) -> Option<uuid::Uuid> {
         | P::CredentialRotationIssued { .. }
         | P::OwnerLeft { .. }
         | P::AccessRequestChanged { .. }
-        | P::CommandCompleted { .. } => None,
+        | P::CommandCompleted { .. }
+        | P::CommandRepublished { .. } => None,
     }
 }

@@ -113,6 +113,8 @@ pub(crate) async fn save_states<'a>(
     let mut person_ids = Vec::new();
     let mut applied = Vec::new();
     let mut docs = Vec::new();
+    let mut owned_by = Vec::new();
+    let mut orphaned = Vec::new();
 
     let mut g_ids = Vec::new();
     let mut g_identities = Vec::new();
@@ -141,6 +143,8 @@ pub(crate) async fn save_states<'a>(
         person_ids.push(s.source_person_id.clone());
         applied.push(s.events_applied as i64);
         docs.push(serde_json::to_value(s).expect("identity states always serialise"));
+        owned_by.push(tenure_core::process::owner_to_notify(s));
+        orphaned.push(tenure_core::governance::is_orphaned(s));
         for g in s
             .grants
             .values()
@@ -187,14 +191,15 @@ pub(crate) async fn save_states<'a>(
     }
     txn.execute(
         "INSERT INTO projection_identities (identity_id, kind, status, role, display_name, source_person_id,
-                                            events_applied, state, updated_at)
+                                            events_applied, state, owned_by, orphaned, updated_at)
          SELECT *, now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                     $7::bigint[], $8::json[])
+                                     $7::bigint[], $8::json[], $9::text[], $10::bool[])
          ON CONFLICT (identity_id) DO UPDATE SET
             kind = EXCLUDED.kind, status = EXCLUDED.status, role = EXCLUDED.role,
             display_name = EXCLUDED.display_name, source_person_id = EXCLUDED.source_person_id,
-            events_applied = EXCLUDED.events_applied, state = EXCLUDED.state, updated_at = now()",
-        &[&ids, &kinds, &statuses, &roles, &names, &person_ids, &applied, &docs],
+            events_applied = EXCLUDED.events_applied, state = EXCLUDED.state,
+            owned_by = EXCLUDED.owned_by, orphaned = EXCLUDED.orphaned, updated_at = now()",
+        &[&ids, &kinds, &statuses, &roles, &names, &person_ids, &applied, &docs, &owned_by, &orphaned],
     )
     .await?;
     if !g_ids.is_empty() {

@@ -408,6 +408,53 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
             owner: owner.clone(),
             grace_until: Some(ts(*grace_until)),
         }),
+        EventPayload::RevocationHeld {
+            grant_id,
+            command_id,
+            reason,
+        } => P::RevocationHeld(v1::RevocationHeld {
+            grant_id: grant_id.to_string(),
+            command_id: command_id.to_string(),
+            reason: reason.clone(),
+        }),
+        EventPayload::RevocationReleased {
+            grant_id,
+            command_id,
+            actor,
+            reason,
+        } => P::RevocationReleased(v1::RevocationReleased {
+            grant_id: grant_id.to_string(),
+            command_id: command_id.to_string(),
+            actor: actor.clone(),
+            reason: reason.clone(),
+        }),
+        EventPayload::CommandRepublished {
+            grant_id,
+            command_id,
+            attempt,
+        } => P::CommandRepublished(v1::CommandRepublished {
+            grant_id: optional_grant(grant_id),
+            command_id: command_id.to_string(),
+            attempt: *attempt,
+        }),
+        EventPayload::CommandEscalated {
+            grant_id,
+            command_id,
+            reason,
+        } => P::CommandEscalated(v1::CommandEscalated {
+            grant_id: optional_grant(grant_id),
+            command_id: command_id.to_string(),
+            reason: reason.clone(),
+        }),
+    }
+}
+
+/// A grant id on the wire: empty for the nil id of a command that names no grant.
+fn optional_grant(grant_id: &Uuid) -> String {
+    if grant_id.is_nil() {
+        String::new()
+    } else {
+        grant_id.to_string()
     }
 }
 
@@ -523,6 +570,27 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
         P::OwnerLeft(o) => EventPayload::OwnerLeft {
             owner: o.owner,
             grace_until: from_ts(o.grace_until, "grace_until")?,
+        },
+        P::RevocationHeld(h) => EventPayload::RevocationHeld {
+            grant_id: uuid(&h.grant_id, "grant_id")?,
+            command_id: uuid(&h.command_id, "command_id")?,
+            reason: h.reason,
+        },
+        P::RevocationReleased(r) => EventPayload::RevocationReleased {
+            grant_id: uuid(&r.grant_id, "grant_id")?,
+            command_id: uuid(&r.command_id, "command_id")?,
+            actor: r.actor,
+            reason: r.reason,
+        },
+        P::CommandRepublished(r) => EventPayload::CommandRepublished {
+            grant_id: opt_uuid(&r.grant_id, "grant_id")?.unwrap_or_default(),
+            command_id: uuid(&r.command_id, "command_id")?,
+            attempt: r.attempt,
+        },
+        P::CommandEscalated(e) => EventPayload::CommandEscalated {
+            grant_id: opt_uuid(&e.grant_id, "grant_id")?.unwrap_or_default(),
+            command_id: uuid(&e.command_id, "command_id")?,
+            reason: e.reason,
         },
     })
 }
@@ -707,6 +775,27 @@ mod tests {
             EventPayload::OwnerLeft {
                 owner: "E1".into(),
                 grace_until: Utc.with_ymd_and_hms(2026, 4, 15, 0, 0, 0).unwrap(),
+            },
+            EventPayload::RevocationHeld {
+                grant_id: g,
+                command_id: Uuid::from_u128(14),
+                reason: "201 revocations within 1h exceed the limit of 200".into(),
+            },
+            EventPayload::RevocationReleased {
+                grant_id: g,
+                command_id: Uuid::from_u128(14),
+                actor: "ops@example.com".into(),
+                reason: "reorganisation confirmed with HR".into(),
+            },
+            EventPayload::CommandRepublished {
+                grant_id: Uuid::nil(),
+                command_id: Uuid::from_u128(15),
+                attempt: 2,
+            },
+            EventPayload::CommandEscalated {
+                grant_id: g,
+                command_id: Uuid::from_u128(14),
+                reason: "no acknowledgement after 5 publications".into(),
             },
             EventPayload::IdentityMoved {
                 role: "sales".into(),

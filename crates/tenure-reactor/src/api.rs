@@ -39,11 +39,37 @@ async fn status(State(ops): State<Ops>) -> Result<Json<Value>, (StatusCode, Json
     brake::status(client).await.map(Json).map_err(unavailable)
 }
 
-async fn release(State(ops): State<Ops>) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+/// The body of a release: who releases the brake, and why (both go on the log).
+#[derive(serde::Deserialize)]
+struct ReleaseBody {
+    actor: Option<String>,
+    reason: Option<String>,
+}
+
+async fn release(
+    State(ops): State<Ops>,
+    body: Option<Json<ReleaseBody>>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let body = body.map(|Json(b)| b).unwrap_or(ReleaseBody {
+        actor: None,
+        reason: None,
+    });
+    let request = brake::Release {
+        actor: body.actor.unwrap_or_default(),
+        reason: body.reason.unwrap_or_default(),
+    };
     let mut client = ops.db.client().await.map_err(unavailable)?;
     let client: &mut tokio_postgres::Client = &mut client;
-    let released = brake::release(client, &ops.retry)
+    let released = brake::release(client, &ops.retry, &request)
         .await
-        .map_err(unavailable)?;
-    Ok(Json(json!({"released": released})))
+        .map_err(|e| match e {
+            brake::ReleaseError::Invalid(message) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({"error": "invalid_release", "message": message})),
+            ),
+            brake::ReleaseError::Store(e) => unavailable(e),
+        })?;
+    Ok(Json(
+        json!({"released": released, "actor": request.actor, "reason": request.reason}),
+    ))
 }

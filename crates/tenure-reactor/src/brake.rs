@@ -1,56 +1,17 @@
-//! The safety brake: when revocations in a window exceed a share of all active grants
-//! (the signature of a bad HR feed), further revocations are held back from the
-//! connectors and reported until an operator releases them. Leavers are never held
-//! unless configured: taking a leaver's access away late is the worse failure.
-
-use std::time::Duration;
+//! The safety brake's adapter: gathers the figures the core's rule
+//! ([`tenure_core::process::brake`]) decides on, under one lock across partitions, and
+//! records holds and an operator's release (with the actor) on the log.
 
 use chrono::{DateTime, Utc};
-use tenure_core::RevocationCause;
+use tenure_core::process::brake::{BrakeFigures, released_fact, verdict as decide};
 use tenure_store::StoreError;
 use tokio_postgres::{GenericClient, Transaction};
+use uuid::Uuid;
+
+pub use tenure_core::process::brake::BrakePolicy;
 
 /// Advisory lock key serialising brake decisions across partition transactions.
 const BRAKE_LOCK: i64 = 0x0062_7261_6b65;
-
-/// When the brake engages.
-#[derive(Clone, Copy, Debug)]
-pub struct BrakePolicy {
-    /// Share of active grants that may be revoked within `window` (0.2 = 20%).
-    pub share: f64,
-    /// The window revocations are counted over (in trigger time).
-    pub window: Duration,
-    /// Revocations always allowed within a window, however small the organisation.
-    pub minimum: i64,
-    /// Whether leavers' revocations count and can be held too.
-    pub hold_leavers: bool,
-}
-
-impl Default for BrakePolicy {
-    fn default() -> Self {
-        BrakePolicy {
-            share: 0.2,
-            window: Duration::from_secs(3600),
-            minimum: 100,
-            hold_leavers: false,
-        }
-    }
-}
-
-impl BrakePolicy {
-    /// Whether revocations for `cause` are subject to the brake.
-    pub fn applies_to(&self, cause: RevocationCause) -> bool {
-        cause != RevocationCause::Leaver || self.hold_leavers
-    }
-
-    fn exempt_causes(&self) -> Vec<&'static str> {
-        if self.hold_leavers {
-            vec![]
-        } else {
-            vec![RevocationCause::Leaver.as_str()]
-        }
-    }
-}
 
 /// Why this batch's revocations must be held, or `None` to publish them. `new` counts
 /// the batch's revocations the brake applies to; `latest` is their latest trigger time.
@@ -67,18 +28,12 @@ pub(crate) async fn verdict(
     // each batch see the revocations of the batches before it.
     txn.execute("SELECT pg_advisory_xact_lock($1)", &[&BRAKE_LOCK])
         .await?;
-    let held = tenure_store::outbox::held(txn).await?;
-    if held > 0 {
-        return Ok(Some(format!(
-            "brake engaged: {held} revocations already held for review"
-        )));
-    }
+    let already_held = tenure_store::outbox::held(txn).await?;
     let released: Option<DateTime<Utc>> = txn
         .query_one("SELECT released_at FROM brake_state WHERE id = 1", &[])
         .await?
         .get(0);
-    let window = chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::hours(1));
-    let since = released.map_or(latest - window, |r| r.max(latest - window));
+    let since = policy.window_start(latest, released);
     let row = txn
         .query_one(
             "SELECT (SELECT count(*) FROM command_tracking
@@ -87,16 +42,15 @@ pub(crate) async fn verdict(
             &[&since, &policy.exempt_causes()],
         )
         .await?;
-    let (recent, active): (i64, i64) = (row.get(0), row.get(1));
-    let limit = policy.minimum.max((policy.share * active as f64) as i64);
-    Ok((recent + new > limit).then(|| {
-        format!(
-            "{} revocations within {:?} exceed the limit of {limit} ({:.0}% of {active} active grants)",
-            recent + new,
-            policy.window,
-            policy.share * 100.0
-        )
-    }))
+    Ok(decide(
+        policy,
+        BrakeFigures {
+            already_held,
+            recent: row.get(0),
+            new,
+            active_grants: row.get(1),
+        },
+    ))
 }
 
 /// Adds `delta` to the active grants counted for a log partition.
@@ -146,26 +100,95 @@ pub async fn status(client: &impl GenericClient) -> Result<serde_json::Value, St
     }))
 }
 
-/// Releases every held revocation for publication and restarts the counting window.
+/// Who released the brake and why: both go on the log with every released revocation.
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub actor: String,
+    pub reason: String,
+}
+
+/// Why an operator's release was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// The release names no actor or no reason, or one that cannot be stored: the
+    /// caller must say who releases and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed; nothing was released. Try again.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Release {
+    fn check(&self) -> Result<(), ReleaseError> {
+        for (field, value, max) in [("actor", &self.actor, 512), ("reason", &self.reason, 8192)] {
+            if value.trim().is_empty() {
+                return Err(ReleaseError::Invalid(format!(
+                    "{field} is required: say who releases the brake and why"
+                )));
+            }
+            if value.len() > max || value.contains('\0') {
+                return Err(ReleaseError::Invalid(format!(
+                    "{field} must be at most {max} bytes without NUL characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Releases every held revocation for publication and restarts the counting window;
+/// each release is recorded on the held revocation's identity log with `release`'s
+/// actor and reason.
 pub async fn release(
     client: &mut tokio_postgres::Client,
     retry: &crate::RetryPolicy,
-) -> Result<u64, StoreError> {
-    let txn = client.transaction().await?;
+    release: &Release,
+) -> Result<u64, ReleaseError> {
+    release.check()?;
+    let txn = client.transaction().await.map_err(StoreError::from)?;
     let now = Utc::now();
+    let held = txn
+        .query(
+            "SELECT t.command_id, t.identity_id, t.grant_id FROM outbox o
+               JOIN command_tracking t ON t.command_id = o.message_id
+              WHERE o.held_at IS NOT NULL
+              ORDER BY o.seq FOR UPDATE OF o",
+            &[],
+        )
+        .await
+        .map_err(StoreError::from)?;
+    let facts: Vec<_> = held
+        .iter()
+        .map(|row| {
+            let (command, identity, grant): (Uuid, Uuid, Uuid) =
+                (row.get(0), row.get(1), row.get(2));
+            crate::messages::fact(&released_fact(
+                identity,
+                grant,
+                command,
+                &release.actor,
+                &release.reason,
+                now,
+            ))
+        })
+        .collect();
     txn.execute(
         "UPDATE command_tracking SET next_attempt_at = $1
           WHERE command_id IN (SELECT message_id FROM outbox WHERE held_at IS NOT NULL)",
         &[&(now + retry.backoff(1))],
     )
-    .await?;
+    .await
+    .map_err(StoreError::from)?;
     let released = tenure_store::outbox::release_held(&txn).await?;
+    tenure_store::outbox::insert(&txn, &facts).await?;
     txn.execute(
         "UPDATE brake_state SET released_at = $1 WHERE id = 1",
         &[&now],
     )
-    .await?;
-    txn.commit().await?;
-    tracing::warn!(released, "safety brake released by an operator");
+    .await
+    .map_err(StoreError::from)?;
+    txn.commit().await.map_err(StoreError::from)?;
+    tracing::warn!(released, actor = %release.actor, reason = %release.reason, "safety brake released by an operator");
     Ok(released)
 }

@@ -1,12 +1,12 @@
 //! Reacting to one batch of lifecycle records.
 
-use tenure_core::{Command, EventPayload, IdentityState, OwnerDeparture, Policy, apply, react};
+use tenure_core::process::brake::{self as brake_rule, BrakePolicy};
+use tenure_core::process::tracking::{RetryPolicy, Tracked};
+use tenure_core::{Command, EventPayload, IdentityState, OwnerDeparture, Policy, process};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
 use tracing::debug;
 
-use crate::brake::{self, BrakePolicy};
-use crate::tracking::{self, RetryPolicy};
-use crate::{messages, tables};
+use crate::{brake, messages, tables, tracking};
 
 /// Decides with the pure core under one policy; holds no state between batches.
 pub struct ReactorHandler {
@@ -53,7 +53,7 @@ impl BatchHandler for ReactorHandler {
         let mut handled = std::collections::HashSet::new();
         let mut tracked = Vec::new();
         let mut active_before: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
-        let mut brakeable: Vec<usize> = Vec::new();
+        let mut brakeable: Vec<(usize, tenure_core::RevocationCommand)> = Vec::new();
         let mut latest_trigger = chrono::DateTime::<chrono::Utc>::MIN_UTC;
         let mut departures = Vec::new();
         let mut outcomes = Vec::new();
@@ -77,37 +77,28 @@ impl BatchHandler for ReactorHandler {
             ) {
                 outcomes.push(event.clone());
             }
-            let reaction = react(&state, &event, &self.policy);
-            let mut state = apply(state, &event);
-            for fact in &reaction.facts {
-                state = apply(state, fact);
+            let step = process::step(state, &event, &self.policy);
+            for fact in &step.reaction.facts {
                 outbox.push(messages::fact(fact));
                 decided_facts.push(fact.event_id);
             }
-            for command in &reaction.commands {
+            for command in &step.reaction.commands {
                 debug!(command = %command.command_id(), trigger = %event.event_id, "command decided");
                 if let Command::Revoke(r) = command
                     && self.brake.applies_to(r.cause)
                 {
-                    brakeable.push(outbox.len());
+                    brakeable.push((outbox.len(), r.clone()));
                     latest_trigger =
                         latest_trigger.max(event.recorded_time.max(event.effective_time));
                 }
                 outbox.push(messages::command(command, event.identity_id, issued));
-                tracked.extend(tracking::Issued::from_command(command, &event));
+                tracked.extend(Tracked::from_command(command, &event, &self.retry));
             }
-            departures.extend(reaction.owner_departure);
-            if let (
-                EventPayload::IdentityJoined { .. } | EventPayload::IdentityMoved { .. },
-                Some(owner),
-            ) = (&event.payload, state.attributes.owner.clone())
-                && state.kind.is_non_human()
-                && state.status.is_employed()
-                && state.orphaned_until.is_none()
-            {
+            departures.extend(step.reaction.owner_departure);
+            if let Some(owner) = step.names_owner {
                 adoptions.push((owner, event.clone()));
             }
-            states.insert(event.identity_id, state);
+            states.insert(event.identity_id, step.state);
         }
         // Owners named here are locked (in a fixed order) so that a leave and a
         // registration naming the same owner, handled side by side in two partitions,
@@ -145,8 +136,13 @@ impl BatchHandler for ReactorHandler {
             brake::verdict(txn, &self.brake, brakeable.len() as i64, latest_trigger).await?
         {
             tracing::warn!(held = brakeable.len(), %reason, "safety brake: revocations held for review");
-            for i in brakeable {
+            // Each hold is a fact on the identity's log; it comes back and is folded
+            // like any other.
+            for (i, command) in brakeable {
                 outbox[i].held = Some(reason.clone());
+                outbox.push(messages::fact(&brake_rule::held_fact(
+                    &command, &reason, issued,
+                )));
             }
         }
         let delta: i64 = active_before
@@ -166,13 +162,15 @@ impl BatchHandler for ReactorHandler {
         tables::save_states(txn, states.values()).await?;
         tables::save_owners(txn, states.values()).await?;
         tables::replace_deadlines(txn, states.values(), &self.policy).await?;
-        tenure_store::outbox::insert(txn, &outbox).await?;
-        tracking::record_issued(txn, &tracked, &self.retry).await?;
+        tracking::record_issued(txn, &tracked).await?;
         // Outcomes after issues: a command and its acknowledgement may share a batch
         // (a replayed history, a very fast connector).
         for event in &outcomes {
-            tracking::record_outcome(txn, event, &self.retry).await?;
+            if let Some(escalation) = tracking::record_outcome(txn, event, &self.retry).await? {
+                outbox.push(messages::fact(&escalation));
+            }
         }
+        tenure_store::outbox::insert(txn, &outbox).await?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tenure_core::IdentityState;
+use tenure_core::{IdentityState, IdentityStatus, process};
 use tenure_store::StoreError;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
@@ -49,22 +49,21 @@ pub(crate) async fn save_states<'a>(
     txn: &Transaction<'_>,
     states: impl Iterator<Item = &'a IdentityState>,
 ) -> Result<(), StoreError> {
-    let (ids, docs): (Vec<Uuid>, Vec<serde_json::Value>) = states
-        .map(|s| {
-            (
-                s.identity_id,
-                serde_json::to_value(s).expect("identity states always serialise"),
-            )
-        })
-        .unzip();
+    let (mut ids, mut docs, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
+    for s in states {
+        ids.push(s.identity_id);
+        docs.push(serde_json::to_value(s).expect("identity states always serialise"));
+        statuses.push(s.status.as_str());
+    }
     if ids.is_empty() {
         return Ok(());
     }
     txn.execute(
-        "INSERT INTO reactor_identities (identity_id, state)
-         SELECT * FROM UNNEST($1::uuid[], $2::json[])
-         ON CONFLICT (identity_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
-        &[&ids, &docs],
+        "INSERT INTO reactor_identities (identity_id, state, status)
+         SELECT * FROM UNNEST($1::uuid[], $2::json[], $3::text[])
+         ON CONFLICT (identity_id) DO UPDATE
+            SET state = EXCLUDED.state, status = EXCLUDED.status, updated_at = now()",
+        &[&ids, &docs, &statuses],
     )
     .await?;
     Ok(())
@@ -78,12 +77,12 @@ pub(crate) async fn save_owners<'a>(
 ) -> Result<(), StoreError> {
     let (mut ids, mut owners, mut gone) = (Vec::new(), Vec::new(), Vec::new());
     for s in states.filter(|s| s.kind.is_non_human()) {
-        match (&s.attributes.owner, s.status.is_employed()) {
-            (Some(owner), true) => {
+        match process::owner_to_notify(s) {
+            Some(owner) => {
                 ids.push(s.identity_id);
-                owners.push(owner.as_str());
+                owners.push(owner);
             }
-            _ => gone.push(s.identity_id),
+            None => gone.push(s.identity_id),
         }
     }
     if !gone.is_empty() {
@@ -128,12 +127,18 @@ pub(crate) async fn departed(
         .collect();
     let rows = txn
         .query(
-            "SELECT state->>'source_person_id' FROM reactor_identities
-              WHERE identity_id = ANY($1) AND state->>'status' = 'left'",
-            &[&ids],
+            "SELECT identity_id FROM reactor_identities
+              WHERE identity_id = ANY($1) AND status = $2",
+            &[&ids, &IdentityStatus::Left.as_str()],
         )
         .await?;
-    Ok(rows.into_iter().filter_map(|r| r.get(0)).collect())
+    let left: HashSet<Uuid> = rows.into_iter().map(|r| r.get(0)).collect();
+    Ok(people
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| left.contains(id))
+        .map(|(person, _)| (*person).to_owned())
+        .collect())
 }
 
 /// The live non-human identities owned by any of these people.

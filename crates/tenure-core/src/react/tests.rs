@@ -140,9 +140,7 @@ fn given(events: &[LifecycleEvent]) -> IdentityState {
     events
         .iter()
         .fold(IdentityState::new(identity()), |state, e| {
-            let reaction = react(&state, e, &policy());
-            let state = apply(state, e);
-            reaction.facts.iter().fold(state, apply)
+            crate::process::step(state, e, &policy()).state
         })
 }
 
@@ -713,9 +711,7 @@ fn robot_deadline(kind: DeadlineKind, due: DateTime<Utc>) -> LifecycleEvent {
 
 fn given_robot(events: &[LifecycleEvent]) -> IdentityState {
     events.iter().fold(IdentityState::new(robot()), |state, e| {
-        let reaction = react(&state, e, &policy());
-        let state = apply(state, e);
-        reaction.facts.iter().fold(state, apply)
+        crate::process::step(state, e, &policy()).state
     })
 }
 
