@@ -1,5 +1,6 @@
 //! Properties of the core over generated histories (proptest picks the organisation's
-//! size and seed): every event survives the protobuf round trip; every generated
+//! size and seed): every event and every decided command survives the protobuf round
+//! trip; every generated
 //! event is admitted by the intake rules that need no view; a redelivered event
 //! changes no state and no decision; and the log read back decides what the events
 //! did.
@@ -41,6 +42,28 @@ proptest! {
                 .expect("our own encoding decodes");
             prop_assert_eq!(decoded, event);
         }
+    }
+
+    #[test]
+    fn every_decided_command_survives_the_protobuf_round_trip(people in 1usize..30, seed in any::<u64>()) {
+        let policy = policy();
+        let mut simulation = Simulation::new(&policy);
+        let history = tenure_gen::synthetic_history(people, seed);
+        let mut commands = 0;
+        for event in &history {
+            for decision in simulation.feed(event) {
+                let issued = decision.trigger.recorded_time;
+                for command in decision.reaction.commands {
+                    let bytes = tenure_proto::encode_command(&command, issued);
+                    let decoded = tenure_proto::decode_command(tenure_proto::command_ce_type(&command), &bytes)
+                        .expect("our own encoding decodes");
+                    prop_assert_eq!(decoded, (command, issued));
+                    commands += 1;
+                }
+            }
+        }
+        // Every generated organisation hires people, who get birthright access.
+        prop_assert!(commands > 0);
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! The reactor (with its outbox relay) is killed (SIGKILL) again and again while
 //! lifecycle events stream in; afterwards the set of command ids on
-//! `tenure.commands.v1` equals the set the pure core decides from the log: none
-//! missing, none extra (a republished duplicate of the same id is counted, not failed).
+//! `tenure.commands.v1` equals the set `tenure simulate`'s engine decides from the
+//! log under today's policy: none missing, none extra (a republished duplicate of the
+//! same id is counted, not failed).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::future::try_join_all;
 use prost::Message;
-use tenure_core::{IdentityState, LifecycleEvent, Policy};
+use tenure_core::simulate::Simulation;
+use tenure_core::{LifecycleEvent, Policy};
 use tenure_gen::{Rng, hr_history};
 use tenure_kafka::{Publisher, topics};
 use tenure_proto::v1;
@@ -24,31 +26,18 @@ const REACTOR_ARGS: [&str; 3] = ["reactor", "--brake-minimum", "1000000000"];
 /// The reactor's consumer group (`tenure_reactor::GROUP`).
 const REACTOR_GROUP: &str = "tenure-reactor";
 
-/// Commands the pure core decides from the external events of the log, as the
-/// reactor does: in log order, each distinct event once, its own facts folded in.
-fn decided_from(log: &[LifecycleEvent]) -> BTreeSet<String> {
+/// Commands `tenure simulate`'s engine decides over the log under today's policy: it
+/// skips the reactor's own facts and decides each distinct event once, with the same
+/// process step the reactor runs. The generated history sets no deadline that falls
+/// due, so nothing is left for a scheduler to fire.
+fn simulated_from(log: &[LifecycleEvent]) -> BTreeSet<String> {
     let policy = Policy::from_toml(POLICY).expect("the built-in policy parses");
-    let mut states: HashMap<uuid::Uuid, IdentityState> = HashMap::new();
-    let mut seen = HashSet::new();
-    let mut decided = BTreeSet::new();
-    for event in log {
-        if event.source_system == tenure_core::react::REACTOR_SOURCE || !seen.insert(event.event_id)
-        {
-            continue;
-        }
-        let state = states
-            .remove(&event.identity_id)
-            .unwrap_or_else(|| IdentityState::new(event.identity_id));
-        let step = tenure_core::process::step(state, event, &policy);
-        decided.extend(
-            step.reaction
-                .commands
-                .iter()
-                .map(|c| c.command_id().to_string()),
-        );
-        states.insert(event.identity_id, step.state);
-    }
-    decided
+    let mut simulation = Simulation::new(&policy);
+    log.iter()
+        .flat_map(|event| simulation.feed(event))
+        .flat_map(|decision| decision.reaction.commands)
+        .map(|command| command.command_id().to_string())
+        .collect()
 }
 
 fn command_id(record: &tenure_tests::ReadRecord) -> anyhow::Result<String> {
@@ -152,7 +141,7 @@ async fn reactor_killed_mid_stream_publishes_exactly_the_decided_commands() -> a
         .iter()
         .map(|r| tenure_proto::decode_event(&r.payload))
         .collect::<Result<_, _>>()?;
-    let decided = decided_from(&log);
+    let decided = simulated_from(&log);
     let records = read_topic(env.bootstrap(), topics::COMMANDS).await?;
     let ids: Vec<String> = records
         .iter()

@@ -372,12 +372,13 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
     let client = db.client().await?;
     let tracking = client
         .query_one(
-            "SELECT count(*) FILTER (WHERE escalated_at IS NOT NULL AND acknowledged_at IS NULL),
-                    count(*) FILTER (WHERE acknowledged_at IS NOT NULL),
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8)
-                        FILTER (WHERE acknowledged_at IS NOT NULL),
-                    max(EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8)
-               FROM command_tracking WHERE identity_id = $1 AND command_type = 'revoke'",
+            "SELECT (SELECT count(*) FROM command_tracking
+                      WHERE identity_id = $1 AND command_type = 'revoke'
+                        AND escalated_at IS NOT NULL AND acknowledged_at IS NULL),
+                    count(*),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+                    max(seconds)
+               FROM revocation_times WHERE identity_id = $1",
             &[&id],
         )
         .await?;

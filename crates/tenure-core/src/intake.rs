@@ -276,6 +276,49 @@ pub fn joiner_of(person: &StatedPerson) -> EventPayload {
     }
 }
 
+/// Why a provisioning tool's new person cannot be recorded; each says what to send
+/// instead.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CreateRefusal {
+    /// Birthright access follows the role, so a person without one cannot join.
+    #[error("Tenure needs the person's role: give roles[].value or title")]
+    NoRole,
+    /// A person is recorded from their start; an inactive one has not started.
+    #[error(
+        "Tenure records people from their start: create the User with active true, or send a dated joiner to /v1/hr/events"
+    )]
+    Inactive,
+    /// The id belongs to a registered service account, API key or agent.
+    #[error("{0:?} names a non-human identity; SCIM provisions people")]
+    NonHuman(String),
+    /// The person is already hired (employed, on leave or due to start).
+    #[error("User {0:?} already exists")]
+    AlreadyHired(String),
+}
+
+/// The joiner (or rehire) that records a person a provisioning tool creates, given
+/// what Tenure holds under that id: `current` (a new state when nothing), and whether
+/// the id belongs to a registered non-human identity.
+pub fn person_created(
+    current: &IdentityState,
+    registered_non_human: bool,
+    person: &StatedPerson,
+) -> Result<EventPayload, CreateRefusal> {
+    if person.role.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(CreateRefusal::NoRole);
+    }
+    if !person.active {
+        return Err(CreateRefusal::Inactive);
+    }
+    if registered_non_human || current.kind.is_non_human() {
+        return Err(CreateRefusal::NonHuman(person.employee_id.clone()));
+    }
+    if current.status.is_hired() {
+        return Err(CreateRefusal::AlreadyHired(person.employee_id.clone()));
+    }
+    Ok(joiner_of(person))
+}
+
 /// The lifecycle change that turns `current` into the person as `wanted` states them:
 /// inactive is a leaver (if still employed or pre-hire); active again after leaving
 /// is a rehire (a joiner keeping the role and kind left out); a different role, kind
@@ -581,6 +624,43 @@ mod tests {
             person_change(&current, &stated(true, None)),
             Some(EventPayload::IdentityJoined { role, .. }) if role == "engineer"
         ));
+    }
+
+    #[test]
+    fn a_created_person_joins_once_with_a_role_and_never_over_a_non_human_identity() {
+        let new = IdentityState::new(ids::identity(ids::PEOPLE, "E1"));
+        let stated = |active: bool, role: Option<&str>| StatedPerson {
+            employee_id: "E1".into(),
+            active,
+            kind: None,
+            role: role.map(str::to_owned),
+            attributes: Attributes::default(),
+        };
+        assert!(matches!(
+            person_created(&new, false, &stated(true, Some("engineer"))),
+            Ok(EventPayload::IdentityJoined { role, .. }) if role == "engineer"
+        ));
+        assert_eq!(
+            person_created(&new, false, &stated(true, Some("  "))),
+            Err(CreateRefusal::NoRole)
+        );
+        assert_eq!(
+            person_created(&new, false, &stated(false, Some("engineer"))),
+            Err(CreateRefusal::Inactive)
+        );
+        assert_eq!(
+            person_created(&new, true, &stated(true, Some("engineer"))),
+            Err(CreateRefusal::NonHuman("E1".into()))
+        );
+        let mut hired = new.clone();
+        hired.status = IdentityStatus::PreHire;
+        assert_eq!(
+            person_created(&hired, false, &stated(true, Some("engineer"))),
+            Err(CreateRefusal::AlreadyHired("E1".into()))
+        );
+        // Someone who left is created again: a rehire.
+        hired.status = IdentityStatus::Left;
+        assert!(person_created(&hired, false, &stated(true, Some("sales"))).is_ok());
     }
 
     #[test]

@@ -86,8 +86,8 @@ pub async fn series(db: &Database, days: i64, now: DateTime<Utc>) -> Result<Valu
     let medians: HashMap<usize, f64> = client
         .query(
             "SELECT date_trunc('day', acknowledged_at, 'UTC'),
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8)
-               FROM command_tracking WHERE acknowledged_at >= $1 AND command_type = 'revoke' GROUP BY 1",
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)
+               FROM revocation_times WHERE acknowledged_at >= $1 GROUP BY 1",
             &[&first],
         )
         .await?

@@ -432,17 +432,14 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
     let le: Vec<f64> = TIME_TO_REVOKE_BUCKETS.to_vec();
     let stats = client
         .query_one(
-            "SELECT count(*), COALESCE(sum(s), 0)::float8 FROM
-               (SELECT GREATEST(EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8, 0) AS s
-                  FROM command_tracking WHERE acknowledged_at IS NOT NULL AND command_type = 'revoke') t",
+            "SELECT count(*), COALESCE(sum(seconds), 0)::float8 FROM revocation_times",
             &[],
         )
         .await?;
     let buckets = client
         .query(
             "SELECT b, count(t.s) FROM unnest($1::float8[]) b
-               LEFT JOIN (SELECT GREATEST(EXTRACT(EPOCH FROM acknowledged_at - issued_at)::float8, 0) AS s
-                            FROM command_tracking WHERE acknowledged_at IS NOT NULL AND command_type = 'revoke') t ON t.s <= b
+               LEFT JOIN (SELECT seconds AS s FROM revocation_times) t ON t.s <= b
               GROUP BY b ORDER BY b",
             &[&le],
         )

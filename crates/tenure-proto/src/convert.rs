@@ -22,6 +22,8 @@ pub enum DecodeError {
     BadEnum { field: &'static str, value: i32 },
     #[error("field {0} holds an impossible timestamp")]
     BadTime(&'static str),
+    #[error("ce_type {0:?} is not a Tenure command type")]
+    UnknownCommandType(String),
 }
 
 fn ts(t: DateTime<Utc>) -> Timestamp {
@@ -670,6 +672,86 @@ pub fn encode_command(command: &core::Command, issued: DateTime<Utc>) -> Vec<u8>
         }
         .encode_to_vec(),
     }
+}
+
+/// The CloudEvents `type` (header `ce_type`) of a command: it names the protobuf
+/// message the payload holds, and connectors route on it.
+pub fn command_ce_type(command: &core::Command) -> &'static str {
+    match command {
+        core::Command::Revoke(_) => "tenure.commands.v1.revoke",
+        core::Command::Grant(_) => "tenure.commands.v1.grant",
+        core::Command::Suspend(_) => "tenure.commands.v1.suspend",
+        core::Command::Restore(_) => "tenure.commands.v1.restore",
+        core::Command::Rotate(_) => "tenure.commands.v1.rotate",
+    }
+}
+
+/// Reads a command from `tenure.commands.v1`, as a connector does: `ce_type` (the
+/// record's header) picks the message. Returns the command and the time it was issued.
+pub fn decode_command(
+    ce_type: &str,
+    bytes: &[u8],
+) -> Result<(core::Command, DateTime<Utc>), DecodeError> {
+    Ok(match ce_type {
+        "tenure.commands.v1.revoke" => {
+            let c = v1::RevocationCommand::decode(bytes)?;
+            (
+                core::Command::Revoke(core::RevocationCommand {
+                    command_id: uuid(&c.command_id, "command_id")?,
+                    grant_id: uuid(&c.grant_id, "grant_id")?,
+                    identity_id: uuid(&c.identity_id, "identity_id")?,
+                    entitlement: entitlement_from(c.entitlement)?,
+                    cause: cause_from(c.cause)?,
+                    trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+                }),
+                from_ts(c.issued_time, "issued_time")?,
+            )
+        }
+        "tenure.commands.v1.grant" => {
+            let c = v1::GrantCommand::decode(bytes)?;
+            (
+                core::Command::Grant(core::GrantCommand {
+                    command_id: uuid(&c.command_id, "command_id")?,
+                    grant_id: uuid(&c.grant_id, "grant_id")?,
+                    identity_id: uuid(&c.identity_id, "identity_id")?,
+                    entitlement: entitlement_from(c.entitlement)?,
+                    trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+                }),
+                from_ts(c.issued_time, "issued_time")?,
+            )
+        }
+        "tenure.commands.v1.suspend" | "tenure.commands.v1.restore" => {
+            let c = v1::SuspensionCommand::decode(bytes)?;
+            let suspension = core::SuspensionCommand {
+                command_id: uuid(&c.command_id, "command_id")?,
+                grant_id: uuid(&c.grant_id, "grant_id")?,
+                identity_id: uuid(&c.identity_id, "identity_id")?,
+                entitlement: entitlement_from(c.entitlement)?,
+                trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+            };
+            let command = if ce_type.ends_with("suspend") {
+                core::Command::Suspend(suspension)
+            } else {
+                core::Command::Restore(suspension)
+            };
+            (command, from_ts(c.issued_time, "issued_time")?)
+        }
+        "tenure.commands.v1.rotate" => {
+            let c = v1::RotationCommand::decode(bytes)?;
+            (
+                core::Command::Rotate(core::RotationCommand {
+                    command_id: uuid(&c.command_id, "command_id")?,
+                    identity_id: uuid(&c.identity_id, "identity_id")?,
+                    system: c.system,
+                    account: c.account,
+                    due_time: from_ts(c.due_time, "due_time")?,
+                    trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+                }),
+                from_ts(c.issued_time, "issued_time")?,
+            )
+        }
+        other => return Err(DecodeError::UnknownCommandType(other.to_owned())),
+    })
 }
 
 /// A connector's outcome, validated: ids are UUIDs and enums are known.

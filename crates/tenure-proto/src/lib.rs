@@ -11,6 +11,6 @@ pub mod v1 {
 mod convert;
 
 pub use convert::{
-    DecodeError, Outcome, decode_event, decode_outcome, encode_command, encode_event,
-    outcome_from_wire,
+    DecodeError, Outcome, command_ce_type, decode_command, decode_event, decode_outcome,
+    encode_command, encode_event, outcome_from_wire,
 };

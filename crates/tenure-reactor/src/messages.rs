@@ -19,13 +19,7 @@ pub(crate) fn fact(event: &LifecycleEvent) -> OutboxMessage {
 
 /// The CloudEvents `type` of a command, which connectors route on.
 pub fn command_type(command: &Command) -> &'static str {
-    match command {
-        Command::Revoke(_) => "tenure.commands.v1.revoke",
-        Command::Grant(_) => "tenure.commands.v1.grant",
-        Command::Suspend(_) => "tenure.commands.v1.suspend",
-        Command::Restore(_) => "tenure.commands.v1.restore",
-        Command::Rotate(_) => "tenure.commands.v1.rotate",
-    }
+    tenure_proto::command_ce_type(command)
 }
 
 /// A connector command, bound for `tenure.commands.v1`, with a header naming the

@@ -995,3 +995,128 @@ fn a_leave_of_absence_announced_in_advance_suspends_and_restores_at_its_dates() 
     let (_, restored) = suspensions(&react(&state, &home, &policy()));
     assert_eq!(restored, set(&["aws:dev:developer", "github:acme:member"]));
 }
+
+// The process step, given / when / then: what handling an event leaves behind.
+
+/// Given these events (each handled by the process step, as the reactor does)...
+struct Scenario {
+    state: IdentityState,
+}
+
+fn given_history(events: &[LifecycleEvent]) -> Scenario {
+    Scenario {
+        state: given(events),
+    }
+}
+
+impl Scenario {
+    /// ...when this event arrives: the step's outcome, for the then-assertions.
+    fn when(self, event: &LifecycleEvent) -> crate::process::Step {
+        crate::process::step(self.state, event, &policy())
+    }
+}
+
+fn first_revocation(events: &[LifecycleEvent]) -> RevocationCommand {
+    let state = given(&events[..events.len() - 1]);
+    let last = &events[events.len() - 1];
+    revocations(&react(&state, last, &policy()))[0].clone()
+}
+
+#[test]
+fn a_held_revocation_stays_pending_and_flagged_until_an_operator_releases_it() {
+    let history = [joined("j1", "engineer", t(1)), left("l1", t(5), t(5))];
+    let command = first_revocation(&history);
+    let held = crate::process::brake::held_fact(&command, "too many at once", t(5));
+    let then = given_history(&history).when(&held);
+    let grant = &then.state.grants[&command.grant_id];
+    assert!(grant.held_by_brake);
+    assert!(
+        matches!(grant.status, GrantStatus::RevocationPending { command_id, .. } if command_id == command.command_id)
+    );
+    assert!(then.reaction.commands.is_empty() && then.reaction.facts.is_empty());
+
+    let released = crate::process::brake::released_fact(
+        command.identity_id,
+        command.grant_id,
+        command.command_id,
+        "ops@example.com",
+        "confirmed with HR",
+        t(6),
+    );
+    let then = Scenario { state: then.state }.when(&released);
+    assert!(!then.state.grants[&command.grant_id].held_by_brake);
+    assert!(then.reaction.commands.is_empty());
+}
+
+#[test]
+fn a_hold_naming_another_command_flags_nothing() {
+    let history = [joined("j1", "engineer", t(1)), left("l1", t(5), t(5))];
+    let mut command = first_revocation(&history);
+    command.command_id = Uuid::from_u128(99);
+    let held = crate::process::brake::held_fact(&command, "too many at once", t(5));
+    let then = given_history(&history).when(&held);
+    assert!(!then.state.grants[&command.grant_id].held_by_brake);
+}
+
+#[test]
+fn an_escalation_marks_a_pending_grant_but_not_a_revoked_one() {
+    let history = [joined("j1", "engineer", t(1)), left("l1", t(5), t(5))];
+    let command = first_revocation(&history);
+    let escalated = crate::process::tracking::escalated_fact(
+        command.identity_id,
+        command.grant_id,
+        command.command_id,
+        "no acknowledgement after 5 publications".into(),
+        t(6),
+    );
+    let then = given_history(&history).when(&escalated);
+    assert!(then.state.grants[&command.grant_id].escalated);
+    assert!(then.reaction.commands.is_empty());
+
+    let mut confirmed = history.to_vec();
+    confirmed.push(event(
+        "ack",
+        t(5),
+        t(5),
+        EventPayload::AccessRevoked {
+            grant_id: command.grant_id,
+            command_id: command.command_id,
+            status: CommandStatus::Done,
+            connector: "connector:github".into(),
+            detail: String::new(),
+        },
+    ));
+    let then = given_history(&confirmed).when(&escalated);
+    assert!(!then.state.grants[&command.grant_id].escalated);
+}
+
+#[test]
+fn a_republished_command_changes_nothing_but_the_log() {
+    let history = [joined("j1", "engineer", t(1)), left("l1", t(5), t(5))];
+    let command = first_revocation(&history);
+    let before = given(&history);
+    let republished = crate::process::tracking::republished_fact(
+        command.identity_id,
+        command.grant_id,
+        command.command_id,
+        2,
+        t(6),
+    );
+    let then = given_history(&history).when(&republished);
+    assert_eq!(then.state.grants, before.grants);
+    assert!(then.reaction.commands.is_empty() && then.reaction.facts.is_empty());
+}
+
+#[test]
+fn registering_a_live_robot_names_its_owner_for_the_orphan_check_and_a_person_names_none() {
+    let then = Scenario {
+        state: IdentityState::new(robot()),
+    }
+    .when(&robot_registered(PERSON, None));
+    assert_eq!(then.names_owner.as_deref(), Some(PERSON));
+    assert_eq!(crate::process::owner_to_notify(&then.state), Some(PERSON));
+
+    let then = given_history(&[]).when(&joined("j1", "engineer", t(1)));
+    assert_eq!(then.names_owner, None);
+    assert_eq!(crate::process::owner_to_notify(&then.state), None);
+}

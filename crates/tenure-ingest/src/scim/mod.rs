@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use tenure_core::intake::CreateRefusal;
 use tenure_core::{EventPayload, IdentityState, LifecycleEvent, ids};
 use uuid::Uuid;
 
@@ -324,47 +325,28 @@ async fn create(
             .filter(|t| !t.is_empty())
             .map(str::to_owned);
     }
-    if person.role.is_none() {
-        return Err(ScimError::invalid(
-            "Tenure needs the person's role: give roles[].value or title",
-        ));
-    }
-    if !person.active {
-        return Err(ScimError::invalid(
-            "Tenure records people from their start: create the User with active true, \
-             or send a dated joiner to /v1/hr/events",
-        ));
-    }
     let identity_id = ids::identity(ids::PEOPLE, &person.employee_id);
     let _serialised = state.scim.lock(identity_id).await;
-    if non_human(&state, identity_id).await? {
-        return Err(ScimError::new(
-            StatusCode::CONFLICT,
-            Some("uniqueness"),
-            format!(
-                "{:?} names a non-human identity; SCIM provisions people",
-                person.employee_id
-            ),
-        ));
-    }
+    let registered_non_human = person.active && non_human(&state, identity_id).await?;
     let current = load(&state, &[identity_id])
         .await?
         .pop()
         .unwrap_or_else(|| IdentityState::new(identity_id));
-    if current.status.is_hired() {
-        return Err(ScimError::new(
-            StatusCode::CONFLICT,
-            Some("uniqueness"),
-            format!(
-                "User {:?} already exists as {identity_id}",
-                person.employee_id
+    let joiner = tenure_core::intake::person_created(&current, registered_non_human, &person)
+        .map_err(|refusal| match refusal {
+            CreateRefusal::NoRole | CreateRefusal::Inactive => {
+                ScimError::invalid(refusal.to_string())
+            }
+            CreateRefusal::NonHuman(_) | CreateRefusal::AlreadyHired(_) => ScimError::new(
+                StatusCode::CONFLICT,
+                Some("uniqueness"),
+                refusal.to_string(),
             ),
-        ));
-    }
+        })?;
     let events = vec![event(
         identity_id,
         current.events_applied,
-        tenure_core::intake::joiner_of(&person),
+        joiner,
         Utc::now(),
     )];
     publish_and_show(&state, &headers, current, events, StatusCode::CREATED).await
