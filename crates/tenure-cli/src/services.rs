@@ -215,6 +215,13 @@ pub async fn spawn(
             "ingest accepts unauthenticated requests; pass --credentials for production"
         );
     }
+    let unrestricted = credentials.unrestricted_connectors();
+    if selection.ingest && !unrestricted.is_empty() {
+        tracing::warn!(
+            credentials = ?unrestricted,
+            "connector credentials without `systems` may acknowledge commands for every system"
+        );
+    }
     let mut bound = None;
     let publisher = Publisher::new(bootstrap)?;
     if let Some(listen) = listen {

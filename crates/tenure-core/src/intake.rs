@@ -433,6 +433,86 @@ pub fn acknowledged(
     })
 }
 
+/// What Tenure issued under a command id: the acknowledgement must say the same.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedCommand {
+    pub command_type: CommandType,
+    pub identity_id: Uuid,
+    /// Nil for a rotation, which names no grant.
+    pub grant_id: Uuid,
+    /// The system whose connector was asked to carry it out.
+    pub target_system: String,
+}
+
+/// Why a connector's acknowledgement was refused; nothing it reports is recorded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AckRefusal {
+    /// Tenure issued no command with this id: the report is forged, misdirected or for
+    /// another installation. Check the command id the connector read.
+    #[error("command {0} was never issued by Tenure")]
+    NotIssued(Uuid),
+    /// The command exists but the report describes another one: `field` differs.
+    #[error("{field} is {reported}, but command {command_id} was issued with {issued}")]
+    Mismatch {
+        command_id: Uuid,
+        field: &'static str,
+        issued: String,
+        reported: String,
+    },
+    /// The credential may acknowledge only for other systems.
+    #[error(
+        "command {command_id} targets {system:?}, which this credential may not acknowledge for"
+    )]
+    OtherSystem { command_id: Uuid, system: String },
+}
+
+/// Checks a connector's report against the command Tenure issued (`issued`, or `None`
+/// when no command has that id): same type, same identity, same grant. `systems` are
+/// the target systems the reporting credential may acknowledge for (`None`: any).
+pub fn verify_acknowledgement(
+    ack: &Acknowledgement,
+    issued: Option<&IssuedCommand>,
+    systems: Option<&[String]>,
+) -> Result<(), AckRefusal> {
+    let issued = issued.ok_or(AckRefusal::NotIssued(ack.command_id))?;
+    let mismatch = |field, issued: String, reported: String| AckRefusal::Mismatch {
+        command_id: ack.command_id,
+        field,
+        issued,
+        reported,
+    };
+    if let Some(systems) = systems
+        && !systems.contains(&issued.target_system)
+    {
+        return Err(AckRefusal::OtherSystem {
+            command_id: ack.command_id,
+            system: issued.target_system.clone(),
+        });
+    }
+    if issued.command_type != ack.command_type {
+        return Err(mismatch(
+            "command_type",
+            issued.command_type.as_str().into(),
+            ack.command_type.as_str().into(),
+        ));
+    }
+    if issued.identity_id != ack.identity_id {
+        return Err(mismatch(
+            "identity_id",
+            issued.identity_id.to_string(),
+            ack.identity_id.to_string(),
+        ));
+    }
+    if issued.grant_id != ack.grant_id {
+        return Err(mismatch(
+            "grant_id",
+            issued.grant_id.to_string(),
+            ack.grant_id.to_string(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
@@ -624,6 +704,75 @@ mod tests {
             person_change(&current, &stated(true, None)),
             Some(EventPayload::IdentityJoined { role, .. }) if role == "engineer"
         ));
+    }
+
+    #[test]
+    fn an_acknowledgement_is_accepted_only_for_the_command_tenure_issued() {
+        let issued = IssuedCommand {
+            command_type: CommandType::Revoke,
+            identity_id: Uuid::from_u128(1),
+            grant_id: Uuid::from_u128(2),
+            target_system: "github".into(),
+        };
+        let ack = Acknowledgement {
+            command_id: Uuid::from_u128(3),
+            grant_id: Uuid::from_u128(2),
+            identity_id: Uuid::from_u128(1),
+            command_type: CommandType::Revoke,
+            status: CommandStatus::Done,
+            connector: "github".into(),
+            detail: String::new(),
+            attempt: 1,
+            completed_at: None,
+        };
+        assert_eq!(verify_acknowledgement(&ack, Some(&issued), None), Ok(()));
+        assert_eq!(
+            verify_acknowledgement(&ack, None, None),
+            Err(AckRefusal::NotIssued(ack.command_id))
+        );
+        let other_grant = Acknowledgement {
+            grant_id: Uuid::from_u128(9),
+            ..ack.clone()
+        };
+        assert!(matches!(
+            verify_acknowledgement(&other_grant, Some(&issued), None),
+            Err(AckRefusal::Mismatch {
+                field: "grant_id",
+                ..
+            })
+        ));
+        let other_type = Acknowledgement {
+            command_type: CommandType::Grant,
+            ..ack.clone()
+        };
+        assert!(matches!(
+            verify_acknowledgement(&other_type, Some(&issued), None),
+            Err(AckRefusal::Mismatch {
+                field: "command_type",
+                ..
+            })
+        ));
+        let other_identity = Acknowledgement {
+            identity_id: Uuid::from_u128(8),
+            ..ack.clone()
+        };
+        assert!(matches!(
+            verify_acknowledgement(&other_identity, Some(&issued), None),
+            Err(AckRefusal::Mismatch {
+                field: "identity_id",
+                ..
+            })
+        ));
+        let aws_only = ["aws".to_owned()];
+        assert!(matches!(
+            verify_acknowledgement(&ack, Some(&issued), Some(&aws_only)),
+            Err(AckRefusal::OtherSystem { system, .. }) if system == "github"
+        ));
+        let github = ["github".to_owned()];
+        assert_eq!(
+            verify_acknowledgement(&ack, Some(&issued), Some(&github)),
+            Ok(())
+        );
     }
 
     #[test]

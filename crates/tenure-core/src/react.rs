@@ -88,6 +88,47 @@ impl Command {
         }
     }
 
+    /// Which kind of command this is, as connectors acknowledge it.
+    pub fn command_type(&self) -> CommandType {
+        match self {
+            Command::Revoke(_) => CommandType::Revoke,
+            Command::Grant(_) => CommandType::Grant,
+            Command::Suspend(_) => CommandType::Suspend,
+            Command::Restore(_) => CommandType::Restore,
+            Command::Rotate(_) => CommandType::Rotate,
+        }
+    }
+
+    /// The identity whose access or credential the command changes.
+    pub fn identity_id(&self) -> IdentityId {
+        match self {
+            Command::Revoke(c) => c.identity_id,
+            Command::Grant(c) => c.identity_id,
+            Command::Suspend(c) | Command::Restore(c) => c.identity_id,
+            Command::Rotate(c) => c.identity_id,
+        }
+    }
+
+    /// The grant the command is about; nil for a rotation, which names none.
+    pub fn grant_id(&self) -> GrantId {
+        match self {
+            Command::Revoke(c) => c.grant_id,
+            Command::Grant(c) => c.grant_id,
+            Command::Suspend(c) | Command::Restore(c) => c.grant_id,
+            Command::Rotate(_) => Uuid::nil(),
+        }
+    }
+
+    /// What an acknowledgement of this command must say about it.
+    pub fn issued(&self) -> crate::intake::IssuedCommand {
+        crate::intake::IssuedCommand {
+            command_type: self.command_type(),
+            identity_id: self.identity_id(),
+            grant_id: self.grant_id(),
+            target_system: self.target_system().to_owned(),
+        }
+    }
+
     /// The system whose connector must execute the command.
     pub fn target_system(&self) -> &str {
         match self {

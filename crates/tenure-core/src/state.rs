@@ -158,6 +158,11 @@ pub struct IdentityState {
     pub absence_until: Option<DateTime<Utc>>,
     /// How many distinct events were folded in: a double application would show here.
     pub events_applied: u64,
+    /// Revocation acknowledgements that matched no revocation Tenure had decided for
+    /// the grant (a forged or misrouted report, or one from an older version's log):
+    /// ignored, and counted here so that they can be found.
+    #[serde(default)]
+    pub unmatched_acknowledgements: u32,
 }
 
 impl IdentityState {
@@ -180,6 +185,7 @@ impl IdentityState {
             absence_from: None,
             absence_until: None,
             events_applied: 0,
+            unmatched_acknowledgements: 0,
         }
     }
 
@@ -578,19 +584,19 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             command_id,
             ..
         } => {
-            if let Some(grant) = state.grants.get_mut(grant_id) {
-                let cause = match grant.status {
-                    GrantStatus::Revoked { .. } => None,
-                    GrantStatus::RevocationPending { cause, .. } => Some(Some(cause)),
-                    GrantStatus::Active => Some(None),
-                };
-                if let Some(cause) = cause {
+            // Only a revocation Tenure decided can be confirmed: a report for a grant
+            // with none pending (or for no grant at all) takes nothing away in
+            // Tenure's records, live or on replay, since nobody was asked to.
+            match state.grants.get_mut(grant_id).map(|g| (g.status.clone(), g)) {
+                Some((GrantStatus::RevocationPending { cause, .. }, grant)) => {
                     grant.status = GrantStatus::Revoked {
                         command_id: *command_id,
-                        cause,
+                        cause: Some(cause),
                         revoked_at: event.effective_time,
                     };
                 }
+                Some((GrantStatus::Revoked { .. }, _)) => {}
+                Some((GrantStatus::Active, _)) | None => state.unmatched_acknowledgements += 1,
             }
         }
         EventPayload::CommandFailed {

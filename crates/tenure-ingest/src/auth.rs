@@ -42,6 +42,11 @@ pub struct Credential {
     #[serde(default)]
     pub hmac_secret: Option<String>,
     pub scopes: Vec<Scope>,
+    /// For a connector: the target systems whose commands it may acknowledge (an
+    /// acknowledgement for another system's command is refused with 403). Absent:
+    /// every system, which suits a single connector host; the service warns.
+    #[serde(default)]
+    pub systems: Option<Vec<String>>,
 }
 
 /// Header naming the credential of a signed request.
@@ -226,8 +231,18 @@ impl Credentials {
         Ok(credential)
     }
 
+    /// Connector credentials that may acknowledge for every system (no `systems`).
+    pub fn unrestricted_connectors(&self) -> Vec<&str> {
+        self.by_name
+            .values()
+            .filter(|c| c.scopes.contains(&Scope::Connector) && c.systems.is_none())
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
     /// Admits a request needing `scope`: 401 without a known bearer token, 403 when the
-    /// token's source lacks the scope.
+    /// token's source lacks the scope. Returns the credential (none when ingest is
+    /// open).
     pub(crate) fn admit(
         &self,
         headers: &HeaderMap,
@@ -235,9 +250,9 @@ impl Credentials {
         uri: &axum::http::Uri,
         body: &[u8],
         scope: Scope,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Option<&Credential>, ApiError> {
         if self.is_open() {
-            return Ok(());
+            return Ok(None);
         }
         let credential = if headers.contains_key(SIGNATURE_HEADER) {
             self.signed_by(headers, method, uri, body)?
@@ -256,7 +271,7 @@ impl Credentials {
                 .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?
         };
         if credential.scopes.contains(&scope) {
-            Ok(())
+            Ok(Some(credential))
         } else {
             Err(ApiError::forbidden(format!(
                 "credential {:?} may not use this endpoint (needs scope {scope:?})",

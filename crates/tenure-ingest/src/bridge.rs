@@ -73,13 +73,27 @@ impl BridgeHandler {
                         .map(Some)
                         .map_err(|p| describe(&crate::error::from_core(p)))
                 }),
-            topics::OUTCOMES => tenure_proto::decode_outcome(&record.payload)
-                .map_err(|e| format!("not a valid CommandOutcome: {e}"))
-                .and_then(|outcome| {
-                    OutcomeIn::from_wire(outcome, record.offset)
-                        .into_event(1, now)
-                        .map_err(|p| describe(&p))
-                }),
+            topics::OUTCOMES => match tenure_proto::decode_outcome(&record.payload) {
+                Err(e) => Err(format!("not a valid CommandOutcome: {e}")),
+                Ok(outcome) => {
+                    let ack = OutcomeIn::from_wire(outcome, record.offset).acknowledgement();
+                    // Only a command Tenure issued can be acknowledged, as it was issued.
+                    let checked =
+                        crate::outcomes::verify(&self.directory, &[(1, ack.clone())], None)
+                            .await
+                            .map_err(|e| KafkaAdapterError::Unavailable(e.message))?;
+                    match checked {
+                        Err(refusals) => Err(refusals
+                            .iter()
+                            .map(|(_, r)| r.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")),
+                        Ok(()) => {
+                            crate::outcomes::into_event(ack, 1, now).map_err(|p| describe(&p))
+                        }
+                    }
+                }
+            },
             other => Err(format!("topic {other} is not a raw source topic")),
         };
         let event = match converted {

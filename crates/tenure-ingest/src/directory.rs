@@ -2,8 +2,10 @@
 //! they left, which requests were closed. The rules themselves live in
 //! `tenure_core::intake`; this adapter only reads what they ask for.
 
-use tenure_core::intake::{Lookups, Standing, View};
-use tenure_core::{RequestState, ids};
+use std::collections::HashMap;
+
+use tenure_core::intake::{IssuedCommand, Lookups, Standing, View};
+use tenure_core::{CommandType, RequestState, ids};
 use tenure_store::Database;
 use uuid::Uuid;
 
@@ -80,4 +82,48 @@ pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiEr
         }
     }
     Ok(view)
+}
+
+/// What Tenure issued under each of these command ids (absent: never issued), for
+/// checking connectors' acknowledgements. Fails with 503 when it cannot be read.
+pub(crate) async fn issued_commands(
+    db: &Database,
+    command_ids: &[Uuid],
+) -> Result<HashMap<Uuid, IssuedCommand>, ApiError> {
+    let unavailable = |e: String| {
+        ApiError::unavailable_store(format!(
+            "the issued commands cannot be read ({e}); resend the request"
+        ))
+    };
+    let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
+    let rows = client
+        .query(
+            "SELECT command_id, command_type, identity_id, grant_id, target_system
+               FROM issued_commands WHERE command_id = ANY($1)",
+            &[&command_ids],
+        )
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let command_type = match r.get::<_, &str>(1) {
+                "revoke" => CommandType::Revoke,
+                "grant" => CommandType::Grant,
+                "suspend" => CommandType::Suspend,
+                "restore" => CommandType::Restore,
+                "rotate" => CommandType::Rotate,
+                _ => return None,
+            };
+            Some((
+                r.get(0),
+                IssuedCommand {
+                    command_type,
+                    identity_id: r.get(2),
+                    grant_id: r.get(3),
+                    target_system: r.get(4),
+                },
+            ))
+        })
+        .collect())
 }

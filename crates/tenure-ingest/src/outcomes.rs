@@ -1,12 +1,13 @@
 //! Connector outcomes: the acknowledgement that closes a command's loop.
 
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tenure_core::intake::Acknowledgement;
+use tenure_core::intake::{AckRefusal, Acknowledgement};
 use tenure_core::{CommandStatus, CommandType, LifecycleEvent};
 use uuid::Uuid;
 
-use crate::error::FieldProblem;
+use crate::error::{ApiError, FieldProblem};
 
 /// A connector's acknowledgement of one command, echoing the command's ids.
 #[derive(Debug, Deserialize)]
@@ -46,14 +47,9 @@ impl OutcomeIn {
         }
     }
 
-    /// The lifecycle event recording this outcome, decided by the core
-    /// (`tenure_core::intake::acknowledged`).
-    pub(crate) fn into_event(
-        self,
-        line: usize,
-        now: DateTime<Utc>,
-    ) -> Result<Option<LifecycleEvent>, Vec<FieldProblem>> {
-        let ack = Acknowledgement {
+    /// The acknowledgement this outcome reports, as the core reads it.
+    pub(crate) fn acknowledgement(self) -> Acknowledgement {
+        Acknowledgement {
             command_id: self.command_id,
             grant_id: self.grant_id,
             identity_id: self.identity_id,
@@ -63,9 +59,80 @@ impl OutcomeIn {
             detail: self.detail,
             attempt: self.attempt,
             completed_at: self.completed_at,
-        };
-        tenure_core::intake::acknowledged(ack, line, now)
-            .map(Some)
-            .map_err(|problems| problems.into_iter().map(FieldProblem::from).collect())
+        }
     }
+}
+
+/// The lifecycle event recording an acknowledgement, decided by the core
+/// (`tenure_core::intake::acknowledged`).
+pub(crate) fn into_event(
+    ack: Acknowledgement,
+    line: usize,
+    now: DateTime<Utc>,
+) -> Result<Option<LifecycleEvent>, Vec<FieldProblem>> {
+    tenure_core::intake::acknowledged(ack, line, now)
+        .map(Some)
+        .map_err(|problems| problems.into_iter().map(FieldProblem::from).collect())
+}
+
+/// Why acknowledgements were refused, line by line, with the HTTP status that says
+/// it best: 403 when the credential may not speak for a command's system, 409 when a
+/// report contradicts the command issued, 404 when no such command was issued.
+pub(crate) fn refused(refusals: Vec<(usize, AckRefusal)>) -> ApiError {
+    let status = if refusals
+        .iter()
+        .any(|(_, r)| matches!(r, AckRefusal::OtherSystem { .. }))
+    {
+        StatusCode::FORBIDDEN
+    } else if refusals
+        .iter()
+        .any(|(_, r)| matches!(r, AckRefusal::Mismatch { .. }))
+    {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    let problems: Vec<FieldProblem> = refusals
+        .into_iter()
+        .map(|(line, refusal)| {
+            let field = match &refusal {
+                AckRefusal::Mismatch { field, .. } => field,
+                AckRefusal::NotIssued(_) | AckRefusal::OtherSystem { .. } => "command_id",
+            };
+            FieldProblem::new(line, field, refusal.to_string())
+        })
+        .collect();
+    ApiError {
+        status,
+        code: "acknowledgement_refused",
+        message: format!(
+            "{} acknowledgement(s) do not match a command Tenure issued; nothing was accepted",
+            problems.len()
+        ),
+        problems,
+    }
+}
+
+/// Checks every acknowledgement against what Tenure issued (read from `db`) and the
+/// systems the credential may speak for (`None`: any).
+pub(crate) async fn verify(
+    db: &tenure_store::Database,
+    acks: &[(usize, Acknowledgement)],
+    systems: Option<&[String]>,
+) -> Result<Result<(), Vec<(usize, AckRefusal)>>, ApiError> {
+    let ids: Vec<Uuid> = acks.iter().map(|(_, a)| a.command_id).collect();
+    let issued = crate::directory::issued_commands(db, &ids).await?;
+    let refusals: Vec<(usize, AckRefusal)> = acks
+        .iter()
+        .filter_map(|(line, ack)| {
+            tenure_core::intake::verify_acknowledgement(ack, issued.get(&ack.command_id), systems)
+                .err()
+                .map(|r| (*line, r))
+        })
+        .collect();
+    Ok(if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(refusals)
+    })
 }

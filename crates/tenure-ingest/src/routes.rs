@@ -235,11 +235,24 @@ async fn connector_outcomes(
     uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state
+    let credential = state
         .credentials
         .admit(&headers, &method, &uri, &body, Scope::Connector)?;
+    let systems = credential.and_then(|c| c.systems.clone());
     let now = Utc::now();
-    let items = body::parse::<OutcomeIn>(&headers, &body, MAX_BATCH_EVENTS)?;
-    let events = convert_all(&state, items, |line, o| o.into_event(line, now)).await?;
+    let acks: Vec<_> = body::parse::<OutcomeIn>(&headers, &body, MAX_BATCH_EVENTS)?
+        .into_iter()
+        .map(|(line, outcome)| (line, outcome.acknowledgement()))
+        .collect();
+    // Only a command Tenure issued can be acknowledged, and only as it was issued.
+    if let Some(db) = state.directory.as_ref()
+        && let Err(refusals) = crate::outcomes::verify(db, &acks, systems.as_deref()).await?
+    {
+        return Err(crate::outcomes::refused(refusals));
+    }
+    let events = convert_all(&state, acks, |line, ack| {
+        crate::outcomes::into_event(ack, line, now)
+    })
+    .await?;
     publish(&state, events).await
 }

@@ -52,6 +52,7 @@ impl BatchHandler for ReactorHandler {
         let mut decided_facts = Vec::new();
         let mut handled = std::collections::HashSet::new();
         let mut tracked = Vec::new();
+        let mut issued_commands = Vec::new();
         let mut active_before: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
         let mut brakeable: Vec<(usize, tenure_core::RevocationCommand)> = Vec::new();
         let mut latest_trigger = chrono::DateTime::<chrono::Utc>::MIN_UTC;
@@ -92,6 +93,7 @@ impl BatchHandler for ReactorHandler {
                         latest_trigger.max(event.recorded_time.max(event.effective_time));
                 }
                 outbox.push(messages::command(command, event.identity_id, issued));
+                issued_commands.push((command.command_id(), command.issued()));
                 tracked.extend(Tracked::from_command(command, &event, &self.retry));
             }
             departures.extend(step.reaction.owner_departure);
@@ -162,6 +164,7 @@ impl BatchHandler for ReactorHandler {
         tables::save_states(txn, states.values()).await?;
         tables::save_owners(txn, states.values()).await?;
         tables::replace_deadlines(txn, states.values(), &self.policy).await?;
+        tables::record_issued_commands(txn, &issued_commands, issued).await?;
         tracking::record_issued(txn, &tracked).await?;
         // Outcomes after issues: a command and its acknowledgement may share a batch
         // (a replayed history, a very fast connector).

@@ -194,3 +194,30 @@ pub(crate) async fn replace_deadlines<'a>(
     }
     Ok(())
 }
+
+/// Records what was issued under each command id, so that ingest can check a
+/// connector's acknowledgement against it (a re-decided command keeps its first row).
+pub(crate) async fn record_issued_commands(
+    txn: &Transaction<'_>,
+    commands: &[(Uuid, tenure_core::intake::IssuedCommand)],
+    issued_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    if commands.is_empty() {
+        return Ok(());
+    }
+    txn.execute(
+        "INSERT INTO issued_commands (command_id, command_type, identity_id, grant_id, target_system, issued_at)
+         SELECT *, $6::timestamptz FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[])
+         ON CONFLICT (command_id) DO NOTHING",
+        &[
+            &commands.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            &commands.iter().map(|(_, c)| c.command_type.as_str()).collect::<Vec<_>>(),
+            &commands.iter().map(|(_, c)| c.identity_id).collect::<Vec<_>>(),
+            &commands.iter().map(|(_, c)| c.grant_id).collect::<Vec<_>>(),
+            &commands.iter().map(|(_, c)| c.target_system.as_str()).collect::<Vec<_>>(),
+            &issued_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1120,3 +1120,24 @@ fn registering_a_live_robot_names_its_owner_for_the_orphan_check_and_a_person_na
     assert_eq!(then.names_owner, None);
     assert_eq!(crate::process::owner_to_notify(&then.state), None);
 }
+
+#[test]
+fn an_acknowledgement_for_a_grant_with_no_revocation_pending_revokes_nothing() {
+    let state = given(&[joined("j1", "engineer", t(1))]);
+    let grant = *state.grants.keys().next().expect("birthright access");
+    let forged = event(
+        "forged",
+        t(2),
+        t(2),
+        EventPayload::AccessRevoked {
+            grant_id: grant,
+            command_id: Uuid::from_u128(42),
+            status: CommandStatus::Done,
+            connector: "connector:made-up".into(),
+            detail: String::new(),
+        },
+    );
+    let after = apply(state, &forged);
+    assert!(after.grants[&grant].is_active());
+    assert_eq!(after.unmatched_acknowledgements, 1);
+}
