@@ -24,9 +24,15 @@ name = "github-connector"
 token = "github-token-0123456789abcdef"
 scopes = ["connector"]
 systems = ["github"]
+
+[[credential]]
+name = "auditor"
+token = "reader-token-0123456789abcdef"
+scopes = ["reader"]
 "#;
 const HR: &str = "hr-token-0123456789abcdef";
 const GITHUB: &str = "github-token-0123456789abcdef";
+const READER: &str = "reader-token-0123456789abcdef";
 
 /// The revocation commands on the topic for one identity, by target system.
 async fn revocations(
@@ -94,6 +100,7 @@ async fn only_acknowledgements_of_issued_commands_change_anything() -> anyhow::R
         || async {
             let body: Value = http
                 .get(format!("{base}/v1/identities/hr:E700"))
+                .bearer_auth(READER)
                 .send()
                 .await?
                 .json()
@@ -193,6 +200,7 @@ async fn only_acknowledgements_of_issued_commands_change_anything() -> anyhow::R
         || async {
             let body: Value = http
                 .get(format!("{base}/v1/identities/hr:E700"))
+                .bearer_auth(READER)
                 .send()
                 .await?
                 .json()

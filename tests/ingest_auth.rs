@@ -113,3 +113,99 @@ async fn tokens_and_scopes_guard_the_ingest_api() -> anyhow::Result<()> {
     tenure.assert_running()?;
     Ok(())
 }
+
+const ROLE_CREDENTIALS: &str = r#"
+[[credential]]
+name = "workday"
+token = "hr-token-0123456789abcdef"
+scopes = ["hr"]
+
+[[credential]]
+name = "auditor"
+token = "reader-token-0123456789abcdef"
+scopes = ["reader"]
+
+[[credential]]
+name = "ops-oncall"
+token = "operator-token-0123456789abcdef"
+scopes = ["operator"]
+"#;
+
+/// Every query and operator route needs its scope: none → 401, another scope → 403,
+/// `reader` reads, only `operator` releases the brake, and the release is recorded
+/// with the operator's credential as the actor whatever the body claims. Health,
+/// readiness, the OpenAPI document and the dashboard's page stay open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_query_and_operator_route_needs_its_scope() -> anyhow::Result<()> {
+    let env = TestEnv::start("route_scopes").await?;
+    let file = log_dir().join("route_scopes-credentials.toml");
+    std::fs::write(&file, ROLE_CREDENTIALS)?;
+    let path = file.to_string_lossy().into_owned();
+    let (tenure, base) =
+        start_tenure_run(&env, "route_scopes-tenure", &["--credentials", &path]).await?;
+    let http = reqwest::Client::new();
+    let status = |method: &str, route: &str, token: Option<&str>| {
+        let url = format!("{base}{}", route.replace("{id}", "hr:E1"));
+        let mut request = match method {
+            "post" => http
+                .post(url)
+                .json(&json!({"actor": "someone-else", "reason": "reviewed"})),
+            _ => http.get(url),
+        };
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { anyhow::Ok(request.send().await?.status().as_u16()) }
+    };
+    for open in ["/healthz", "/openapi.json", "/dashboard"] {
+        assert_eq!(status("get", open, None).await?, 200, "{open} stays open");
+    }
+    assert_ne!(status("get", "/readyz", None).await?, 401);
+
+    let reads = tenure_projector::api::ROUTES
+        .iter()
+        .chain(tenure_reactor::api::ROUTES)
+        .filter(|(method, route)| *method == "get" && *route != "/dashboard");
+    for (method, route) in reads {
+        assert_eq!(
+            status(method, route, None).await?,
+            401,
+            "{route} without a credential"
+        );
+        assert_eq!(
+            status(method, route, Some("hr-token-0123456789abcdef")).await?,
+            403,
+            "{route} with an HR credential"
+        );
+        for reader in [
+            "reader-token-0123456789abcdef",
+            "operator-token-0123456789abcdef",
+        ] {
+            let answered = status(method, route, Some(reader)).await?;
+            assert!(
+                answered != 401 && answered != 403,
+                "{route} with a reading credential: {answered}"
+            );
+        }
+    }
+
+    let release = "/v1/brake/release";
+    assert_eq!(status("post", release, None).await?, 401);
+    assert_eq!(
+        status("post", release, Some("reader-token-0123456789abcdef")).await?,
+        403,
+        "a reader cannot release the brake"
+    );
+    let released: Value = http
+        .post(format!("{base}{release}"))
+        .bearer_auth("operator-token-0123456789abcdef")
+        .json(&json!({"actor": "someone-else", "reason": "reviewed with HR"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(released["actor"], "ops-oncall", "{released}");
+    assert_eq!(released["reason"], "reviewed with HR", "{released}");
+    tenure.assert_running()?;
+    Ok(())
+}

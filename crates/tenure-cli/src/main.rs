@@ -1,5 +1,6 @@
 //! `tenure`: the command-line entry point to every Tenure service.
 
+mod access;
 mod audit;
 mod bench;
 mod cli;

@@ -111,6 +111,7 @@ pub fn http_router(
     bootstrap: Option<String>,
 ) -> Router {
     let policy = ingest.policy();
+    let guard = axum::middleware::from_fn_with_state(ingest.credentials(), crate::access::guard);
     let readiness = Readiness {
         db: db.clone(),
         bootstrap: bootstrap.clone(),
@@ -126,14 +127,13 @@ pub fn http_router(
         app = app.merge(tenure_ingest::router(ingest));
     }
     if selection.projector {
-        app = app.merge(tenure_projector::api::router(
-            db.clone(),
-            bootstrap,
-            &policy,
-        ));
+        app = app.merge(
+            tenure_projector::api::router(db.clone(), bootstrap, &policy)
+                .route_layer(guard.clone()),
+        );
     }
     if selection.reactor {
-        app = app.merge(tenure_reactor::api::router(db.clone(), retry));
+        app = app.merge(tenure_reactor::api::router(db.clone(), retry).route_layer(guard));
     }
     app
 }

@@ -27,6 +27,11 @@ pub enum Scope {
     Itsm,
     /// Acknowledge commands.
     Connector,
+    /// Read the query API, the dashboard's data and `/metrics`: who holds what, and
+    /// Tenure's own figures.
+    Reader,
+    /// Change what Tenure will do (release the safety brake); also reads.
+    Operator,
 }
 
 /// One source's credential.
@@ -243,7 +248,7 @@ impl Credentials {
     /// Admits a request needing `scope`: 401 without a known bearer token, 403 when the
     /// token's source lacks the scope. Returns the credential (none when ingest is
     /// open).
-    pub(crate) fn admit(
+    pub fn admit(
         &self,
         headers: &HeaderMap,
         method: &axum::http::Method,
@@ -270,7 +275,10 @@ impl Credentials {
                 .get(token.trim())
                 .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?
         };
-        if credential.scopes.contains(&scope) {
+        // An operator may also read what it operates on.
+        let allowed = credential.scopes.contains(&scope)
+            || (scope == Scope::Reader && credential.scopes.contains(&Scope::Operator));
+        if allowed {
             Ok(Some(credential))
         } else {
             Err(ApiError::forbidden(format!(

@@ -80,6 +80,16 @@ impl ApiError {
     }
 
     /// 401: no credential, or an unknown one. Send the source's bearer token.
+    /// The body is larger than the route accepts; send less.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload_too_large",
+            message: message.into(),
+            problems: Vec::new(),
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::UNAUTHORIZED,

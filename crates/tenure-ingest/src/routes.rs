@@ -58,6 +58,11 @@ impl IngestState {
         self
     }
 
+    /// The credentials ingest admits with; the query and operator routes use the same.
+    pub fn credentials(&self) -> Credentials {
+        self.credentials.clone()
+    }
+
     /// The policy ingest applies (the query API reads its fulfilment SLA from it).
     pub fn policy(&self) -> std::sync::Arc<tenure_core::Policy> {
         self.policy.clone()

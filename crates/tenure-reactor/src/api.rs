@@ -39,6 +39,11 @@ async fn status(State(ops): State<Ops>) -> Result<Json<Value>, (StatusCode, Json
     brake::status(client).await.map(Json).map_err(unavailable)
 }
 
+/// The credential an authenticated operator request was admitted with; when present it
+/// is the actor recorded for the action (whatever the body says).
+#[derive(Clone, Debug)]
+pub struct Actor(pub String);
+
 /// The body of a release: who releases the brake, and why (both go on the log).
 #[derive(serde::Deserialize)]
 struct ReleaseBody {
@@ -48,6 +53,7 @@ struct ReleaseBody {
 
 async fn release(
     State(ops): State<Ops>,
+    authenticated: Option<axum::Extension<Actor>>,
     body: Option<Json<ReleaseBody>>,
 ) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
     let body = body.map(|Json(b)| b).unwrap_or(ReleaseBody {
@@ -55,7 +61,12 @@ async fn release(
         reason: None,
     });
     let request = brake::Release {
-        actor: body.actor.unwrap_or_default(),
+        // With credentials configured the operator is who authenticated; only an open
+        // (development) installation takes the body's word for it.
+        actor: match authenticated {
+            Some(axum::Extension(Actor(name))) => name,
+            None => body.actor.unwrap_or_default(),
+        },
         reason: body.reason.unwrap_or_default(),
     };
     let mut client = ops.db.client().await.map_err(unavailable)?;
