@@ -209,3 +209,23 @@ async fn every_query_and_operator_route_needs_its_scope() -> anyhow::Result<()> 
     tenure.assert_running()?;
     Ok(())
 }
+
+/// Without credentials Tenure serves loopback only: binding any other address is
+/// refused with a message that names the flag to pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_installation_refuses_to_listen_beyond_loopback() -> anyhow::Result<()> {
+    let env = TestEnv::start("open_beyond_loopback").await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let refused = env
+        .run_tenure(&["run", "--listen", &format!("0.0.0.0:{port}")])
+        .await
+        .expect_err("an open installation must not listen on every interface");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("without credentials") && message.contains("--credentials"),
+        "{message}"
+    );
+    Ok(())
+}

@@ -225,6 +225,14 @@ pub async fn spawn(
     let mut bound = None;
     let publisher = Publisher::new(bootstrap)?;
     if let Some(listen) = listen {
+        if credentials.is_open() && !listen.ip().is_loopback() {
+            anyhow::bail!(
+                "refusing to serve {listen} without credentials: anyone who can reach it could \
+                 announce leavers, acknowledge commands and read who holds what. Pass \
+                 --credentials FILE (TENURE_CREDENTIALS; see deploy/credentials.example.toml), \
+                 or listen on loopback (--listen 127.0.0.1:8080)"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
