@@ -83,6 +83,16 @@ async fn only_acknowledgements_of_issued_commands_change_anything() -> anyhow::R
         }
     };
 
+    // E700's grants as the query API shows them to a reader.
+    let grants_of_e700 = || {
+        let request = http
+            .get(format!("{base}/v1/identities/hr:E700"))
+            .bearer_auth(READER);
+        async move {
+            let body: Value = request.send().await?.json().await?;
+            anyhow::Ok(body["grants"].as_array().cloned().unwrap_or_default())
+        }
+    };
     let hired = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
     let response = http
         .post(format!("{base}/v1/hr/events"))
@@ -98,14 +108,7 @@ async fn only_acknowledgements_of_issued_commands_change_anything() -> anyhow::R
         "four birthright grants",
         Duration::from_secs(60),
         || async {
-            let body: Value = http
-                .get(format!("{base}/v1/identities/hr:E700"))
-                .bearer_auth(READER)
-                .send()
-                .await?
-                .json()
-                .await?;
-            let grants = body["grants"].as_array().cloned().unwrap_or_default();
+            let grants = grants_of_e700().await?;
             Ok((grants.len() == 4).then_some(grants))
         },
     )
@@ -198,17 +201,9 @@ async fn only_acknowledgements_of_issued_commands_change_anything() -> anyhow::R
         "the github grant to be revoked",
         Duration::from_secs(60),
         || async {
-            let body: Value = http
-                .get(format!("{base}/v1/identities/hr:E700"))
-                .bearer_auth(READER)
-                .send()
+            let revoked = grants_of_e700()
                 .await?
-                .json()
-                .await?;
-            let revoked = body["grants"]
-                .as_array()
-                .into_iter()
-                .flatten()
+                .iter()
                 .any(|g| g["grant_id"] == github.grant_id.as_str() && g["status"] == "revoked");
             Ok(revoked.then_some(()))
         },

@@ -3,7 +3,7 @@
 //! 403, and nothing of a refused request is published.
 
 use serde_json::{Value, json};
-use tenure_tests::{TestEnv, log_dir, start_tenure_run};
+use tenure_tests::{TestEnv, eventually, log_dir, read_topic, start_tenure_run};
 
 const CREDENTIALS: &str = r#"
 [[credential]]
@@ -132,8 +132,8 @@ scopes = ["operator"]
 "#;
 
 /// Every query and operator route needs its scope: none → 401, another scope → 403,
-/// `reader` reads, only `operator` releases the brake, and the release is recorded
-/// with the operator's credential as the actor whatever the body claims. Health,
+/// `reader` reads, only `operator` releases the brake, and each release is recorded
+/// on the log with the operator's credential as the actor whatever the body claims. Health,
 /// readiness, the OpenAPI document and the dashboard's page stay open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_query_and_operator_route_needs_its_scope() -> anyhow::Result<()> {
@@ -141,8 +141,21 @@ async fn every_query_and_operator_route_needs_its_scope() -> anyhow::Result<()> 
     let file = log_dir().join("route_scopes-credentials.toml");
     std::fs::write(&file, ROLE_CREDENTIALS)?;
     let path = file.to_string_lossy().into_owned();
-    let (tenure, base) =
-        start_tenure_run(&env, "route_scopes-tenure", &["--credentials", &path]).await?;
+    // A brake that holds any non-leaver revocation, so that a release has something to
+    // record.
+    let (tenure, base) = start_tenure_run(
+        &env,
+        "route_scopes-tenure",
+        &[
+            "--credentials",
+            &path,
+            "--brake-minimum",
+            "0",
+            "--brake-share",
+            "0",
+        ],
+    )
+    .await?;
     let http = reqwest::Client::new();
     let status = |method: &str, route: &str, token: Option<&str>| {
         let url = format!("{base}{}", route.replace("{id}", "hr:E1"));
@@ -189,6 +202,49 @@ async fn every_query_and_operator_route_needs_its_scope() -> anyhow::Result<()> 
         }
     }
 
+    // A mover's revocations are held by the brake.
+    let hr = |body: Value| {
+        let request = http
+            .post(format!("{base}/v1/hr/events"))
+            .bearer_auth("hr-token-0123456789abcdef")
+            .json(&body);
+        async move { anyhow::Ok(request.send().await?.status().as_u16()) }
+    };
+    let hired = (chrono::Utc::now() - chrono::Duration::days(10)).to_rfc3339();
+    let moved = chrono::Utc::now().to_rfc3339();
+    assert_eq!(hr(json!({"event_id": "hire-E1", "type": "joiner", "employee_id": "E1", "role": "engineer", "effective_time": hired})).await?, 202);
+    eventually(
+        "birthright grants",
+        std::time::Duration::from_secs(60),
+        || async {
+            let body: Value = http
+                .get(format!("{base}/v1/identities/hr:E1"))
+                .bearer_auth("reader-token-0123456789abcdef")
+                .send()
+                .await?
+                .json()
+                .await?;
+            Ok((body["grants"].as_array().map_or(0, Vec::len) == 4).then_some(()))
+        },
+    )
+    .await?;
+    assert_eq!(hr(json!({"event_id": "move-E1", "type": "mover", "employee_id": "E1", "role": "sales", "effective_time": moved})).await?, 202);
+    eventually(
+        "revocations held by the brake",
+        std::time::Duration::from_secs(60),
+        || async {
+            let body: Value = http
+                .get(format!("{base}/v1/brake"))
+                .bearer_auth("reader-token-0123456789abcdef")
+                .send()
+                .await?
+                .json()
+                .await?;
+            Ok((body["held"].as_i64() > Some(0)).then_some(()))
+        },
+    )
+    .await?;
+
     let release = "/v1/brake/release";
     assert_eq!(status("post", release, None).await?, 401);
     assert_eq!(
@@ -206,6 +262,28 @@ async fn every_query_and_operator_route_needs_its_scope() -> anyhow::Result<()> 
         .await?;
     assert_eq!(released["actor"], "ops-oncall", "{released}");
     assert_eq!(released["reason"], "reviewed with HR", "{released}");
+    assert!(released["released"].as_u64() > Some(0), "{released}");
+    // On the log, each release names the operator's credential, not the body's claim.
+    let actors = eventually(
+        "the releases on the log",
+        std::time::Duration::from_secs(60),
+        || async {
+            let mut actors = Vec::new();
+            for record in read_topic(env.bootstrap(), tenure_kafka::topics::LIFECYCLE).await? {
+                if let tenure_core::EventPayload::RevocationReleased { actor, .. } =
+                    tenure_proto::decode_event(&record.payload)?.payload
+                {
+                    actors.push(actor);
+                }
+            }
+            Ok(
+                (actors.len() as u64 == released["released"].as_u64().unwrap_or(0))
+                    .then_some(actors),
+            )
+        },
+    )
+    .await?;
+    assert!(actors.iter().all(|a| a == "ops-oncall"), "{actors:?}");
     tenure.assert_running()?;
     Ok(())
 }
@@ -218,10 +296,14 @@ async fn an_open_installation_refuses_to_listen_beyond_loopback() -> anyhow::Res
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let refused = env
-        .run_tenure(&["run", "--listen", &format!("0.0.0.0:{port}")])
-        .await
-        .expect_err("an open installation must not listen on every interface");
+    let listen = format!("0.0.0.0:{port}");
+    let refused = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        env.run_tenure(&["run", "--listen", &listen]),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("tenure served 0.0.0.0 without credentials instead of refusing"))?
+    .expect_err("an open installation must not listen on every interface");
     let message = format!("{refused:#}");
     assert!(
         message.contains("without credentials") && message.contains("--credentials"),

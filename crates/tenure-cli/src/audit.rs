@@ -237,47 +237,61 @@ pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<Timel
             }
             EventPayload::LeaveOfAbsenceStarted { reason } => row.detail = reason.clone(),
             EventPayload::LeaveOfAbsenceEnded => {}
-            EventPayload::RevocationHeld {
-                grant_id,
-                command_id,
-                reason,
-            } => {
-                row.entitlement = entitlement(grant_id);
-                row.command_id = command_id.to_string();
-                row.detail = format!("held by the safety brake: {reason}");
-            }
-            EventPayload::RevocationReleased {
-                grant_id,
-                command_id,
-                actor,
-                reason,
-            } => {
-                row.entitlement = entitlement(grant_id);
-                row.command_id = command_id.to_string();
-                row.detail = format!("released by {actor}: {reason}");
-            }
-            EventPayload::CommandRepublished {
-                grant_id,
-                command_id,
-                attempt,
-            } => {
-                row.entitlement = entitlement(grant_id);
-                row.command_id = command_id.to_string();
-                row.detail = format!("unacknowledged; published again (attempt {attempt})");
-            }
-            EventPayload::CommandEscalated {
-                grant_id,
-                command_id,
-                reason,
-            } => {
-                row.entitlement = entitlement(grant_id);
-                row.command_id = command_id.to_string();
-                row.detail = format!("escalated: {reason}");
+            EventPayload::RevocationHeld { .. }
+            | EventPayload::RevocationReleased { .. }
+            | EventPayload::CommandRepublished { .. }
+            | EventPayload::CommandEscalated { .. } => {
+                if let Some((grant_id, command_id, detail)) = follow_up(&payload) {
+                    row.entitlement = entitlement(&grant_id);
+                    row.command_id = command_id.to_string();
+                    row.detail = detail;
+                }
             }
         }
         out.push(row);
     }
     Ok(out)
+}
+
+/// The grant, command and what happened, for Tenure's follow-ups of a command (brake
+/// holds and releases, retries, escalations).
+fn follow_up(payload: &EventPayload) -> Option<(Uuid, Uuid, String)> {
+    Some(match payload {
+        EventPayload::RevocationHeld {
+            grant_id,
+            command_id,
+            reason,
+        } => (
+            *grant_id,
+            *command_id,
+            format!("held by the safety brake: {reason}"),
+        ),
+        EventPayload::RevocationReleased {
+            grant_id,
+            command_id,
+            actor,
+            reason,
+        } => (
+            *grant_id,
+            *command_id,
+            format!("released by {actor}: {reason}"),
+        ),
+        EventPayload::CommandRepublished {
+            grant_id,
+            command_id,
+            attempt,
+        } => (
+            *grant_id,
+            *command_id,
+            format!("unacknowledged; published again (attempt {attempt})"),
+        ),
+        EventPayload::CommandEscalated {
+            grant_id,
+            command_id,
+            reason,
+        } => (*grant_id, *command_id, format!("escalated: {reason}")),
+        _ => return None,
+    })
 }
 
 fn csv_field(text: &str) -> String {

@@ -38,7 +38,9 @@ pub struct GenArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Publish to the broker of --bootstrap instead: http to tenure.hr.raw,
-    /// tenure.itsm.raw and tenure.outcomes.v1; log to tenure.lifecycle.v1.
+    /// tenure.itsm.raw and tenure.outcomes.v1; log to tenure.lifecycle.v1. Outcomes
+    /// are accepted only for commands the reactor has issued: those that arrive first
+    /// are dead-lettered, and `tenure dead-letters retry --all` replays them later.
     #[arg(long)]
     pub produce: bool,
 }

@@ -594,6 +594,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                         cause: Some(cause),
                         revoked_at: event.effective_time,
                     };
+                    grant.held_by_brake = false;
                 }
                 Some((GrantStatus::Revoked { .. }, _)) => {}
                 Some((GrantStatus::Active, _)) | None => state.unmatched_acknowledgements += 1,
@@ -641,8 +642,14 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 grant.held_by_brake = true;
             }
         }
-        EventPayload::RevocationReleased { grant_id, .. } => {
-            if let Some(grant) = state.grants.get_mut(grant_id) {
+        EventPayload::RevocationReleased {
+            grant_id,
+            command_id,
+            ..
+        } => {
+            if let Some(grant) = state.grants.get_mut(grant_id).filter(|g| {
+                matches!(g.status, GrantStatus::RevocationPending { command_id: c, .. } if c == *command_id)
+            }) {
                 grant.held_by_brake = false;
             }
         }

@@ -250,10 +250,20 @@ async fn connector_outcomes(
         .map(|(line, outcome)| (line, outcome.acknowledgement()))
         .collect();
     // Only a command Tenure issued can be acknowledged, and only as it was issued.
-    if let Some(db) = state.directory.as_ref()
-        && let Err(refusals) = crate::outcomes::verify(db, &acks, systems.as_deref()).await?
-    {
-        return Err(crate::outcomes::refused(refusals));
+    match state.directory.as_ref() {
+        Some(db) => {
+            if let Err(refusals) = crate::outcomes::verify(db, &acks, systems.as_deref()).await? {
+                return Err(crate::outcomes::refused(refusals));
+            }
+        }
+        // Without the store, a credential limited to some systems cannot be checked.
+        None if systems.is_some() => {
+            return Err(ApiError::unavailable_store(
+                "this ingest cannot read the issued commands, so a credential limited to some \
+                 systems cannot be checked; run it with its database",
+            ));
+        }
+        None => {}
     }
     let events = convert_all(&state, acks, |line, ack| {
         crate::outcomes::into_event(ack, line, now)

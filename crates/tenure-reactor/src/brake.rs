@@ -147,10 +147,15 @@ pub async fn release(
 ) -> Result<u64, ReleaseError> {
     release.check()?;
     let txn = client.transaction().await.map_err(StoreError::from)?;
+    // The reactor holds revocations under the brake's lock: taking it here means the
+    // rows read below are all there is to release, none slips in before the update.
+    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&BRAKE_LOCK])
+        .await
+        .map_err(StoreError::from)?;
     let now = Utc::now();
     let held = txn
         .query(
-            "SELECT t.command_id, t.identity_id, t.grant_id FROM outbox o
+            "SELECT o.message_id, t.identity_id, t.grant_id FROM outbox o
                JOIN command_tracking t ON t.command_id = o.message_id
               WHERE o.held_at IS NOT NULL
               ORDER BY o.seq FOR UPDATE OF o",
@@ -158,6 +163,7 @@ pub async fn release(
         )
         .await
         .map_err(StoreError::from)?;
+    let commands: Vec<Uuid> = held.iter().map(|row| row.get(0)).collect();
     let facts: Vec<_> = held
         .iter()
         .map(|row| {
@@ -174,13 +180,18 @@ pub async fn release(
         })
         .collect();
     txn.execute(
-        "UPDATE command_tracking SET next_attempt_at = $1
-          WHERE command_id IN (SELECT message_id FROM outbox WHERE held_at IS NOT NULL)",
-        &[&(now + retry.backoff(1))],
+        "UPDATE command_tracking SET next_attempt_at = $1 WHERE command_id = ANY($2)",
+        &[&(now + retry.backoff(1)), &commands],
     )
     .await
     .map_err(StoreError::from)?;
-    let released = tenure_store::outbox::release_held(&txn).await?;
+    let released = txn
+        .execute(
+            "UPDATE outbox SET held_at = NULL, held_reason = NULL WHERE message_id = ANY($1)",
+            &[&commands],
+        )
+        .await
+        .map_err(StoreError::from)?;
     tenure_store::outbox::insert(&txn, &facts).await?;
     txn.execute(
         "UPDATE brake_state SET released_at = $1 WHERE id = 1",

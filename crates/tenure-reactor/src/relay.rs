@@ -63,16 +63,24 @@ pub async fn relay_once(
     if pending.is_empty() {
         return Ok(0);
     }
-    let sends = pending.iter().map(|m| {
-        publisher.send(
-            &m.message.topic,
-            &m.message.key,
-            &m.message.payload,
-            &m.message.headers,
-        )
-    });
-    for result in join_all(sends).await {
-        result?;
+    // The log's facts first, acknowledged, then the commands: a connector can only
+    // see a command once the decision behind it (`revocation_issued`, …) is on the
+    // identity's log, so its acknowledgement always lands after that decision.
+    let (facts, commands): (Vec<_>, Vec<_>) = pending
+        .iter()
+        .partition(|m| m.message.topic != tenure_kafka::topics::COMMANDS);
+    for phase in [facts, commands] {
+        let sends = phase.iter().map(|m| {
+            publisher.send(
+                &m.message.topic,
+                &m.message.key,
+                &m.message.payload,
+                &m.message.headers,
+            )
+        });
+        for result in join_all(sends).await {
+            result?;
+        }
     }
     let seqs: Vec<i64> = pending.iter().map(|m| m.seq).collect();
     outbox::mark_published(&*txn, &seqs, chrono::Utc::now()).await?;

@@ -73,13 +73,19 @@ pub(crate) async fn record_outcome(
             let failure = format!("{connector}: {detail}");
             match after_outcome(*status, connector, detail, event.recorded_time, policy) {
                 AfterFailure::Escalate { reason } => {
+                    txn.execute(
+                        "UPDATE command_tracking SET failures = failures + 1, last_failure = $2, outcome = $3
+                          WHERE command_id = $1 AND acknowledged_at IS NULL",
+                        &[command_id, &failure, &status.as_str()],
+                    )
+                    .await?;
+                    // Escalated once: a command the retrier already gave up keeps its
+                    // first reason, and no second fact is written.
                     let escalated = txn
                         .execute(
-                            "UPDATE command_tracking SET failures = failures + 1, last_failure = $2, outcome = $3,
-                                    escalated_at = COALESCE(escalated_at, $4),
-                                    escalation_reason = COALESCE(escalation_reason, $5)
-                              WHERE command_id = $1 AND acknowledged_at IS NULL",
-                            &[command_id, &failure, &status.as_str(), &event.recorded_time, &reason],
+                            "UPDATE command_tracking SET escalated_at = $2, escalation_reason = $3
+                              WHERE command_id = $1 AND acknowledged_at IS NULL AND escalated_at IS NULL",
+                            &[command_id, &event.recorded_time, &reason],
                         )
                         .await?;
                     if escalated > 0 {

@@ -149,13 +149,3 @@ pub async fn held(client: &impl GenericClient) -> Result<i64, StoreError> {
         .await?
         .get(0))
 }
-
-/// Releases every held message for publication; returns how many.
-pub async fn release_held(client: &impl GenericClient) -> Result<u64, StoreError> {
-    Ok(client
-        .execute(
-            "UPDATE outbox SET held_at = NULL, held_reason = NULL WHERE held_at IS NOT NULL",
-            &[],
-        )
-        .await?)
-}

@@ -1141,3 +1141,37 @@ fn an_acknowledgement_for_a_grant_with_no_revocation_pending_revokes_nothing() {
     assert!(after.grants[&grant].is_active());
     assert_eq!(after.unmatched_acknowledgements, 1);
 }
+
+#[test]
+fn only_the_held_command_is_released_and_a_confirmed_revocation_is_no_longer_held() {
+    let history = [joined("j1", "engineer", t(1)), left("l1", t(5), t(5))];
+    let command = first_revocation(&history);
+    let held = crate::process::brake::held_fact(&command, "too many at once", t(5));
+    let state = given_history(&history).when(&held).state;
+    let other = crate::process::brake::released_fact(
+        command.identity_id,
+        command.grant_id,
+        Uuid::from_u128(77),
+        "ops@example.com",
+        "wrong command",
+        t(6),
+    );
+    let state = Scenario { state }.when(&other).state;
+    assert!(state.grants[&command.grant_id].held_by_brake);
+
+    let confirmed = event(
+        "ack",
+        t(7),
+        t(7),
+        EventPayload::AccessRevoked {
+            grant_id: command.grant_id,
+            command_id: command.command_id,
+            status: CommandStatus::Done,
+            connector: "connector:github".into(),
+            detail: String::new(),
+        },
+    );
+    let state = Scenario { state }.when(&confirmed).state;
+    let grant = &state.grants[&command.grant_id];
+    assert!(matches!(grant.status, GrantStatus::Revoked { .. }) && !grant.held_by_brake);
+}
