@@ -237,6 +237,19 @@ impl CommandType {
             CommandType::Rotate => "rotate",
         }
     }
+
+    /// The command type named by [`as_str`](CommandType::as_str), as stored in SQL.
+    pub fn from_name(name: &str) -> Option<CommandType> {
+        [
+            CommandType::Revoke,
+            CommandType::Grant,
+            CommandType::Suspend,
+            CommandType::Restore,
+            CommandType::Rotate,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == name)
+    }
 }
 
 /// Where an access request stands in the ITSM tool before it becomes a grant.

@@ -107,14 +107,7 @@ pub(crate) async fn issued_commands(
     Ok(rows
         .iter()
         .filter_map(|r| {
-            let command_type = match r.get::<_, &str>(1) {
-                "revoke" => CommandType::Revoke,
-                "grant" => CommandType::Grant,
-                "suspend" => CommandType::Suspend,
-                "restore" => CommandType::Restore,
-                "rotate" => CommandType::Rotate,
-                _ => return None,
-            };
+            let command_type = CommandType::from_name(r.get(1))?;
             Some((
                 r.get(0),
                 IssuedCommand {

@@ -121,19 +121,12 @@ pub enum ReleaseError {
 
 impl Release {
     fn check(&self) -> Result<(), ReleaseError> {
-        for (field, value, max) in [("actor", &self.actor, 512), ("reason", &self.reason, 8192)] {
-            if value.trim().is_empty() {
-                return Err(ReleaseError::Invalid(format!(
-                    "{field} is required: say who releases the brake and why"
-                )));
-            }
-            if value.len() > max || value.contains('\0') {
-                return Err(ReleaseError::Invalid(format!(
-                    "{field} must be at most {max} bytes without NUL characters"
-                )));
-            }
+        let problems = tenure_core::process::brake::release_problems(&self.actor, &self.reason);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ReleaseError::Invalid(problems.join("; ")))
         }
-        Ok(())
     }
 }
 

@@ -180,41 +180,34 @@ impl ItsmEvent {
         if !problems.is_empty() {
             return Err(problems);
         }
-        if let Some(state) = state {
+        let payload = if let Some(state) = state {
             let detail = match state {
                 RequestState::Rejected | RequestState::Cancelled => self.reason.clone(),
                 _ => non_empty(&self.business_reason).map(str::to_owned),
             };
-            let payload = EventPayload::AccessRequestChanged {
+            EventPayload::AccessRequestChanged {
                 request_id: self.request_id,
                 state,
                 entitlement,
                 owner: non_empty(&self.owner).map(str::to_owned),
                 detail: detail.unwrap_or_default(),
+            }
+        } else {
+            let Some(entitlement) = entitlement else {
+                return Err(problems);
             };
-            return Ok(super::person_fact(
-                self.source_system,
-                self.event_id,
-                &self.employee_id,
-                self.effective_time,
-                now,
-                payload,
-            ));
-        }
-        let Some(entitlement) = entitlement else {
-            return Err(problems);
-        };
-        let payload = EventPayload::AccessGranted {
-            grant_id: ids::request_grant(&self.source_system, &self.request_id),
-            entitlement,
-            owner: non_empty(&self.owner).unwrap_or_default().to_owned(),
-            business_reason: non_empty(&self.business_reason)
-                .unwrap_or_default()
-                .to_owned(),
-            revocation,
-            origin: GrantOrigin::Request {
-                request_id: self.request_id,
-            },
+            EventPayload::AccessGranted {
+                grant_id: ids::request_grant(&self.source_system, &self.request_id),
+                entitlement,
+                owner: non_empty(&self.owner).unwrap_or_default().to_owned(),
+                business_reason: non_empty(&self.business_reason)
+                    .unwrap_or_default()
+                    .to_owned(),
+                revocation,
+                origin: GrantOrigin::Request {
+                    request_id: self.request_id,
+                },
+            }
         };
         Ok(super::person_fact(
             self.source_system,

@@ -151,6 +151,31 @@ pub fn released_fact(
     }
 }
 
+/// Why an operator's release cannot be recorded: a release must say who releases and
+/// why, in text the log can store (the same limits as every other fact). Empty when
+/// it can be recorded.
+pub fn release_problems(actor: &str, reason: &str) -> Vec<String> {
+    let mut problems: Vec<String> = [("actor", actor), ("reason", reason)]
+        .into_iter()
+        .filter(|(_, value)| value.trim().is_empty())
+        .map(|(field, _)| format!("{field} is required: say who releases the brake and why"))
+        .collect();
+    let probe = released_fact(
+        Uuid::nil(),
+        Uuid::nil(),
+        Uuid::nil(),
+        actor,
+        reason,
+        DateTime::UNIX_EPOCH,
+    );
+    problems.extend(
+        crate::limits::storage_problems(&probe)
+            .into_iter()
+            .map(|p| format!("{}: {}", p.field, p.problem)),
+    );
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +228,16 @@ mod tests {
             verdict(&BrakePolicy::default(), BrakeFigures { new: 0, ..f }),
             None
         );
+    }
+
+    #[test]
+    fn a_release_names_who_and_why_in_storable_text() {
+        assert!(release_problems("ops@example.com", "confirmed with HR").is_empty());
+        let missing = release_problems(" ", "");
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(missing[0].contains("actor is required"));
+        let nul = release_problems("ops\0", "ok");
+        assert!(nul.iter().any(|p| p.starts_with("actor")), "{nul:?}");
     }
 
     #[test]

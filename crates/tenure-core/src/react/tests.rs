@@ -1016,6 +1016,22 @@ impl Scenario {
     }
 }
 
+/// The connector's confirmation that `command` was carried out at `at`.
+fn confirmation(command: &RevocationCommand, at: DateTime<Utc>) -> LifecycleEvent {
+    event(
+        "ack",
+        at,
+        at,
+        EventPayload::AccessRevoked {
+            grant_id: command.grant_id,
+            command_id: command.command_id,
+            status: CommandStatus::Done,
+            connector: "connector:github".into(),
+            detail: String::new(),
+        },
+    )
+}
+
 fn first_revocation(events: &[LifecycleEvent]) -> RevocationCommand {
     let state = given(&events[..events.len() - 1]);
     let last = &events[events.len() - 1];
@@ -1074,18 +1090,7 @@ fn an_escalation_marks_a_pending_grant_but_not_a_revoked_one() {
     assert!(then.reaction.commands.is_empty());
 
     let mut confirmed = history.to_vec();
-    confirmed.push(event(
-        "ack",
-        t(5),
-        t(5),
-        EventPayload::AccessRevoked {
-            grant_id: command.grant_id,
-            command_id: command.command_id,
-            status: CommandStatus::Done,
-            connector: "connector:github".into(),
-            detail: String::new(),
-        },
-    ));
+    confirmed.push(confirmation(&command, t(5)));
     let then = given_history(&confirmed).when(&escalated);
     assert!(!then.state.grants[&command.grant_id].escalated);
 }
@@ -1159,18 +1164,7 @@ fn only_the_held_command_is_released_and_a_confirmed_revocation_is_no_longer_hel
     let state = Scenario { state }.when(&other).state;
     assert!(state.grants[&command.grant_id].held_by_brake);
 
-    let confirmed = event(
-        "ack",
-        t(7),
-        t(7),
-        EventPayload::AccessRevoked {
-            grant_id: command.grant_id,
-            command_id: command.command_id,
-            status: CommandStatus::Done,
-            connector: "connector:github".into(),
-            detail: String::new(),
-        },
-    );
+    let confirmed = confirmation(&command, t(7));
     let state = Scenario { state }.when(&confirmed).state;
     let grant = &state.grants[&command.grant_id];
     assert!(matches!(grant.status, GrantStatus::Revoked { .. }) && !grant.held_by_brake);
