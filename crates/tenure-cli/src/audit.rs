@@ -12,6 +12,7 @@ use tenure_store::Database;
 use uuid::Uuid;
 
 use crate::events::identity_id;
+use crate::sql;
 
 /// How `tenure audit` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -63,6 +64,89 @@ struct Delivery {
     escalation: Option<String>,
 }
 
+/// One fact recorded about an identity, as its timeline shows it.
+struct RecordedEvent {
+    effective_time: DateTime<Utc>,
+    recorded_time: DateTime<Utc>,
+    source: String,
+    payload: EventPayload,
+}
+
+/// How each command issued for `identity` was delivered, by command id.
+async fn deliveries(
+    client: &tokio_postgres::Client,
+    identity: Uuid,
+) -> anyhow::Result<HashMap<Uuid, Delivery>> {
+    Ok(client
+        .query(sql::COMMAND_DELIVERIES, &[&identity])
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                Delivery {
+                    acknowledged_at: r.get(1),
+                    outcome: r.get(2),
+                    escalation: r.get(3),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Every fact recorded about `identity`, in the order Tenure recorded them.
+async fn recorded_events(
+    client: &tokio_postgres::Client,
+    identity: Uuid,
+) -> anyhow::Result<Vec<RecordedEvent>> {
+    client
+        .query(sql::IDENTITY_EVENTS, &[&identity])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(RecordedEvent {
+                effective_time: r.get(0),
+                recorded_time: r.get(1),
+                source: r.get(2),
+                payload: serde_json::from_value(r.get(3))?,
+            })
+        })
+        .collect()
+}
+
+/// An identity's revocations as `tenure report` counts them.
+struct RevocationSummary {
+    /// Escalated and still unacknowledged.
+    escalated: i64,
+    acknowledged: i64,
+    /// Median and longest time to revoke, in seconds (`None`: none acknowledged).
+    median_s: Option<f64>,
+    max_s: Option<f64>,
+}
+
+async fn revocation_summary(
+    client: &tokio_postgres::Client,
+    identity: Uuid,
+) -> anyhow::Result<RevocationSummary> {
+    let row = client
+        .query_one(sql::REVOCATION_SUMMARY, &[&identity])
+        .await?;
+    Ok(RevocationSummary {
+        escalated: row.get(0),
+        acknowledged: row.get(1),
+        median_s: row.get(2),
+        max_s: row.get(3),
+    })
+}
+
+/// How many identities the person `person` (a source person id) owns.
+async fn count_owned(client: &tokio_postgres::Client, person: &str) -> anyhow::Result<i64> {
+    Ok(client
+        .query_one(sql::COUNT_OWNED_IDENTITIES, &[&person])
+        .await?
+        .get(0))
+}
+
 async fn known(db: &Database, identity: &str) -> anyhow::Result<(Uuid, IdentityState)> {
     let id = identity_id(identity)?;
     let client = db.client().await?;
@@ -77,25 +161,7 @@ async fn known(db: &Database, identity: &str) -> anyhow::Result<(Uuid, IdentityS
 pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<TimelineRow>> {
     let (id, state) = known(db, identity).await?;
     let client = db.client().await?;
-    let deliveries: HashMap<Uuid, Delivery> = client
-        .query(
-            "SELECT command_id, acknowledged_at, COALESCE(outcome, ''), escalation_reason
-               FROM command_tracking WHERE identity_id = $1",
-            &[&id],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            (
-                r.get(0),
-                Delivery {
-                    acknowledged_at: r.get(1),
-                    outcome: r.get(2),
-                    escalation: r.get(3),
-                },
-            )
-        })
-        .collect();
+    let deliveries = deliveries(&client, id).await?;
     let entitlement = |grant: &Uuid| {
         state
             .grants
@@ -103,21 +169,20 @@ pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<Timel
             .map(|g| g.entitlement.to_string())
             .unwrap_or_default()
     };
-    let rows = client
-        .query(
-            "SELECT effective_time, recorded_time, source_system, payload FROM projection_events
-              WHERE identity_id = $1 ORDER BY recorded_time, log_partition, log_offset",
-            &[&id],
-        )
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let payload: EventPayload = serde_json::from_value(r.get(3))?;
+    let events = recorded_events(&client, id).await?;
+    let mut out = Vec::with_capacity(events.len());
+    for RecordedEvent {
+        effective_time,
+        recorded_time,
+        source,
+        payload,
+    } in events
+    {
         let mut row = TimelineRow {
-            effective_time: r.get(0),
-            recorded_time: r.get(1),
+            effective_time,
+            recorded_time,
             event: payload.kind().to_owned(),
-            source: r.get(2),
+            source,
             entitlement: String::new(),
             cause: String::new(),
             command_id: String::new(),
@@ -384,26 +449,9 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
     let (id, state) = known(db, identity).await?;
     let now = Utc::now();
     let client = db.client().await?;
-    let tracking = client
-        .query_one(
-            "SELECT (SELECT count(*) FROM command_tracking
-                      WHERE identity_id = $1 AND command_type = 'revoke'
-                        AND escalated_at IS NOT NULL AND acknowledged_at IS NULL),
-                    count(*),
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
-                    max(seconds)
-               FROM revocation_times WHERE identity_id = $1",
-            &[&id],
-        )
-        .await?;
-    let owned: i64 = match &state.source_person_id {
-        Some(person) => client
-            .query_one(
-                "SELECT count(*) FROM projection_identities WHERE owned_by = $1",
-                &[person],
-            )
-            .await?
-            .get(0),
+    let tracking = revocation_summary(&client, id).await?;
+    let owned = match &state.source_person_id {
+        Some(person) => count_owned(&client, person).await?,
         None => 0,
     };
     let active: Vec<_> = state.active_grants().collect();
@@ -437,10 +485,10 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
             .values()
             .filter(|g| tenure_core::governance::is_revocation_overdue(g, now))
             .count(),
-        revocations_escalated: tracking.get(0),
-        revocations_acknowledged: tracking.get(1),
-        time_to_revoke_median_s: tracking.get(2),
-        time_to_revoke_max_s: tracking.get(3),
+        revocations_escalated: tracking.escalated,
+        revocations_acknowledged: tracking.acknowledged,
+        time_to_revoke_median_s: tracking.median_s,
+        time_to_revoke_max_s: tracking.max_s,
         owned_non_human_identities: owned,
     })
 }

@@ -14,7 +14,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
 use crate::cli::{BenchArgs, ConnectArgs};
-use crate::{services, shutdown};
+use crate::{services, shutdown, sql};
 
 /// One measured figure.
 #[derive(Serialize)]
@@ -147,18 +147,11 @@ async fn consume_all(bootstrap: &str) -> anyhow::Result<(usize, Duration)> {
 /// Binary COPY of grant-like rows (uuid primary key): PostgreSQL's raw write rate.
 async fn copy_rows(db: &Database, rows: usize) -> anyhow::Result<Duration> {
     let mut client = db.client().await?;
-    client
-        .batch_execute(
-            "DROP TABLE IF EXISTS bench_copy;
-             CREATE TABLE bench_copy (grant_id uuid PRIMARY KEY, identity_id uuid NOT NULL, system text NOT NULL,
-                                      resource text NOT NULL, permission text NOT NULL, granted_at timestamptz NOT NULL)",
-        )
-        .await?;
+    client.batch_execute(sql::DROP_COPY_TABLE_IF_EXISTS).await?;
+    client.batch_execute(sql::CREATE_COPY_TABLE).await?;
     let started = Instant::now();
     let txn = client.transaction().await?;
-    let sink = txn
-        .copy_in("COPY bench_copy FROM STDIN (FORMAT binary)")
-        .await?;
+    let sink = txn.copy_in(sql::COPY_ROWS).await?;
     let writer = BinaryCopyInWriter::new(
         sink,
         &[
@@ -184,7 +177,7 @@ async fn copy_rows(db: &Database, rows: usize) -> anyhow::Result<Duration> {
     writer.finish().await?;
     txn.commit().await?;
     let elapsed = started.elapsed();
-    client.batch_execute("DROP TABLE bench_copy").await?;
+    client.batch_execute(sql::DROP_COPY_TABLE).await?;
     Ok(elapsed)
 }
 
@@ -256,21 +249,22 @@ fn ingest_batches(count: usize, batch: usize, owner: &str) -> Vec<String> {
         .collect()
 }
 
+/// An active employee from the projected history, to own the access the bench grants.
+async fn active_employee(db: &Database) -> anyhow::Result<String> {
+    Ok(db
+        .client()
+        .await?
+        .query_one(sql::ACTIVE_EMPLOYEE, &[])
+        .await
+        .context("the bench needs an active person from the projected history as owner")?
+        .get(0))
+}
+
 /// HTTP ingest throughput: NDJSON batches posted with a few in flight to a running
 /// ingest service (credentials off, owner directory on), counted until every event
 /// is acknowledged by the broker.
 async fn ingest_http(db: &Database, bootstrap: &str, count: usize) -> anyhow::Result<Duration> {
-    let owner: String = db
-        .client()
-        .await?
-        .query_one(
-            "SELECT source_person_id FROM projection_identities WHERE status = 'active'
-               AND kind = 'employee' ORDER BY identity_id LIMIT 1",
-            &[],
-        )
-        .await
-        .context("the bench needs an active person from the projected history as owner")?
-        .get(0);
+    let owner = active_employee(db).await?;
     let (stop, stopped) = shutdown::channel();
     let mut tasks = tokio::task::JoinSet::new();
     let selection = services::Selection {

@@ -95,13 +95,7 @@ async fn settle(db: &Database, bootstrap: &str, limit: Duration) -> anyhow::Resu
         for group in [tenure_projector::GROUP, tenure_reactor::GROUP] {
             lag += tenure_store::offsets::lag(client, group, topics::LIFECYCLE, &ends).await?;
         }
-        let unpublished: i64 = client
-            .query_one(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL AND held_at IS NULL",
-                &[],
-            )
-            .await?
-            .get(0);
+        let unpublished = tenure_store::outbox::depth(client).await?;
         if lag == 0 && unpublished == 0 {
             // Quiet twice in a row: nothing more is coming back from the outbox.
             tokio::time::sleep(Duration::from_millis(500)).await;

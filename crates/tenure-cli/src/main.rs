@@ -14,6 +14,7 @@ mod replay;
 mod services;
 mod shutdown;
 mod simulate;
+mod sql;
 
 use clap::Parser;
 

@@ -14,6 +14,8 @@ use tenure_store::Database;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::sql;
+
 /// The built-in policy, used when no `--policy` file is given.
 pub const DEFAULT_POLICY: &str = include_str!("../../../deploy/policy.toml");
 
@@ -155,7 +157,7 @@ async fn readyz(
     let database = async {
         let client = ready.db.client().await.map_err(|e| e.to_string())?;
         client
-            .query_one("SELECT 1", &[])
+            .query_one(sql::PING, &[])
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -11,6 +11,8 @@ use tenure_core::{Command, EventPayload, GrantOrigin, LifecycleEvent, Policy};
 use tenure_store::Database;
 use uuid::Uuid;
 
+use crate::sql;
+
 /// Options of `tenure simulate` (the candidate policy is the global `--policy`).
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
@@ -55,14 +57,7 @@ pub struct SimulationReport {
 /// The recorded history in log order, from the projection's journal.
 async fn history(db: &Database) -> anyhow::Result<Vec<LifecycleEvent>> {
     let client = db.client().await?;
-    let rows = client
-        .query(
-            "SELECT event_id, identity_id, effective_time, recorded_time, source_system,
-                    source_event_id, causation_id, payload
-               FROM projection_events ORDER BY log_partition, log_offset",
-            &[],
-        )
-        .await?;
+    let rows = client.query(sql::JOURNAL_IN_LOG_ORDER, &[]).await?;
     rows.iter()
         .map(|r| {
             Ok(LifecycleEvent {
@@ -79,6 +74,18 @@ async fn history(db: &Database) -> anyhow::Result<Vec<LifecycleEvent>> {
         .collect()
 }
 
+/// A readable name (source person id, else id) for every projected identity.
+async fn identity_names(db: &Database) -> anyhow::Result<HashMap<Uuid, String>> {
+    Ok(db
+        .client()
+        .await?
+        .query(sql::IDENTITY_NAMES, &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
 /// Runs `candidate` over the journal of `db` and compares.
 pub async fn simulate(
     db: &Database,
@@ -86,17 +93,7 @@ pub async fn simulate(
     since: Option<DateTime<Utc>>,
 ) -> anyhow::Result<SimulationReport> {
     let log = history(db).await?;
-    let names: HashMap<Uuid, String> = db
-        .client()
-        .await?
-        .query(
-            "SELECT identity_id, COALESCE(source_person_id, identity_id::text) FROM projection_identities",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let names = identity_names(db).await?;
     let name = |id: &Uuid| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     // What really happened: the reactor's recorded decisions.
     let mut entitlements: HashMap<Uuid, String> = HashMap::new();

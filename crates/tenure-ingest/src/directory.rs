@@ -10,6 +10,7 @@ use tenure_store::Database;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::sql;
 
 /// Reads from the projection what `lookups` names. Fails with 503 when it cannot.
 pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiError> {
@@ -30,11 +31,7 @@ pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiEr
             .map(|o| ids::identity(ids::PEOPLE, o))
             .collect();
         let rows = client
-            .query(
-                "SELECT source_person_id, kind IN ('employee', 'contractor'), status
-                   FROM projection_identities WHERE identity_id = ANY($1)",
-                &[&identities],
-            )
+            .query(sql::OWNER_STANDINGS, &[&identities])
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         for row in rows {
@@ -54,16 +51,7 @@ pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiEr
         let sources: Vec<&str> = lookups.requests.iter().map(|(s, _)| s.as_str()).collect();
         let requests: Vec<&str> = lookups.requests.iter().map(|(_, r)| r.as_str()).collect();
         let rows = client
-            .query(
-                "SELECT DISTINCT ON (source_system, payload->>'request_id')
-                        source_system, payload->>'request_id', payload->>'state'
-                   FROM projection_events
-                  WHERE event_type = 'access_request_changed'
-                    AND (source_system, payload->>'request_id') IN
-                        (SELECT * FROM unnest($1::text[], $2::text[]))
-                  ORDER BY source_system, payload->>'request_id', effective_time DESC, recorded_time DESC",
-                &[&sources, &requests],
-            )
+            .query(sql::LATEST_REQUEST_STATES, &[&sources, &requests])
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         for row in rows {
@@ -97,11 +85,7 @@ pub(crate) async fn issued_commands(
     };
     let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
     let rows = client
-        .query(
-            "SELECT command_id, command_type, identity_id, grant_id, target_system
-               FROM issued_commands WHERE command_id = ANY($1)",
-            &[&command_ids],
-        )
+        .query(sql::ISSUED_COMMANDS, &[&command_ids])
         .await
         .map_err(|e| unavailable(e.to_string()))?;
     Ok(rows

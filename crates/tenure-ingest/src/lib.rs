@@ -12,6 +12,7 @@ mod error;
 mod outcomes;
 mod routes;
 pub mod scim;
+pub mod sql;
 
 pub use auth::{Credentials, Scope};
 pub use error::{ApiError, FieldProblem};

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use tenure_store::{Database, StoreError};
 use uuid::Uuid;
 
+use crate::sql;
+
 /// The query API's routes, as the OpenAPI document lists them.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/identities/{id}"),
@@ -148,14 +150,7 @@ fn parse_identity(id: &str) -> Result<Uuid, QueryError> {
 
 async fn known_identity(client: &tokio_postgres::Client, id: &str) -> Result<Uuid, QueryError> {
     let identity_id = parse_identity(id)?;
-    let exists = client
-        .query_opt(
-            "SELECT 1 FROM projection_identities WHERE identity_id = $1",
-            &[&identity_id],
-        )
-        .await?
-        .is_some();
-    if exists {
+    if identity_exists(client, identity_id).await? {
         Ok(identity_id)
     } else {
         Err(QueryError::not_found(format!("no identity {id}")))
@@ -181,39 +176,25 @@ fn grant_json(row: &tokio_postgres::Row) -> Value {
     })
 }
 
-const GRANT_COLUMNS: &str = "grant_id, identity_id, system, resource, permission, owner, business_reason, expires_at,
-    ends_on_role_change, origin, status, granted_at, status_since, revocation_command_id, revocation_cause";
-
 async fn identity(State(db): State<Database>, Path(id): Path<String>) -> Answer {
     let client = db.client().await?;
     let identity_id = known_identity(&client, &id).await?;
-    let row = client
-        .query_one(
-            "SELECT identity_id, kind, status, role, display_name, source_person_id, events_applied, state
-               FROM projection_identities WHERE identity_id = $1",
-            &[&identity_id],
-        )
-        .await?;
-    let state: Value = row.get("state");
-    let grants = client
-        .query(
-            &format!("SELECT {GRANT_COLUMNS} FROM projection_grants WHERE identity_id = $1 ORDER BY granted_at, grant_id"),
-            &[&identity_id],
-        )
-        .await?;
+    let row = identity_row(&client, identity_id).await?;
+    let grants = grants_of_identity(&client, identity_id).await?;
+    let state = &row.state;
     Ok(Json(json!({
         "identity_id": identity_id,
-        "kind": row.get::<_, String>("kind"),
-        "status": row.get::<_, String>("status"),
-        "role": row.get::<_, Option<String>>("role"),
-        "display_name": row.get::<_, Option<String>>("display_name"),
-        "source_person_id": row.get::<_, Option<String>>("source_person_id"),
+        "kind": row.kind,
+        "status": row.status,
+        "role": row.role,
+        "display_name": row.display_name,
+        "source_person_id": row.source_person_id,
         "attributes": state["attributes"],
         "joined_at": state["joined_at"],
         "left_at": state["left_at"],
         "leave_scheduled_at": state["leave_scheduled_at"],
-        "events_applied": row.get::<_, i64>("events_applied"),
-        "grants": grants.iter().map(grant_json).collect::<Vec<_>>(),
+        "events_applied": row.events_applied,
+        "grants": grants,
     })))
 }
 
@@ -229,10 +210,6 @@ fn history_json(row: &tokio_postgres::Row) -> Value {
         "recorded_to": row.get::<_, Option<DateTime<Utc>>>("recorded_to"),
     })
 }
-
-/// Rows of `grant_history` believed at `as_of` and valid at `at`.
-const HELD_AT: &str = "valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)
-    AND recorded_from <= $2 AND (recorded_to IS NULL OR recorded_to > $2)";
 
 fn at_and_as_of(
     params: &HashMap<String, String>,
@@ -251,25 +228,13 @@ async fn identity_access(
     let (at, as_of) = at_and_as_of(&params)?;
     let client = db.client().await?;
     let identity_id = known_identity(&client, &id).await?;
-    let role = client
-        .query_opt(
-            "SELECT status, role FROM identity_history
-              WHERE identity_id = $1 AND valid_from <= $2 AND recorded_from <= $3
-              ORDER BY valid_from DESC, recorded_from DESC, version DESC LIMIT 1",
-            &[&identity_id, &at, &as_of],
-        )
-        .await?;
-    let rows = client
-        .query(
-            &format!("SELECT * FROM grant_history WHERE {HELD_AT} AND identity_id = $3 ORDER BY valid_from, grant_id"),
-            &[&at, &as_of, &identity_id],
-        )
-        .await?;
+    let status = identity_status_at(&client, identity_id, at, as_of).await?;
+    let grants = grants_held_by_identity_at(&client, identity_id, at, as_of).await?;
     Ok(Json(json!({
         "identity_id": identity_id, "at": at, "as_of": as_of,
-        "status": role.as_ref().map(|r| r.get::<_, String>(0)),
-        "role": role.as_ref().and_then(|r| r.get::<_, Option<String>>(1)),
-        "grants": rows.iter().map(history_json).collect::<Vec<_>>(),
+        "status": status.as_ref().map(|(status, _)| status),
+        "role": status.and_then(|(_, role)| role),
+        "grants": grants,
     })))
 }
 
@@ -282,18 +247,10 @@ async fn resource_access(State(db): State<Database>, Query(params): Params) -> A
         .get("resource")
         .ok_or_else(|| QueryError::bad("resource: required"))?;
     let client = db.client().await?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT * FROM grant_history WHERE {HELD_AT} AND system = $3 AND resource = $4
-                  ORDER BY identity_id, valid_from"
-            ),
-            &[&at, &as_of, system, resource],
-        )
-        .await?;
+    let holders = holders_of_resource_at(&client, system, resource, at, as_of).await?;
     Ok(Json(json!({
         "system": system, "resource": resource, "at": at, "as_of": as_of,
-        "holders": rows.iter().map(history_json).collect::<Vec<_>>(),
+        "holders": holders,
     })))
 }
 
@@ -308,44 +265,20 @@ async fn grants(State(db): State<Database>, Query(params): Params) -> Answer {
         )));
     }
     let client = db.client().await?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {GRANT_COLUMNS} FROM projection_grants
-                  WHERE system = $1 AND ($2::text IS NULL OR resource = $2) AND ($3::text IS NULL OR status = $3)
-                  ORDER BY resource, identity_id, grant_id LIMIT 10000"
-            ),
-            &[system, &params.get("resource"), &status],
-        )
-        .await?;
-    Ok(Json(
-        json!({"grants": rows.iter().map(grant_json).collect::<Vec<_>>()}),
-    ))
+    let grants = grants_of_system(
+        &client,
+        system,
+        params.get("resource").map(String::as_str),
+        status,
+    )
+    .await?;
+    Ok(Json(json!({"grants": grants})))
 }
 
 async fn timeline(State(db): State<Database>, Path(id): Path<String>) -> Answer {
     let client = db.client().await?;
     let identity_id = known_identity(&client, &id).await?;
-    let rows = client
-        .query(
-            "SELECT event_id, event_type, effective_time, recorded_time, source_system, source_event_id,
-                    causation_id, payload
-               FROM projection_events WHERE identity_id = $1
-              ORDER BY effective_time, recorded_time, log_offset",
-            &[&identity_id],
-        )
-        .await?;
-    let events: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "event_id": r.get::<_, Uuid>(0), "type": r.get::<_, String>(1),
-                "effective_time": r.get::<_, DateTime<Utc>>(2), "recorded_time": r.get::<_, DateTime<Utc>>(3),
-                "source_system": r.get::<_, String>(4), "source_event_id": r.get::<_, String>(5),
-                "caused_by": r.get::<_, Option<Uuid>>(6), "payload": r.get::<_, Value>(7),
-            })
-        })
-        .collect();
+    let events = timeline_of_identity(&client, identity_id).await?;
     Ok(Json(json!({"identity_id": identity_id, "events": events})))
 }
 
@@ -356,21 +289,7 @@ pub async fn governance_counters(
 ) -> Result<Value, QueryError> {
     let row = client
         .query_one(
-            "SELECT
-               (SELECT count(*) FROM projection_grants WHERE status = 'active') AS active_grants,
-               (SELECT count(*) FROM projection_grants WHERE status <> 'revoked' AND ungoverned)
-                   AS ungoverned_grants,
-               (SELECT count(*) FROM projection_grants WHERE status = 'active' AND expires_at < $1) AS past_expiry_active,
-               (SELECT count(*) FROM projection_grants
-                   WHERE status = 'revocation_pending' AND status_since < $2) AS pending_revocations_overdue,
-               (SELECT count(*) FROM projection_grants WHERE status = 'revocation_pending') AS pending_revocations,
-               (SELECT count(*) FROM command_tracking WHERE command_type = 'revoke'
-                   AND acknowledged_at IS NULL AND escalated_at IS NULL) AS unacknowledged_revocations,
-               (SELECT count(*) FROM command_tracking WHERE command_type = 'revoke'
-                   AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_revocations,
-               (SELECT count(*) FROM command_tracking WHERE command_type <> 'revoke'
-                   AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_other_commands,
-               (SELECT count(*) FROM projection_identities WHERE orphaned) AS orphaned_non_human_identities",
+            sql::GOVERNANCE_COUNTERS,
             &[&now, &tenure_core::governance::overdue_before(now)],
         )
         .await?;
@@ -400,15 +319,37 @@ async fn governance(State(db): State<Database>) -> Answer {
     ))
 }
 
+/// The delivery states `GET /v1/commands` can narrow to.
+#[derive(Clone, Copy, Debug)]
+enum CommandState {
+    /// Neither acknowledged nor escalated yet.
+    Unacknowledged,
+    /// Escalated (failed permanently or out of retries) and not acknowledged.
+    Escalated,
+    /// Acknowledged by its connector.
+    Acknowledged,
+}
+
+impl CommandState {
+    /// The name `sql::TRACKED_COMMANDS` (and the query parameter) uses.
+    fn as_str(self) -> &'static str {
+        match self {
+            CommandState::Unacknowledged => "unacknowledged",
+            CommandState::Escalated => "escalated",
+            CommandState::Acknowledged => "acknowledged",
+        }
+    }
+}
+
 /// Tracked commands (revocations, suspensions, restorations, rotations) with their
 /// delivery state: `state` is `unacknowledged`,
 /// `escalated` or `acknowledged` (default: all), newest first.
 async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
-    let filter = match params.get("state").map(String::as_str) {
-        None => "TRUE",
-        Some("unacknowledged") => "acknowledged_at IS NULL AND escalated_at IS NULL",
-        Some("escalated") => "acknowledged_at IS NULL AND escalated_at IS NOT NULL",
-        Some("acknowledged") => "acknowledged_at IS NOT NULL",
+    let state = match params.get("state").map(String::as_str) {
+        None => None,
+        Some("unacknowledged") => Some(CommandState::Unacknowledged),
+        Some("escalated") => Some(CommandState::Escalated),
+        Some("acknowledged") => Some(CommandState::Acknowledged),
         Some(other) => {
             return Err(QueryError::bad(format!(
                 "state: {other:?} is not one of unacknowledged, escalated, acknowledged"
@@ -416,18 +357,155 @@ async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
         }
     };
     let client = db.client().await?;
+    let commands = tracked_commands(&client, state).await?;
+    Ok(Json(json!({"commands": commands})))
+}
+
+// The reads behind the handlers (the repository): one typed function per statement of
+// `sql/api/`, each returning what its handler answers with.
+
+/// Whether the projection knows `identity_id`.
+async fn identity_exists(
+    client: &tokio_postgres::Client,
+    identity_id: Uuid,
+) -> Result<bool, QueryError> {
+    Ok(client
+        .query_opt(sql::IDENTITY_EXISTS, &[&identity_id])
+        .await?
+        .is_some())
+}
+
+/// One identity's projected row.
+struct IdentityRow {
+    kind: String,
+    status: String,
+    role: Option<String>,
+    display_name: Option<String>,
+    source_person_id: Option<String>,
+    events_applied: i64,
+    /// The folded state, as stored.
+    state: Value,
+}
+
+/// The projected row of a known identity.
+async fn identity_row(
+    client: &tokio_postgres::Client,
+    identity_id: Uuid,
+) -> Result<IdentityRow, QueryError> {
+    let row = client
+        .query_one(sql::IDENTITY_BY_ID, &[&identity_id])
+        .await?;
+    Ok(IdentityRow {
+        kind: row.get("kind"),
+        status: row.get("status"),
+        role: row.get("role"),
+        display_name: row.get("display_name"),
+        source_person_id: row.get("source_person_id"),
+        events_applied: row.get("events_applied"),
+        state: row.get("state"),
+    })
+}
+
+/// Every grant of `identity_id` as projected now, oldest first.
+async fn grants_of_identity(
+    client: &tokio_postgres::Client,
+    identity_id: Uuid,
+) -> Result<Vec<Value>, QueryError> {
+    let rows = client
+        .query(sql::GRANTS_OF_IDENTITY, &[&identity_id])
+        .await?;
+    Ok(rows.iter().map(grant_json).collect())
+}
+
+/// The status and role of `identity_id` at effective time `at`, as believed at `as_of`.
+async fn identity_status_at(
+    client: &tokio_postgres::Client,
+    identity_id: Uuid,
+    at: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+) -> Result<Option<(String, Option<String>)>, QueryError> {
+    let row = client
+        .query_opt(sql::IDENTITY_STATUS_AT, &[&identity_id, &at, &as_of])
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// The grants `identity_id` held at effective time `at`, as believed at `as_of`.
+async fn grants_held_by_identity_at(
+    client: &tokio_postgres::Client,
+    identity_id: Uuid,
+    at: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<Value>, QueryError> {
     let rows = client
         .query(
-            &format!(
-                "SELECT command_id, identity_id, grant_id, target_system, cause, trigger_event_id, issued_at,
-                        attempts, next_attempt_at, acknowledged_at, outcome, failures, last_failure,
-                        escalated_at, escalation_reason, command_type
-                   FROM command_tracking WHERE {filter} ORDER BY issued_at DESC, command_id LIMIT 1000"
-            ),
-            &[],
+            sql::GRANTS_HELD_BY_IDENTITY_AT,
+            &[&at, &as_of, &identity_id],
         )
         .await?;
-    let commands: Vec<Value> = rows
+    Ok(rows.iter().map(history_json).collect())
+}
+
+/// Who held `resource` on `system` at effective time `at`, as believed at `as_of`.
+async fn holders_of_resource_at(
+    client: &tokio_postgres::Client,
+    system: &str,
+    resource: &str,
+    at: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<Value>, QueryError> {
+    let rows = client
+        .query(
+            sql::HOLDERS_OF_RESOURCE_AT,
+            &[&at, &as_of, &system, &resource],
+        )
+        .await?;
+    Ok(rows.iter().map(history_json).collect())
+}
+
+/// The grants on `system`, narrowed to `resource` and `status` when given (at most 10,000).
+async fn grants_of_system(
+    client: &tokio_postgres::Client,
+    system: &str,
+    resource: Option<&str>,
+    status: Option<&str>,
+) -> Result<Vec<Value>, QueryError> {
+    let rows = client
+        .query(sql::GRANTS_OF_SYSTEM, &[&system, &resource, &status])
+        .await?;
+    Ok(rows.iter().map(grant_json).collect())
+}
+
+/// Every journaled event of `identity_id`, in effective-time order.
+async fn timeline_of_identity(
+    client: &tokio_postgres::Client,
+    identity_id: Uuid,
+) -> Result<Vec<Value>, QueryError> {
+    let rows = client
+        .query(sql::TIMELINE_OF_IDENTITY, &[&identity_id])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            json!({
+                "event_id": r.get::<_, Uuid>(0), "type": r.get::<_, String>(1),
+                "effective_time": r.get::<_, DateTime<Utc>>(2), "recorded_time": r.get::<_, DateTime<Utc>>(3),
+                "source_system": r.get::<_, String>(4), "source_event_id": r.get::<_, String>(5),
+                "caused_by": r.get::<_, Option<Uuid>>(6), "payload": r.get::<_, Value>(7),
+            })
+        })
+        .collect())
+}
+
+/// Tracked commands in `state` (all when none), newest first (at most 1,000).
+async fn tracked_commands(
+    client: &tokio_postgres::Client,
+    state: Option<CommandState>,
+) -> Result<Vec<Value>, QueryError> {
+    let rows = client
+        .query(sql::TRACKED_COMMANDS, &[&state.map(CommandState::as_str)])
+        .await?;
+    Ok(rows
         .iter()
         .map(|r| {
             let issued: DateTime<Utc> = r.get(6);
@@ -446,6 +524,5 @@ async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
                 "command_type": r.get::<_, String>(15),
             })
         })
-        .collect();
-    Ok(Json(json!({"commands": commands})))
+        .collect())
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tenure_store::Database;
 
 use crate::api::QueryError;
+use crate::sql;
 
 /// The page, served as is.
 pub const PAGE: &str = include_str!("../../../deploy/dashboard.html");
@@ -36,63 +37,29 @@ pub async fn series(db: &Database, days: i64, now: DateTime<Utc>) -> Result<Valu
     let n = buckets.len();
 
     let mut events = vec![0i64; n];
-    for r in client
-        .query(
-            "SELECT date_trunc('day', recorded_time, 'UTC'), count(*) FROM projection_events
-              WHERE recorded_time >= $1 AND source_system NOT IN ('tenure-reactor', 'tenure-scheduler')
-              GROUP BY 1",
-            &[&first],
-        )
-        .await?
-    {
-        if let Some(i) = index(r.get(0)) {
-            events[i] = r.get(1);
+    for (day, count) in daily_external_events(&client, first).await? {
+        if let Some(i) = index(day) {
+            events[i] = count;
         }
     }
 
     let mut by_cause: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for r in client
-        .query(
-            "SELECT date_trunc('day', effective_time, 'UTC'), payload->>'cause', count(*)
-               FROM projection_events
-              WHERE event_type = 'revocation_issued' AND effective_time >= $1 GROUP BY 1, 2",
-            &[&first],
-        )
-        .await?
-    {
-        if let Some(i) = index(r.get(0)) {
-            let cause: Option<String> = r.get(1);
+    for (day, cause, count) in daily_revocations_by_cause(&client, first).await? {
+        if let Some(i) = index(day) {
             by_cause
                 .entry(cause.unwrap_or_else(|| "unknown".into()))
-                .or_insert_with(|| vec![0; n])[i] = r.get(2);
+                .or_insert_with(|| vec![0; n])[i] = count;
         }
     }
 
     let ends: Vec<DateTime<Utc>> = buckets.iter().map(|b| *b + Duration::days(1)).collect();
-    let active: Vec<i64> = client
-        .query(
-            "SELECT (SELECT count(*) FROM grant_history h
-                      WHERE h.recorded_to IS NULL AND h.valid_from < e
-                        AND (h.valid_to IS NULL OR h.valid_to >= e))
-               FROM unnest($1::timestamptz[]) WITH ORDINALITY AS t(e, n) ORDER BY n",
-            &[&ends],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let active = active_grants_at(&client, &ends).await?;
 
     let mut ttr: Vec<Option<f64>> = vec![None; n];
-    let medians: HashMap<usize, f64> = client
-        .query(
-            "SELECT date_trunc('day', acknowledged_at, 'UTC'),
-                    percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)
-               FROM revocation_times WHERE acknowledged_at >= $1 GROUP BY 1",
-            &[&first],
-        )
+    let medians: HashMap<usize, f64> = daily_median_time_to_revoke(&client, first)
         .await?
-        .iter()
-        .filter_map(|r| Some((index(r.get(0))?, r.get(1))))
+        .into_iter()
+        .filter_map(|(day, median)| Some((index(day)?, median)))
         .collect();
     for (i, m) in medians {
         ttr[i] = Some(m);
@@ -122,4 +89,51 @@ pub(crate) async fn series_handler(
             })?,
     };
     Ok(Json(series(&db, days, Utc::now()).await?))
+}
+
+// The reads behind the series (the repository): one typed function per statement of
+// `sql/dashboard/`. Days are UTC midnights.
+
+/// Events from outside Tenure recorded per day since `first`: (day, count).
+async fn daily_external_events(
+    client: &tokio_postgres::Client,
+    first: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, i64)>, QueryError> {
+    let rows = client.query(sql::DAILY_EXTERNAL_EVENTS, &[&first]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Revocations issued per day since `first` and cause: (day, cause if recorded, count).
+async fn daily_revocations_by_cause(
+    client: &tokio_postgres::Client,
+    first: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, Option<String>, i64)>, QueryError> {
+    let rows = client
+        .query(sql::DAILY_REVOCATIONS_BY_CAUSE, &[&first])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// How many grants were in force at each of `times`, as currently believed, in order.
+async fn active_grants_at(
+    client: &tokio_postgres::Client,
+    times: &[DateTime<Utc>],
+) -> Result<Vec<i64>, QueryError> {
+    let rows = client.query(sql::ACTIVE_GRANTS_AT, &[&times]).await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The median seconds to revoke of revocations acknowledged per day since `first`:
+/// (day, median).
+async fn daily_median_time_to_revoke(
+    client: &tokio_postgres::Client,
+    first: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, f64)>, QueryError> {
+    let rows = client
+        .query(sql::DAILY_MEDIAN_TIME_TO_REVOKE, &[&first])
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -10,6 +10,8 @@ use tenure_store::StoreError;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
+use crate::sql;
+
 /// When a grant was held: from its grant to its confirmed revocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Interval {
@@ -132,13 +134,8 @@ pub(crate) async fn write(
             first.entry(v.grant_id).or_insert(v.recorded_from);
         }
         let (ids, froms): (Vec<Uuid>, Vec<DateTime<Utc>>) = first.into_iter().unzip();
-        txn.execute(
-            "UPDATE grant_history h SET recorded_to = GREATEST(h.recorded_from, c.recorded_from)
-               FROM UNNEST($1::uuid[], $2::timestamptz[]) AS c(grant_id, recorded_from)
-              WHERE h.grant_id = c.grant_id AND h.recorded_to IS NULL",
-            &[&ids, &froms],
-        )
-        .await?;
+        txn.execute(sql::CLOSE_OPEN_GRANT_VERSIONS, &[&ids, &froms])
+            .await?;
         // Within the batch, each version is closed by the next one of the same grant.
         let mut recorded_to: Vec<Option<DateTime<Utc>>> = vec![None; grants.len()];
         let mut last_index: std::collections::HashMap<Uuid, usize> =
@@ -150,10 +147,7 @@ pub(crate) async fn write(
         }
         let column = |f: fn(&GrantVersion) -> String| grants.iter().map(f).collect::<Vec<String>>();
         txn.execute(
-            "INSERT INTO grant_history (grant_id, identity_id, system, resource, permission, valid_from, valid_to,
-                                        recorded_from, recorded_to, event_id)
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                                  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::uuid[])",
+            sql::INSERT_GRANT_VERSIONS,
             &[
                 &grants.iter().map(|v| v.grant_id).collect::<Vec<_>>(),
                 &grants.iter().map(|v| v.identity_id).collect::<Vec<_>>(),
@@ -171,14 +165,19 @@ pub(crate) async fn write(
     }
     if !identities.is_empty() {
         txn.execute(
-            "INSERT INTO identity_history (identity_id, status, role, valid_from, recorded_from, event_id)
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::uuid[])",
+            sql::INSERT_IDENTITY_VERSIONS,
             &[
                 &identities.iter().map(|v| v.identity_id).collect::<Vec<_>>(),
                 &identities.iter().map(|v| v.status).collect::<Vec<_>>(),
-                &identities.iter().map(|v| v.role.clone()).collect::<Vec<_>>(),
+                &identities
+                    .iter()
+                    .map(|v| v.role.clone())
+                    .collect::<Vec<_>>(),
                 &identities.iter().map(|v| v.valid_from).collect::<Vec<_>>(),
-                &identities.iter().map(|v| v.recorded_from).collect::<Vec<_>>(),
+                &identities
+                    .iter()
+                    .map(|v| v.recorded_from)
+                    .collect::<Vec<_>>(),
                 &identities.iter().map(|v| v.event_id).collect::<Vec<_>>(),
             ],
         )

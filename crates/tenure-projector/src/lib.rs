@@ -11,6 +11,8 @@ mod history;
 pub mod metrics;
 pub mod queries;
 pub mod replay;
+/// Every SQL statement the projector runs, read from `sql/*.sql` (see the module docs).
+pub mod sql;
 mod tables;
 
 use tenure_kafka::{ConsumerSettings, KafkaAdapterError, run_consumer, topics};

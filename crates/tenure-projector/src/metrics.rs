@@ -12,6 +12,7 @@ use chrono::Utc;
 use tenure_store::Database;
 
 use crate::api::{QueryError, governance_counters};
+use crate::sql;
 
 /// Upper bounds (seconds) of the time-to-revoke histogram: from the trigger taking
 /// effect to the connector's acknowledgement.
@@ -162,19 +163,13 @@ async fn lag(out: &mut Exposition, db: &Database, bootstrap: &str) -> Result<(),
             }
         };
     let client = db.client().await?;
-    let rows = client
-        .query(
-            "SELECT consumer_group, partition, next_offset FROM consumer_offsets WHERE topic = $1",
-            &[&tenure_kafka::topics::LIFECYCLE],
-        )
-        .await?;
+    let offsets = consumer_offsets_on(&client, tenure_kafka::topics::LIFECYCLE).await?;
     out.family(
         "tenure_consumer_lag",
         "gauge",
         "Records of the lifecycle log a consumer group has not processed, per partition.",
     );
-    for row in rows {
-        let (group, partition, next): (String, i32, i64) = (row.get(0), row.get(1), row.get(2));
+    for (group, partition, next) in offsets {
         if let Some((_, end)) = ends.iter().find(|(p, _)| *p == partition) {
             out.sample(
                 "tenure_consumer_lag",
@@ -202,52 +197,23 @@ async fn requests(
     ];
     let sla = f64::from(sla_hours) * 3600.0;
     let sla_hours = i32::try_from(sla_hours).unwrap_or(i32::MAX);
-    let row = client
-        .query_one(
-            "WITH requested AS (
-                 SELECT payload->>'request_id' AS request_id, min(effective_time) AS at
-                   FROM projection_events
-                  WHERE event_type = 'access_request_changed' AND payload->>'state' = 'requested'
-                  GROUP BY 1),
-             closed AS (
-                 SELECT payload->>'request_id' AS request_id FROM projection_events
-                  WHERE event_type = 'access_request_changed' AND payload->>'state' IN ('rejected', 'cancelled')),
-             fulfilled AS (
-                 SELECT payload->'origin'->'request'->>'request_id' AS request_id, min(effective_time) AS at
-                   FROM projection_events
-                  WHERE event_type = 'access_granted' AND payload->'origin'->'request' IS NOT NULL
-                  GROUP BY 1),
-             times AS (
-                 SELECT GREATEST(EXTRACT(EPOCH FROM f.at - r.at)::float8, 0) AS s
-                   FROM requested r JOIN fulfilled f USING (request_id))
-             SELECT (SELECT count(*) FROM times),
-                    (SELECT COALESCE(sum(s), 0) FROM times),
-                    (SELECT array_agg((SELECT count(*) FROM times WHERE s <= b) ORDER BY b) FROM unnest($1::float8[]) b),
-                    (SELECT count(*) FROM times WHERE s > $2),
-                    (SELECT count(*) FROM requested r
-                      WHERE r.at < now() - make_interval(hours => $3::int)
-                        AND NOT EXISTS (SELECT 1 FROM fulfilled f WHERE f.request_id = r.request_id)
-                        AND NOT EXISTS (SELECT 1 FROM closed c WHERE c.request_id = r.request_id))",
-            &[&bounds, &sla, &sla_hours],
-        )
-        .await?;
+    let stats = request_fulfilment(client, &bounds, sla, sla_hours).await?;
     let name = "tenure_request_to_fulfilment_seconds";
     out.family(
         name,
         "histogram",
         "Time from an access request to its fulfilment.",
     );
-    let counts: Vec<i64> = row.get::<_, Option<Vec<i64>>>(2).unwrap_or_default();
-    for (bound, count) in bounds.iter().zip(counts) {
+    for (bound, count) in bounds.iter().zip(stats.cumulative) {
         out.sample(
             &format!("{name}_bucket"),
             &[("le", &bound.to_string())],
             count as f64,
         );
     }
-    let total = row.get::<_, i64>(0) as f64;
+    let total = stats.fulfilled as f64;
     out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], total);
-    out.sample(&format!("{name}_sum"), &[], row.get(1));
+    out.sample(&format!("{name}_sum"), &[], stats.seconds);
     out.sample(&format!("{name}_count"), &[], total);
     out.family(
         "tenure_request_sla_breaches",
@@ -257,12 +223,12 @@ async fn requests(
     out.sample(
         "tenure_request_sla_breaches",
         &[("state", "fulfilled_late")],
-        row.get::<_, i64>(3) as f64,
+        stats.fulfilled_late as f64,
     );
     out.sample(
         "tenure_request_sla_breaches",
         &[("state", "open")],
-        row.get::<_, i64>(4) as f64,
+        stats.open_late as f64,
     );
     Ok(())
 }
@@ -277,19 +243,11 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
         "counter",
         "Lifecycle events projected, by source system and event type.",
     );
-    for row in client
-        .query(
-            "SELECT source_system, event_type, count(*) FROM projection_events
-              GROUP BY 1, 2 ORDER BY 1, 2",
-            &[],
-        )
-        .await?
-    {
-        let (source, kind): (String, String) = (row.get(0), row.get(1));
+    for (source, kind, count) in events_by_source_and_type(&client).await? {
         out.sample(
             "tenure_events_total",
             &[("source", &source), ("type", &kind)],
-            row.get::<_, i64>(2) as f64,
+            count as f64,
         );
     }
 
@@ -298,23 +256,16 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
         "counter",
         "Records each consumer group has processed, per partition.",
     );
-    let positions = client
-        .query(
-            "SELECT consumer_group, topic, partition, messages_processed, next_offset
-               FROM consumer_offsets ORDER BY 1, 2, 3",
-            &[],
-        )
-        .await?;
-    for row in &positions {
-        let (group, topic, partition): (String, String, i32) = (row.get(0), row.get(1), row.get(2));
+    let positions = consumer_positions(&client).await?;
+    for p in &positions {
         out.sample(
             "tenure_consumer_records_processed_total",
             &[
-                ("group", &group),
-                ("topic", &topic),
-                ("partition", &partition.to_string()),
+                ("group", &p.group),
+                ("topic", &p.topic),
+                ("partition", &p.partition.to_string()),
             ],
-            row.get::<_, i64>(3) as f64,
+            p.processed as f64,
         );
     }
     out.family(
@@ -322,36 +273,28 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
         "gauge",
         "The next offset each consumer group will read, per partition (lag is the log end minus this).",
     );
-    for row in &positions {
-        let (group, topic, partition): (String, String, i32) = (row.get(0), row.get(1), row.get(2));
+    for p in &positions {
         out.sample(
             "tenure_consumer_next_offset",
             &[
-                ("group", &group),
-                ("topic", &topic),
-                ("partition", &partition.to_string()),
+                ("group", &p.group),
+                ("topic", &p.topic),
+                ("partition", &p.partition.to_string()),
             ],
-            row.get::<_, i64>(4) as f64,
+            p.next_offset as f64,
         );
     }
 
-    let outbox = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE held_at IS NULL),
-                    count(*) FILTER (WHERE held_at IS NOT NULL)
-               FROM outbox WHERE published_at IS NULL",
-            &[],
-        )
-        .await?;
+    let (waiting_to_publish, held) = outbox_depth(&client).await?;
     out.gauge(
         "tenure_outbox_depth",
         "Decided facts and commands not yet published.",
-        outbox.get::<_, i64>(0) as f64,
+        waiting_to_publish as f64,
     );
     out.gauge(
         "tenure_revocations_held",
         "Revocations held by the safety brake, waiting for an operator.",
-        outbox.get::<_, i64>(1) as f64,
+        held as f64,
     );
 
     let waiting = tenure_store::dead_letters::waiting_by_group(&**client).await?;
@@ -416,13 +359,7 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
         let value = counters.get(name).and_then(|v| v.as_i64()).unwrap_or(0);
         out.gauge(&format!("tenure_{name}"), text, value as f64);
     }
-    let suspended: i64 = client
-        .query_one(
-            "SELECT count(*) FROM projection_grants WHERE status = 'active' AND suspended",
-            &[],
-        )
-        .await?
-        .get(0);
+    let suspended = suspended_active_grants(&client).await?;
     out.gauge(
         "tenure_suspended_grants",
         "Grants suspended for a leave of absence.",
@@ -430,37 +367,24 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
     );
 
     let le: Vec<f64> = TIME_TO_REVOKE_BUCKETS.to_vec();
-    let stats = client
-        .query_one(
-            "SELECT count(*), COALESCE(sum(seconds), 0)::float8 FROM revocation_times",
-            &[],
-        )
-        .await?;
-    let buckets = client
-        .query(
-            "SELECT b, count(t.s) FROM unnest($1::float8[]) b
-               LEFT JOIN (SELECT seconds AS s FROM revocation_times) t ON t.s <= b
-              GROUP BY b ORDER BY b",
-            &[&le],
-        )
-        .await?;
+    let (count, seconds) = revocation_time_totals(&client).await?;
+    let buckets = revocation_time_buckets(&client, &le).await?;
     let name = "tenure_time_to_revoke_seconds";
     out.family(
         name,
         "histogram",
         "Time from a revocation's trigger to its connector's acknowledgement.",
     );
-    for row in buckets {
-        let bound: f64 = row.get(0);
+    for (bound, within) in buckets {
         out.sample(
             &format!("{name}_bucket"),
             &[("le", &bound.to_string())],
-            row.get::<_, i64>(1) as f64,
+            within as f64,
         );
     }
-    let count = stats.get::<_, i64>(0) as f64;
+    let count = count as f64;
     out.sample(&format!("{name}_bucket"), &[("le", "+Inf")], count);
-    out.sample(&format!("{name}_sum"), &[], stats.get(1));
+    out.sample(&format!("{name}_sum"), &[], seconds);
     out.sample(&format!("{name}_count"), &[], count);
     requests(&mut out, &client, sla_hours).await?;
     Ok(out.0)
@@ -483,4 +407,128 @@ pub(crate) async fn metrics(
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
     ))
+}
+
+// The reads behind the metrics (the repository): one typed function per statement of
+// `sql/metrics/`.
+
+/// Each consumer group's next offset on `topic`: (group, partition, next offset).
+async fn consumer_offsets_on(
+    client: &tokio_postgres::Client,
+    topic: &str,
+) -> Result<Vec<(String, i32, i64)>, QueryError> {
+    let rows = client
+        .query(sql::CONSUMER_OFFSETS_ON_TOPIC, &[&topic])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Request-to-fulfilment times of ITSM access requests and their SLA breaches.
+struct RequestFulfilment {
+    /// Requests fulfilled.
+    fulfilled: i64,
+    /// Their summed time to fulfilment, in seconds.
+    seconds: f64,
+    /// Requests fulfilled within each histogram bound, in the bounds' order.
+    cumulative: Vec<i64>,
+    /// Requests fulfilled after the SLA.
+    fulfilled_late: i64,
+    /// Requests still open (neither fulfilled nor closed) past the SLA.
+    open_late: i64,
+}
+
+/// The request-to-fulfilment figures over histogram `bounds` (seconds) and an SLA given
+/// both in seconds and in hours.
+async fn request_fulfilment(
+    client: &tokio_postgres::Client,
+    bounds: &[f64],
+    sla_seconds: f64,
+    sla_hours: i32,
+) -> Result<RequestFulfilment, QueryError> {
+    let row = client
+        .query_one(
+            sql::REQUEST_FULFILMENT_STATS,
+            &[&bounds, &sla_seconds, &sla_hours],
+        )
+        .await?;
+    Ok(RequestFulfilment {
+        fulfilled: row.get(0),
+        seconds: row.get(1),
+        cumulative: row.get::<_, Option<Vec<i64>>>(2).unwrap_or_default(),
+        fulfilled_late: row.get(3),
+        open_late: row.get(4),
+    })
+}
+
+/// Projected events per (source system, event type), sorted.
+async fn events_by_source_and_type(
+    client: &tokio_postgres::Client,
+) -> Result<Vec<(String, String, i64)>, QueryError> {
+    let rows = client.query(sql::EVENTS_BY_SOURCE_AND_TYPE, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Where one consumer group stands on one partition of a topic.
+struct ConsumerPosition {
+    group: String,
+    topic: String,
+    partition: i32,
+    /// Records processed so far.
+    processed: i64,
+    /// The next offset the group will read.
+    next_offset: i64,
+}
+
+/// Every consumer group's position, sorted by group, topic and partition.
+async fn consumer_positions(
+    client: &tokio_postgres::Client,
+) -> Result<Vec<ConsumerPosition>, QueryError> {
+    let rows = client.query(sql::CONSUMER_POSITIONS, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| ConsumerPosition {
+            group: r.get(0),
+            topic: r.get(1),
+            partition: r.get(2),
+            processed: r.get(3),
+            next_offset: r.get(4),
+        })
+        .collect())
+}
+
+/// Unpublished outbox entries: (waiting to be published, held by the safety brake).
+async fn outbox_depth(client: &tokio_postgres::Client) -> Result<(i64, i64), QueryError> {
+    let row = client.query_one(sql::OUTBOX_DEPTH, &[]).await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Active grants suspended for a leave of absence.
+async fn suspended_active_grants(client: &tokio_postgres::Client) -> Result<i64, QueryError> {
+    Ok(client
+        .query_one(sql::SUSPENDED_ACTIVE_GRANTS, &[])
+        .await?
+        .get(0))
+}
+
+/// Acknowledged revocations: (count, summed seconds to revoke).
+async fn revocation_time_totals(client: &tokio_postgres::Client) -> Result<(i64, f64), QueryError> {
+    let row = client.query_one(sql::REVOCATION_TIME_TOTALS, &[]).await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// For each upper bound (seconds), how many revocations were acknowledged within it.
+async fn revocation_time_buckets(
+    client: &tokio_postgres::Client,
+    bounds: &[f64],
+) -> Result<Vec<(f64, i64)>, QueryError> {
+    let rows = client
+        .query(sql::REVOCATION_TIME_BUCKETS, &[&bounds])
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

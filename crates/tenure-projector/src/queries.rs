@@ -7,13 +7,13 @@ use tenure_store::StoreError;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+use crate::sql;
+
 /// Every projected identity's folded state, by id.
 pub async fn all_states(
     client: &impl GenericClient,
 ) -> Result<BTreeMap<Uuid, IdentityState>, StoreError> {
-    let rows = client
-        .query("SELECT state FROM projection_identities", &[])
-        .await?;
+    let rows = client.query(sql::ALL_IDENTITY_STATES, &[]).await?;
     let mut states = BTreeMap::new();
     for row in rows {
         let value: serde_json::Value = row.get(0);
@@ -30,10 +30,7 @@ pub async fn identity(
     identity_id: Uuid,
 ) -> Result<Option<IdentityState>, StoreError> {
     let row = client
-        .query_opt(
-            "SELECT state FROM projection_identities WHERE identity_id = $1",
-            &[&identity_id],
-        )
+        .query_opt(sql::IDENTITY_STATE, &[&identity_id])
         .await?;
     row.map(|r| {
         serde_json::from_value(r.get(0))
@@ -44,8 +41,5 @@ pub async fn identity(
 
 /// How many distinct events the projection holds.
 pub async fn event_count(client: &impl GenericClient) -> Result<i64, StoreError> {
-    Ok(client
-        .query_one("SELECT count(*) FROM projection_events", &[])
-        .await?
-        .get(0))
+    Ok(client.query_one(sql::EVENT_COUNT, &[]).await?.get(0))
 }

@@ -154,6 +154,7 @@ pub async fn checksum(
     let schema = checked(schema)?;
     let mut tables = Vec::new();
     for table in PROJECTION_TABLES {
+        // Built at run time: it reads a table in a schema chosen at run time.
         let row = client
             .query_one(
                 &format!(
@@ -179,6 +180,7 @@ pub async fn differences(
     limit: i64,
 ) -> Result<Vec<String>, ReplayError> {
     let (live, replayed) = (checked(live)?, checked(replayed)?);
+    // Built at run time: it joins the tables of two schemas chosen at run time.
     let rows = client
         .query(
             &format!(
@@ -222,6 +224,7 @@ pub async fn switch(
         .iter()
         .map(|t| format!("{live}.{t}"))
         .collect();
+    // Built at run time: it locks the tables of the live schema, chosen at run time.
     txn.batch_execute(&format!(
         "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
         tables.join(", ")
@@ -229,6 +232,7 @@ pub async fn switch(
     .await
     .map_err(StoreError::from)?;
     // Holding the live projector's offset rows stops it committing until the swap is done.
+    // Built at run time: it reads the offsets in the live schema, chosen at run time.
     let live_positions: HashMap<i32, i64> = txn
         .query(
             &format!(
@@ -242,6 +246,7 @@ pub async fn switch(
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    // Built at run time: it reads the offsets in the replay's schema, chosen at run time.
     let replayed_positions: HashMap<i32, i64> = txn
         .query(
             &format!(
@@ -262,6 +267,7 @@ pub async fn switch(
     if behind > 0 {
         return Err(ReplayError::LiveAhead(behind));
     }
+    // Built at run time: DDL moving tables between schemas chosen at run time.
     let mut statements = format!("CREATE SCHEMA {retired};");
     for table in PROJECTION_TABLES {
         statements.push_str(&format!(

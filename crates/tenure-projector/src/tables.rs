@@ -8,6 +8,7 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::handler::Positioned;
+use crate::sql;
 
 /// Journals the batch's events; returns the ids that were not journaled before.
 pub(crate) async fn journal(
@@ -44,13 +45,7 @@ pub(crate) async fn journal(
     }
     let rows = txn
         .query(
-            "INSERT INTO projection_events (event_id, identity_id, event_type, effective_time, recorded_time,
-                                            source_system, source_event_id, causation_id, payload,
-                                            log_partition, log_offset)
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                                  $6::text[], $7::text[], $8::uuid[], $9::json[], $10::int[], $11::bigint[])
-             ON CONFLICT (event_id) DO NOTHING
-             RETURNING event_id",
+            sql::JOURNAL_EVENTS,
             &[
                 &ids,
                 &identities,
@@ -76,12 +71,7 @@ pub(crate) async fn load_states(
     txn: &Transaction<'_>,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, IdentityState>, StoreError> {
-    let rows = txn
-        .query(
-            "SELECT state FROM projection_identities WHERE identity_id = ANY($1)",
-            &[&ids],
-        )
-        .await?;
+    let rows = txn.query(sql::LOAD_IDENTITY_STATES, &[&ids]).await?;
     let mut states = HashMap::with_capacity(rows.len());
     for row in rows {
         let value: serde_json::Value = row.get(0);
@@ -190,32 +180,24 @@ pub(crate) async fn save_states<'a>(
         }
     }
     txn.execute(
-        "INSERT INTO projection_identities (identity_id, kind, status, role, display_name, source_person_id,
-                                            events_applied, state, owned_by, orphaned, updated_at)
-         SELECT *, now() FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                     $7::bigint[], $8::json[], $9::text[], $10::bool[])
-         ON CONFLICT (identity_id) DO UPDATE SET
-            kind = EXCLUDED.kind, status = EXCLUDED.status, role = EXCLUDED.role,
-            display_name = EXCLUDED.display_name, source_person_id = EXCLUDED.source_person_id,
-            events_applied = EXCLUDED.events_applied, state = EXCLUDED.state,
-            owned_by = EXCLUDED.owned_by, orphaned = EXCLUDED.orphaned, updated_at = now()",
-        &[&ids, &kinds, &statuses, &roles, &names, &person_ids, &applied, &docs, &owned_by, &orphaned],
+        sql::UPSERT_IDENTITIES,
+        &[
+            &ids,
+            &kinds,
+            &statuses,
+            &roles,
+            &names,
+            &person_ids,
+            &applied,
+            &docs,
+            &owned_by,
+            &orphaned,
+        ],
     )
     .await?;
     if !g_ids.is_empty() {
         txn.execute(
-            "INSERT INTO projection_grants (grant_id, identity_id, system, resource, permission, owner,
-                                            business_reason, expires_at, ends_on_role_change, origin, status,
-                                            granted_at, revocation_command_id, revocation_cause, status_since,
-                                            suspended, ungoverned)
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                  $7::text[], $8::timestamptz[], $9::bool[], $10::text[], $11::text[],
-                                  $12::timestamptz[], $13::uuid[], $14::text[], $15::timestamptz[],
-                                  $16::bool[], $17::bool[])
-             ON CONFLICT (grant_id) DO UPDATE SET
-                status = EXCLUDED.status, revocation_command_id = EXCLUDED.revocation_command_id,
-                revocation_cause = EXCLUDED.revocation_cause,
-                status_since = EXCLUDED.status_since, suspended = EXCLUDED.suspended",
+            sql::UPSERT_GRANTS,
             &[
                 &g_ids,
                 &g_identities,

@@ -8,6 +8,8 @@ use tenure_store::StoreError;
 use tokio_postgres::{GenericClient, Transaction};
 use uuid::Uuid;
 
+use crate::sql;
+
 pub use tenure_core::process::brake::BrakePolicy;
 
 /// Advisory lock key serialising brake decisions across partition transactions.
@@ -26,29 +28,19 @@ pub(crate) async fn verdict(
     }
     // Partitions commit side by side; counting under one lock (held to commit) makes
     // each batch see the revocations of the batches before it.
-    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&BRAKE_LOCK])
-        .await?;
+    take_lock(txn).await?;
     let already_held = tenure_store::outbox::held(txn).await?;
-    let released: Option<DateTime<Utc>> = txn
-        .query_one("SELECT released_at FROM brake_state WHERE id = 1", &[])
-        .await?
-        .get(0);
+    let released = released_at(txn).await?;
     let since = policy.window_start(latest, released);
-    let row = txn
-        .query_one(
-            "SELECT (SELECT count(*) FROM command_tracking
-                       WHERE issued_at > $1 AND command_type = 'revoke' AND cause <> ALL($2)),
-                    (SELECT coalesce(sum(active_grants), 0)::bigint FROM reactor_totals)",
-            &[&since, &policy.exempt_causes()],
-        )
-        .await?;
+    let (recent, active_grants) =
+        recent_revocations_and_active_grants(txn, since, &policy.exempt_causes()).await?;
     Ok(decide(
         policy,
         BrakeFigures {
             already_held,
-            recent: row.get(0),
+            recent,
             new,
-            active_grants: row.get(1),
+            active_grants,
         },
     ))
 }
@@ -60,35 +52,22 @@ pub(crate) async fn add_active(
     delta: i64,
 ) -> Result<(), StoreError> {
     if delta != 0 {
-        txn.execute(
-            "INSERT INTO reactor_totals (log_partition, active_grants) VALUES ($1, $2)
-             ON CONFLICT (log_partition) DO UPDATE SET active_grants = reactor_totals.active_grants + $2",
-            &[&partition, &delta],
-        )
-        .await?;
+        txn.execute(sql::ADD_ACTIVE_GRANTS, &[&partition, &delta])
+            .await?;
     }
     Ok(())
 }
 
 /// What the brake holds, for operators.
 pub async fn status(client: &impl GenericClient) -> Result<serde_json::Value, StoreError> {
-    let rows = client
-        .query(
-            "SELECT message_id, message_key, held_at, held_reason FROM outbox
-              WHERE held_at IS NOT NULL ORDER BY seq LIMIT 1000",
-            &[],
-        )
-        .await?;
-    let released: Option<DateTime<Utc>> = client
-        .query_one("SELECT released_at FROM brake_state WHERE id = 1", &[])
-        .await?
-        .get(0);
-    let held: Vec<serde_json::Value> = rows
+    let commands = held_commands(client).await?;
+    let released = released_at(client).await?;
+    let held: Vec<serde_json::Value> = commands
         .iter()
-        .map(|r| {
+        .map(|c| {
             serde_json::json!({
-                "command_id": r.get::<_, uuid::Uuid>(0), "identity_id": r.get::<_, String>(1),
-                "held_at": r.get::<_, DateTime<Utc>>(2), "reason": r.get::<_, Option<String>>(3),
+                "command_id": c.command_id, "identity_id": c.identity,
+                "held_at": c.held_at, "reason": c.reason,
             })
         })
         .collect();
@@ -142,57 +121,126 @@ pub async fn release(
     let txn = client.transaction().await.map_err(StoreError::from)?;
     // The reactor holds revocations under the brake's lock: taking it here means the
     // rows read below are all there is to release, none slips in before the update.
-    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&BRAKE_LOCK])
-        .await
-        .map_err(StoreError::from)?;
+    take_lock(&txn).await?;
     let now = Utc::now();
-    let held = txn
-        .query(
-            "SELECT o.message_id, t.identity_id, t.grant_id FROM outbox o
-               JOIN command_tracking t ON t.command_id = o.message_id
-              WHERE o.held_at IS NOT NULL
-              ORDER BY o.seq FOR UPDATE OF o",
-            &[],
-        )
-        .await
-        .map_err(StoreError::from)?;
-    let commands: Vec<Uuid> = held.iter().map(|row| row.get(0)).collect();
+    let held = lock_held_revocations(&txn).await?;
+    let commands: Vec<Uuid> = held.iter().map(|h| h.command_id).collect();
     let facts: Vec<_> = held
         .iter()
-        .map(|row| {
-            let (command, identity, grant): (Uuid, Uuid, Uuid) =
-                (row.get(0), row.get(1), row.get(2));
+        .map(|h| {
             crate::messages::fact(&released_fact(
-                identity,
-                grant,
-                command,
+                h.identity_id,
+                h.grant_id,
+                h.command_id,
                 &release.actor,
                 &release.reason,
                 now,
             ))
         })
         .collect();
-    txn.execute(
-        "UPDATE command_tracking SET next_attempt_at = $1 WHERE command_id = ANY($2)",
-        &[&(now + retry.backoff(1)), &commands],
-    )
-    .await
-    .map_err(StoreError::from)?;
-    let released = txn
-        .execute(
-            "UPDATE outbox SET held_at = NULL, held_reason = NULL WHERE message_id = ANY($1)",
-            &[&commands],
-        )
-        .await
-        .map_err(StoreError::from)?;
+    reschedule(&txn, &commands, now + retry.backoff(1)).await?;
+    let released = clear_holds(&txn, &commands).await?;
     tenure_store::outbox::insert(&txn, &facts).await?;
-    txn.execute(
-        "UPDATE brake_state SET released_at = $1 WHERE id = 1",
-        &[&now],
-    )
-    .await
-    .map_err(StoreError::from)?;
+    record_release(&txn, now).await?;
     txn.commit().await.map_err(StoreError::from)?;
     tracing::warn!(released, actor = %release.actor, reason = %release.reason, "safety brake released by an operator");
     Ok(released)
+}
+
+// The brake's tables: typed access to `brake_state`, `reactor_totals` and the held rows
+// of `outbox` and `command_tracking` (the statements are in `sql/brake/`).
+
+/// Takes the brake's lock for the rest of `txn`.
+async fn take_lock(txn: &Transaction<'_>) -> Result<(), StoreError> {
+    txn.execute(sql::TAKE_BRAKE_LOCK, &[&BRAKE_LOCK]).await?;
+    Ok(())
+}
+
+/// When an operator last released the brake, if ever.
+async fn released_at(client: &impl GenericClient) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(client
+        .query_one(sql::READ_BRAKE_RELEASED_AT, &[])
+        .await?
+        .get(0))
+}
+
+/// Revocations issued after `since` for causes other than `exempt`, and the active
+/// grants across all log partitions.
+async fn recent_revocations_and_active_grants(
+    txn: &Transaction<'_>,
+    since: DateTime<Utc>,
+    exempt: &[&str],
+) -> Result<(i64, i64), StoreError> {
+    let row = txn
+        .query_one(sql::COUNT_BRAKE_FIGURES, &[&since, &exempt])
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// A command the brake holds back, as operators see it.
+struct HeldCommand {
+    command_id: Uuid,
+    /// The outbox message's key: the identity id.
+    identity: String,
+    held_at: DateTime<Utc>,
+    reason: Option<String>,
+}
+
+/// The commands the brake holds, oldest first (at most 1000).
+async fn held_commands(client: &impl GenericClient) -> Result<Vec<HeldCommand>, StoreError> {
+    let rows = client.query(sql::LIST_HELD_COMMANDS, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| HeldCommand {
+            command_id: r.get(0),
+            identity: r.get(1),
+            held_at: r.get(2),
+            reason: r.get(3),
+        })
+        .collect())
+}
+
+/// A held revocation, locked for release.
+struct HeldRevocation {
+    command_id: Uuid,
+    identity_id: Uuid,
+    grant_id: Uuid,
+}
+
+/// Every held revocation, oldest first, locked for the rest of `txn`.
+async fn lock_held_revocations(txn: &Transaction<'_>) -> Result<Vec<HeldRevocation>, StoreError> {
+    let rows = txn.query(sql::LOCK_HELD_REVOCATIONS, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| HeldRevocation {
+            command_id: r.get(0),
+            identity_id: r.get(1),
+            grant_id: r.get(2),
+        })
+        .collect())
+}
+
+/// Sets when these commands are next retried unless acknowledged.
+async fn reschedule(
+    txn: &Transaction<'_>,
+    commands: &[Uuid],
+    next_attempt_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    txn.execute(
+        sql::RESCHEDULE_RELEASED_COMMANDS,
+        &[&next_attempt_at, &commands],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Releases these commands' holds; returns how many were held.
+async fn clear_holds(txn: &Transaction<'_>, commands: &[Uuid]) -> Result<u64, StoreError> {
+    Ok(txn.execute(sql::CLEAR_HOLDS, &[&commands]).await?)
+}
+
+/// Records that the brake was released at `at`.
+async fn record_release(txn: &Transaction<'_>, at: DateTime<Utc>) -> Result<(), StoreError> {
+    txn.execute(sql::RECORD_BRAKE_RELEASE, &[&at]).await?;
+    Ok(())
 }

@@ -14,6 +14,9 @@ mod messages;
 pub mod relay;
 pub mod retry;
 pub mod scheduler;
+/// Every SQL statement the reactor runs, kept in `sql/*.sql` for review and checked
+/// against the migrated schema.
+pub mod sql;
 mod tables;
 pub mod tracking;
 

@@ -9,7 +9,10 @@ use futures::future::join_all;
 use tenure_kafka::{KafkaAdapterError, Publisher};
 use tenure_store::{Database, StoreError, outbox};
 use tokio::sync::watch;
+use tokio_postgres::Transaction;
 use tracing::warn;
+
+use crate::sql;
 
 /// Most messages published per transaction.
 const BATCH: i64 = 500;
@@ -51,12 +54,7 @@ pub async fn relay_once(
     let txn = client.transaction().await.map_err(StoreError::from)?;
     // One relay at a time: two relays publishing neighbouring rows side by side could
     // reorder one identity's commands (a revoke overtaking its grant).
-    let leader: bool = txn
-        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&RELAY_LOCK])
-        .await
-        .map_err(StoreError::from)?
-        .get(0);
-    if !leader {
+    if !try_lead(&txn).await? {
         return Ok(0);
     }
     let pending = outbox::unpublished(&*txn, limit).await?;
@@ -86,4 +84,13 @@ pub async fn relay_once(
     outbox::mark_published(&*txn, &seqs, chrono::Utc::now()).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(pending.len())
+}
+
+/// Takes the relay's lock for the rest of `txn` if no other relay holds it; returns
+/// whether it did (the statement is `sql/relay/try_lock.sql`).
+async fn try_lead(txn: &Transaction<'_>) -> Result<bool, StoreError> {
+    Ok(txn
+        .query_one(sql::TRY_RELAY_LOCK, &[&RELAY_LOCK])
+        .await?
+        .get(0))
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use tenure_kafka::KafkaAdapterError;
 use tenure_store::{Database, StoreError};
 use tokio::sync::watch;
+use tokio_postgres::Transaction;
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -16,8 +17,8 @@ use tenure_core::process::tracking::{
     FollowUp, escalated_fact, republished_fact, when_unacknowledged,
 };
 
-use crate::messages;
 use crate::tracking::RetryPolicy;
+use crate::{messages, sql};
 
 /// Retries and escalates every `tick` until `shutdown` turns true.
 pub async fn run(
@@ -53,28 +54,19 @@ pub async fn retry_due(
 ) -> Result<RetryPass, StoreError> {
     let mut client = db.client().await?;
     let txn = client.transaction().await?;
-    let due = txn
-        .query(
-            "SELECT command_id, attempts, identity_id, grant_id FROM command_tracking
-              WHERE acknowledged_at IS NULL AND escalated_at IS NULL AND next_attempt_at <= $1
-                AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = command_id AND o.held_at IS NOT NULL)
-              ORDER BY next_attempt_at LIMIT 500 FOR UPDATE SKIP LOCKED",
-            &[&now],
-        )
-        .await?;
+    let due = lock_due(&txn, now).await?;
     let mut pass = RetryPass::default();
     let mut facts = Vec::new();
-    for row in due {
-        let (command_id, attempts, identity_id, grant_id): (Uuid, i32, Uuid, Uuid) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
+    for Due {
+        command_id,
+        attempts,
+        identity_id,
+        grant_id,
+    } in due
+    {
         match when_unacknowledged(attempts.max(0) as u32, now, policy) {
             FollowUp::Escalate { reason } => {
-                txn.execute(
-                    "UPDATE command_tracking SET escalated_at = $2, escalation_reason = $3
-                      WHERE command_id = $1",
-                    &[&command_id, &now, &reason],
-                )
-                .await?;
+                escalate(&txn, command_id, now, &reason).await?;
                 warn!(%command_id, attempts, "command escalated: never acknowledged");
                 facts.push(messages::fact(&escalated_fact(
                     identity_id,
@@ -86,16 +78,7 @@ pub async fn retry_due(
                 pass.escalated += 1;
             }
             FollowUp::Republish { attempt, next_at } => {
-                txn.execute(
-                    "UPDATE outbox SET published_at = NULL WHERE message_id = $1",
-                    &[&command_id],
-                )
-                .await?;
-                txn.execute(
-                    "UPDATE command_tracking SET attempts = $3, next_attempt_at = $2 WHERE command_id = $1",
-                    &[&command_id, &next_at, &(attempt as i32)],
-                )
-                .await?;
+                republish(&txn, command_id, attempt, next_at).await?;
                 facts.push(messages::fact(&republished_fact(
                     identity_id,
                     grant_id,
@@ -117,4 +100,60 @@ pub async fn retry_due(
         );
     }
     Ok(pass)
+}
+
+// Typed access to `command_tracking` and `outbox` for the retrier (the statements are
+// in `sql/retry/`).
+
+/// An unacknowledged command due for a retry.
+struct Due {
+    command_id: Uuid,
+    /// How many times it was published.
+    attempts: i32,
+    identity_id: Uuid,
+    grant_id: Uuid,
+}
+
+/// The unacknowledged commands due at `now` (at most 500, none the brake holds), locked
+/// for the rest of `txn`; rows another retrier holds are skipped.
+async fn lock_due(txn: &Transaction<'_>, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
+    let rows = txn.query(sql::LOCK_DUE_UNACKNOWLEDGED, &[&now]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Due {
+            command_id: r.get(0),
+            attempts: r.get(1),
+            identity_id: r.get(2),
+            grant_id: r.get(3),
+        })
+        .collect())
+}
+
+/// Escalates `command` at `at` for `reason`: it is no longer retried.
+async fn escalate(
+    txn: &Transaction<'_>,
+    command: Uuid,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), StoreError> {
+    txn.execute(sql::ESCALATE_UNACKNOWLEDGED, &[&command, &at, &reason])
+        .await?;
+    Ok(())
+}
+
+/// Queues `command` in the outbox again as publication number `attempt`, next due at
+/// `next_at` unless acknowledged.
+async fn republish(
+    txn: &Transaction<'_>,
+    command: Uuid,
+    attempt: u32,
+    next_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    txn.execute(sql::REQUEUE_COMMAND, &[&command]).await?;
+    txn.execute(
+        sql::RECORD_RETRY_ATTEMPT,
+        &[&command, &next_at, &(attempt as i32)],
+    )
+    .await?;
+    Ok(())
 }

@@ -11,8 +11,11 @@ use tenure_core::{DeadlineKind, EventPayload, LifecycleEvent, ids};
 use tenure_kafka::{KafkaAdapterError, Publisher};
 use tenure_store::{Database, StoreError};
 use tokio::sync::watch;
+use tokio_postgres::Transaction;
 use tracing::{info, warn};
 use uuid::Uuid;
+
+use crate::sql;
 
 /// The source system of deadline events.
 pub const SCHEDULER_SOURCE: &str = "tenure-scheduler";
@@ -53,29 +56,19 @@ pub async fn fire_due(
 ) -> Result<usize, KafkaAdapterError> {
     let mut client = db.client().await?;
     let txn = client.transaction().await.map_err(StoreError::from)?;
-    let rows = txn
-        .query(
-            "SELECT deadline_id, identity_id, kind, grant_id, due_time FROM deadlines
-              WHERE fired_at IS NULL AND due_time <= $1
-                AND kind = ANY($2)
-              ORDER BY due_time LIMIT 500 FOR UPDATE SKIP LOCKED",
-            &[&now, &known_kinds()],
-        )
-        .await
-        .map_err(StoreError::from)?;
+    let rows = lock_due(&txn, now, &known_kinds()).await?;
     let mut events = Vec::with_capacity(rows.len());
     let mut fired: Vec<Uuid> = Vec::with_capacity(rows.len());
     for row in rows {
-        let deadline_id: Uuid = row.get(0);
-        let kind: String = row.get(2);
-        let Some(kind) = parse_kind(&kind) else {
-            warn!(%deadline_id, %kind, "unknown deadline kind; leaving it unfired");
+        let deadline_id = row.deadline_id;
+        let Some(kind) = parse_kind(&row.kind) else {
+            warn!(%deadline_id, kind = %row.kind, "unknown deadline kind; leaving it unfired");
             continue;
         };
-        let due: DateTime<Utc> = row.get(4);
+        let due = row.due_time;
         events.push(LifecycleEvent {
             event_id: ids::deadline_event(deadline_id),
-            identity_id: row.get(1),
+            identity_id: row.identity_id,
             effective_time: due,
             recorded_time: now,
             source_system: SCHEDULER_SOURCE.to_owned(),
@@ -83,7 +76,7 @@ pub async fn fire_due(
             causation_id: None,
             payload: EventPayload::DeadlineReached {
                 kind,
-                grant_id: row.get(3),
+                grant_id: row.grant_id,
                 due_time: due,
             },
         });
@@ -95,13 +88,50 @@ pub async fn fire_due(
     for result in join_all(events.iter().map(|e| publisher.send_event(e))).await {
         result?;
     }
-    txn.execute(
-        "UPDATE deadlines SET fired_at = $2 WHERE deadline_id = ANY($1)",
-        &[&fired, &now],
-    )
-    .await
-    .map_err(StoreError::from)?;
+    mark_fired(&txn, &fired, now).await?;
     txn.commit().await.map_err(StoreError::from)?;
     info!(count = fired.len(), "deadlines fired");
     Ok(fired.len())
+}
+
+// Typed access to `deadlines` for the scheduler (the statements are in `sql/scheduler/`).
+
+/// A deadline due, as stored: its kind may be one this build does not know.
+struct DueDeadline {
+    deadline_id: Uuid,
+    identity_id: Uuid,
+    kind: String,
+    grant_id: Option<Uuid>,
+    due_time: DateTime<Utc>,
+}
+
+/// The unfired deadlines of these `kinds` due at `now` (at most 500, earliest first),
+/// locked for the rest of `txn`; rows another scheduler holds are skipped.
+async fn lock_due(
+    txn: &Transaction<'_>,
+    now: DateTime<Utc>,
+    kinds: &[&str],
+) -> Result<Vec<DueDeadline>, StoreError> {
+    let rows = txn.query(sql::LOCK_DUE_DEADLINES, &[&now, &kinds]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| DueDeadline {
+            deadline_id: r.get(0),
+            identity_id: r.get(1),
+            kind: r.get(2),
+            grant_id: r.get(3),
+            due_time: r.get(4),
+        })
+        .collect())
+}
+
+/// Records that these deadlines fired at `at`.
+async fn mark_fired(
+    txn: &Transaction<'_>,
+    deadlines: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    txn.execute(sql::MARK_DEADLINES_FIRED, &[&deadlines, &at])
+        .await?;
+    Ok(())
 }

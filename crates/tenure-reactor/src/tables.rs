@@ -7,6 +7,8 @@ use tenure_store::StoreError;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
+use crate::sql;
+
 /// Records these event ids as handled; returns those not handled before.
 pub(crate) async fn mark_seen(
     txn: &Transaction<'_>,
@@ -15,13 +17,7 @@ pub(crate) async fn mark_seen(
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows = txn
-        .query(
-            "INSERT INTO reactor_seen_events (event_id) SELECT * FROM UNNEST($1::uuid[])
-             ON CONFLICT DO NOTHING RETURNING event_id",
-            &[&ids],
-        )
-        .await?;
+    let rows = txn.query(sql::MARK_EVENTS_SEEN, &[&ids]).await?;
     Ok(rows.into_iter().map(|r| r.get(0)).collect())
 }
 
@@ -30,12 +26,7 @@ pub(crate) async fn load_states(
     txn: &Transaction<'_>,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, IdentityState>, StoreError> {
-    let rows = txn
-        .query(
-            "SELECT state FROM reactor_identities WHERE identity_id = ANY($1) FOR UPDATE",
-            &[&ids],
-        )
-        .await?;
+    let rows = txn.query(sql::LOAD_IDENTITY_STATES, &[&ids]).await?;
     rows.into_iter()
         .map(|row| {
             let state: IdentityState = serde_json::from_value(row.get(0))
@@ -58,14 +49,8 @@ pub(crate) async fn save_states<'a>(
     if ids.is_empty() {
         return Ok(());
     }
-    txn.execute(
-        "INSERT INTO reactor_identities (identity_id, state, status)
-         SELECT * FROM UNNEST($1::uuid[], $2::json[], $3::text[])
-         ON CONFLICT (identity_id) DO UPDATE
-            SET state = EXCLUDED.state, status = EXCLUDED.status, updated_at = now()",
-        &[&ids, &docs, &statuses],
-    )
-    .await?;
+    txn.execute(sql::SAVE_IDENTITY_STATES, &[&ids, &docs, &statuses])
+        .await?;
     Ok(())
 }
 
@@ -86,20 +71,10 @@ pub(crate) async fn save_owners<'a>(
         }
     }
     if !gone.is_empty() {
-        txn.execute(
-            "DELETE FROM reactor_nhi_owners WHERE identity_id = ANY($1)",
-            &[&gone],
-        )
-        .await?;
+        txn.execute(sql::DELETE_NHI_OWNERS, &[&gone]).await?;
     }
     if !ids.is_empty() {
-        txn.execute(
-            "INSERT INTO reactor_nhi_owners (identity_id, owner)
-             SELECT * FROM UNNEST($1::uuid[], $2::text[])
-             ON CONFLICT (identity_id) DO UPDATE SET owner = EXCLUDED.owner",
-            &[&ids, &owners],
-        )
-        .await?;
+        txn.execute(sql::SAVE_NHI_OWNERS, &[&ids, &owners]).await?;
     }
     Ok(())
 }
@@ -107,11 +82,7 @@ pub(crate) async fn save_owners<'a>(
 /// Takes a transaction-scoped advisory lock per owner, in the given (sorted) order.
 pub(crate) async fn lock_owners(txn: &Transaction<'_>, owners: &[&str]) -> Result<(), StoreError> {
     for owner in owners {
-        txn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('tenure-owner:' || $1))",
-            &[owner],
-        )
-        .await?;
+        txn.execute(sql::LOCK_OWNER, &[owner]).await?;
     }
     Ok(())
 }
@@ -127,8 +98,7 @@ pub(crate) async fn departed(
         .collect();
     let rows = txn
         .query(
-            "SELECT identity_id FROM reactor_identities
-              WHERE identity_id = ANY($1) AND status = $2",
+            sql::FIND_IDENTITIES_WITH_STATUS,
             &[&ids, &IdentityStatus::Left.as_str()],
         )
         .await?;
@@ -146,13 +116,7 @@ pub(crate) async fn owned_by(
     txn: &Transaction<'_>,
     owners: &[&str],
 ) -> Result<Vec<(String, Uuid)>, StoreError> {
-    let rows = txn
-        .query(
-            "SELECT owner, identity_id FROM reactor_nhi_owners WHERE owner = ANY($1)
-             ORDER BY owner, identity_id",
-            &[&owners],
-        )
-        .await?;
+    let rows = txn.query(sql::LIST_OWNED_IDENTITIES, &[&owners]).await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
@@ -178,16 +142,11 @@ pub(crate) async fn replace_deadlines<'a>(
             d_due.push(d.due_time);
         }
     }
-    txn.execute(
-        "DELETE FROM deadlines WHERE identity_id = ANY($1) AND fired_at IS NULL",
-        &[&identities],
-    )
-    .await?;
+    txn.execute(sql::DELETE_UNFIRED_DEADLINES, &[&identities])
+        .await?;
     if !d_ids.is_empty() {
         txn.execute(
-            "INSERT INTO deadlines (deadline_id, identity_id, kind, grant_id, due_time)
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[])
-             ON CONFLICT (deadline_id) DO NOTHING",
+            sql::INSERT_DEADLINES,
             &[&d_ids, &d_identities, &d_kinds, &d_grants, &d_due],
         )
         .await?;
@@ -206,15 +165,22 @@ pub(crate) async fn record_issued_commands(
         return Ok(());
     }
     txn.execute(
-        "INSERT INTO issued_commands (command_id, command_type, identity_id, grant_id, target_system, issued_at)
-         SELECT *, $6::timestamptz FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[])
-         ON CONFLICT (command_id) DO NOTHING",
+        sql::RECORD_ISSUED_COMMANDS,
         &[
             &commands.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-            &commands.iter().map(|(_, c)| c.command_type.as_str()).collect::<Vec<_>>(),
-            &commands.iter().map(|(_, c)| c.identity_id).collect::<Vec<_>>(),
+            &commands
+                .iter()
+                .map(|(_, c)| c.command_type.as_str())
+                .collect::<Vec<_>>(),
+            &commands
+                .iter()
+                .map(|(_, c)| c.identity_id)
+                .collect::<Vec<_>>(),
             &commands.iter().map(|(_, c)| c.grant_id).collect::<Vec<_>>(),
-            &commands.iter().map(|(_, c)| c.target_system.as_str()).collect::<Vec<_>>(),
+            &commands
+                .iter()
+                .map(|(_, c)| c.target_system.as_str())
+                .collect::<Vec<_>>(),
             &issued_at,
         ],
     )

@@ -4,10 +4,14 @@
 //! [`retrier`](crate::retry) republishes what stays unacknowledged and escalates what
 //! cannot be done.
 
+use chrono::{DateTime, Utc};
 use tenure_core::process::tracking::{AfterFailure, Tracked, after_outcome, escalated_fact};
 use tenure_core::{EventPayload, LifecycleEvent};
 use tenure_store::StoreError;
 use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use crate::sql;
 
 pub use tenure_core::process::tracking::RetryPolicy;
 
@@ -20,21 +24,26 @@ pub(crate) async fn record_issued(
         return Ok(());
     }
     txn.execute(
-        "INSERT INTO command_tracking (command_id, identity_id, grant_id, target_system, cause, trigger_event_id,
-                                       issued_at, next_attempt_at, command_type)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[],
-                              $7::timestamptz[], $8::timestamptz[], $9::text[])
-         ON CONFLICT (command_id) DO NOTHING",
+        sql::TRACK_ISSUED_COMMANDS,
         &[
             &issued.iter().map(|i| i.command_id).collect::<Vec<_>>(),
             &issued.iter().map(|i| i.identity_id).collect::<Vec<_>>(),
             &issued.iter().map(|i| i.grant_id).collect::<Vec<_>>(),
-            &issued.iter().map(|i| i.target_system.as_str()).collect::<Vec<_>>(),
+            &issued
+                .iter()
+                .map(|i| i.target_system.as_str())
+                .collect::<Vec<_>>(),
             &issued.iter().map(|i| i.cause).collect::<Vec<_>>(),
-            &issued.iter().map(|i| i.trigger_event_id).collect::<Vec<_>>(),
+            &issued
+                .iter()
+                .map(|i| i.trigger_event_id)
+                .collect::<Vec<_>>(),
             &issued.iter().map(|i| i.issued_at).collect::<Vec<_>>(),
             &issued.iter().map(|i| i.first_retry_at).collect::<Vec<_>>(),
-            &issued.iter().map(|i| i.command_type.as_str()).collect::<Vec<_>>(),
+            &issued
+                .iter()
+                .map(|i| i.command_type.as_str())
+                .collect::<Vec<_>>(),
         ],
     )
     .await?;
@@ -55,12 +64,7 @@ pub(crate) async fn record_outcome(
         | EventPayload::CommandCompleted {
             command_id, status, ..
         } => {
-            txn.execute(
-                "UPDATE command_tracking SET acknowledged_at = COALESCE(acknowledged_at, $2), outcome = $3
-                  WHERE command_id = $1",
-                &[command_id, &event.effective_time, &status.as_str()],
-            )
-            .await?;
+            acknowledge(txn, *command_id, event.effective_time, status.as_str()).await?;
         }
         EventPayload::CommandFailed {
             grant_id,
@@ -73,22 +77,10 @@ pub(crate) async fn record_outcome(
             let failure = format!("{connector}: {detail}");
             match after_outcome(*status, connector, detail, event.recorded_time, policy) {
                 AfterFailure::Escalate { reason } => {
-                    txn.execute(
-                        "UPDATE command_tracking SET failures = failures + 1, last_failure = $2, outcome = $3
-                          WHERE command_id = $1 AND acknowledged_at IS NULL",
-                        &[command_id, &failure, &status.as_str()],
-                    )
-                    .await?;
+                    record_failure(txn, *command_id, &failure, status.as_str()).await?;
                     // Escalated once: a command the retrier already gave up keeps its
                     // first reason, and no second fact is written.
-                    let escalated = txn
-                        .execute(
-                            "UPDATE command_tracking SET escalated_at = $2, escalation_reason = $3
-                              WHERE command_id = $1 AND acknowledged_at IS NULL AND escalated_at IS NULL",
-                            &[command_id, &event.recorded_time, &reason],
-                        )
-                        .await?;
-                    if escalated > 0 {
+                    if escalate_once(txn, *command_id, event.recorded_time, &reason).await? {
                         return Ok(Some(escalated_fact(
                             event.identity_id,
                             *grant_id,
@@ -99,13 +91,8 @@ pub(crate) async fn record_outcome(
                     }
                 }
                 AfterFailure::RetryBy { by } => {
-                    txn.execute(
-                        "UPDATE command_tracking SET failures = failures + 1, last_failure = $2, outcome = $3,
-                                next_attempt_at = LEAST(next_attempt_at, $4)
-                          WHERE command_id = $1 AND acknowledged_at IS NULL",
-                        &[command_id, &failure, &status.as_str(), &by],
-                    )
-                    .await?;
+                    record_retryable_failure(txn, *command_id, &failure, status.as_str(), by)
+                        .await?;
                 }
                 AfterFailure::Closed => {}
             }
@@ -113,4 +100,62 @@ pub(crate) async fn record_outcome(
         _ => {}
     }
     Ok(None)
+}
+
+// Typed access to `command_tracking` for connectors' outcomes (the statements are in
+// `sql/tracking/`).
+
+/// Records a connector's confirmation of `command` (the first one's time is kept).
+async fn acknowledge(
+    txn: &Transaction<'_>,
+    command: Uuid,
+    at: DateTime<Utc>,
+    status: &str,
+) -> Result<(), StoreError> {
+    txn.execute(sql::ACKNOWLEDGE_COMMAND, &[&command, &at, &status])
+        .await?;
+    Ok(())
+}
+
+/// Records a connector's failure of `command`, unless it is already acknowledged.
+async fn record_failure(
+    txn: &Transaction<'_>,
+    command: Uuid,
+    failure: &str,
+    status: &str,
+) -> Result<(), StoreError> {
+    txn.execute(sql::RECORD_COMMAND_FAILURE, &[&command, &failure, &status])
+        .await?;
+    Ok(())
+}
+
+/// Escalates `command` unless it is acknowledged or already escalated; returns whether
+/// it was escalated now.
+async fn escalate_once(
+    txn: &Transaction<'_>,
+    command: Uuid,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let escalated = txn
+        .execute(sql::ESCALATE_FAILED_COMMAND, &[&command, &at, &reason])
+        .await?;
+    Ok(escalated > 0)
+}
+
+/// Records a connector's retryable failure of `command`, unless it is already
+/// acknowledged, and brings its next publication forward to `by` at the latest.
+async fn record_retryable_failure(
+    txn: &Transaction<'_>,
+    command: Uuid,
+    failure: &str,
+    status: &str,
+    by: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    txn.execute(
+        sql::RECORD_RETRYABLE_FAILURE,
+        &[&command, &failure, &status, &by],
+    )
+    .await?;
+    Ok(())
 }

@@ -7,6 +7,7 @@ use tokio_postgres::NoTls;
 use tracing::info;
 
 use crate::error::StoreError;
+use crate::sql;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -51,6 +52,7 @@ impl Database {
             reason: e.to_string(),
         })?;
         ensure_database(&config).await?;
+        // Built at run time: the schema is the caller's (checked above); DDL takes no parameters.
         connect_with(&config)
             .await?
             .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
@@ -83,6 +85,7 @@ impl Database {
         })?;
         let name = config.get_dbname().unwrap_or("postgres").to_owned();
         let admin = connect_admin(&config).await?;
+        // Built at run time: the database is the URL's; DDL takes no parameters.
         admin
             .batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -161,10 +164,11 @@ async fn ensure_database(config: &tokio_postgres::Config) -> Result<(), StoreErr
     let name = config.get_dbname().unwrap_or("postgres").to_owned();
     let admin = connect_admin(config).await?;
     let exists = admin
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .query_opt(sql::DATABASE_EXISTS, &[&name])
         .await?
         .is_some();
     if !exists {
+        // Built at run time: the database is the URL's; DDL takes no parameters.
         match admin
             .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
             .await
@@ -182,11 +186,11 @@ async fn ensure_database(config: &tokio_postgres::Config) -> Result<(), StoreErr
 async fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {
     let mut client = connect_with(config).await?;
     client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .execute(sql::LOCK_MIGRATIONS, &[&MIGRATION_LOCK])
         .await?;
     let report = embedded::migrations::runner().run_async(&mut client).await;
     client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .execute(sql::UNLOCK_MIGRATIONS, &[&MIGRATION_LOCK])
         .await?;
     let report = report?;
     for m in report.applied_migrations() {

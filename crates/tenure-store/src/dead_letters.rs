@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use crate::error::StoreError;
+use crate::sql;
 
 /// A record that could not be processed, and why.
 #[derive(Clone, Debug)]
@@ -37,9 +38,17 @@ pub async fn park(
     let headers = serde_json::to_vec(letter.headers).unwrap_or_else(|_| b"[]".to_vec());
     client
         .execute(
-            "INSERT INTO dead_letters (consumer_group, topic, partition, log_offset, record_key, payload, headers, error)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-            &[&group, &letter.topic, &letter.partition, &letter.offset, &letter.key, &letter.payload, &headers, &error],
+            sql::PARK_DEAD_LETTER,
+            &[
+                &group,
+                &letter.topic,
+                &letter.partition,
+                &letter.offset,
+                &letter.key,
+                &letter.payload,
+                &headers,
+                &error,
+            ],
         )
         .await?;
     Ok(())
@@ -83,13 +92,7 @@ pub async fn list(
 ) -> Result<Vec<Parked>, StoreError> {
     let rows = client
         .query(
-            "SELECT id, consumer_group, topic, partition, log_offset, error, parked_at, retried_at,
-                    length(payload), record_key, payload, headers
-               FROM dead_letters
-              WHERE (cardinality($1::bigint[]) = 0 OR id = ANY($1))
-                AND ($2::text IS NULL OR consumer_group = $2)
-                AND ($3 OR retried_at IS NULL)
-              ORDER BY id",
+            sql::LIST_DEAD_LETTERS,
             &[&selection.ids, &selection.group, &selection.include_retried],
         )
         .await?;
@@ -118,10 +121,7 @@ pub async fn list(
 /// Records that `ids` were sent back to their topics.
 pub async fn mark_retried(client: &impl GenericClient, ids: &[i64]) -> Result<u64, StoreError> {
     Ok(client
-        .execute(
-            "UPDATE dead_letters SET retried_at = now() WHERE id = ANY($1)",
-            &[&ids],
-        )
+        .execute(sql::MARK_DEAD_LETTERS_RETRIED, &[&ids])
         .await?)
 }
 
@@ -130,11 +130,7 @@ pub async fn waiting_by_group(
     client: &impl GenericClient,
 ) -> Result<Vec<(String, i64)>, StoreError> {
     let rows = client
-        .query(
-            "SELECT consumer_group, count(*) FROM dead_letters WHERE retried_at IS NULL
-              GROUP BY consumer_group ORDER BY consumer_group",
-            &[],
-        )
+        .query(sql::COUNT_WAITING_DEAD_LETTERS_BY_GROUP, &[])
         .await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }

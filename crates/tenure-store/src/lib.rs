@@ -8,6 +8,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod offsets;
 pub mod outbox;
+pub mod sql;
 
 pub use db::Database;
 pub use error::StoreError;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use tokio_postgres::GenericClient;
 
 use crate::error::StoreError;
+use crate::sql;
 
 /// A topic partition.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,14 +35,7 @@ pub async fn load(
     let topics: Vec<&str> = partitions.iter().map(|p| p.topic.as_str()).collect();
     let numbers: Vec<i32> = partitions.iter().map(|p| p.partition).collect();
     let rows = client
-        .query(
-            "SELECT o.topic, o.partition, o.next_offset
-               FROM consumer_offsets o
-               JOIN UNNEST($2::text[], $3::int[]) AS p(topic, partition)
-                 ON o.topic = p.topic AND o.partition = p.partition
-              WHERE o.consumer_group = $1",
-            &[&group, &topics, &numbers],
-        )
+        .query(sql::LOAD_OFFSETS, &[&group, &topics, &numbers])
         .await?;
     Ok(rows
         .into_iter()
@@ -70,19 +64,29 @@ pub async fn advance(
             Some(expected) => {
                 client
                     .execute(
-                        "UPDATE consumer_offsets
-                            SET next_offset = $5, messages_processed = messages_processed + $6, updated_at = now()
-                          WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND next_offset = $4",
-                        &[&group, &a.partition.topic, &a.partition.partition, &expected, &a.next, &a.messages],
+                        sql::ADVANCE_OFFSET,
+                        &[
+                            &group,
+                            &a.partition.topic,
+                            &a.partition.partition,
+                            &expected,
+                            &a.next,
+                            &a.messages,
+                        ],
                     )
                     .await?
             }
             None => {
                 client
                     .execute(
-                        "INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset, messages_processed)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                        &[&group, &a.partition.topic, &a.partition.partition, &a.next, &a.messages],
+                        sql::INSERT_FIRST_OFFSET,
+                        &[
+                            &group,
+                            &a.partition.topic,
+                            &a.partition.partition,
+                            &a.next,
+                            &a.messages,
+                        ],
                     )
                     .await?
             }
@@ -105,10 +109,7 @@ pub async fn positions(
     topic: &str,
 ) -> Result<HashMap<i32, i64>, StoreError> {
     let rows = client
-        .query(
-            "SELECT partition, next_offset FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2",
-            &[&group, &topic],
-        )
+        .query(sql::PARTITION_POSITIONS, &[&group, &topic])
         .await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }

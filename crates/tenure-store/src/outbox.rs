@@ -6,6 +6,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::sql;
 
 /// One message waiting to be published. `message_id` is deterministic (a command id
 /// or a fact's event id), so writing the same decision twice stores it once.
@@ -55,13 +56,7 @@ pub async fn insert(
         .collect();
     let inserted = client
         .execute(
-            "INSERT INTO outbox (message_id, topic, message_key, payload, headers, held_at, held_reason)
-             SELECT id, topic, message_key, payload, headers,
-                    CASE WHEN held_reason IS NULL THEN NULL ELSE clock_timestamp() END, held_reason
-               FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[], $6::text[])
-                    WITH ORDINALITY AS m(id, topic, message_key, payload, headers, held_reason, n)
-              ORDER BY n
-             ON CONFLICT (message_id) DO NOTHING",
+            sql::INSERT_OUTBOX_MESSAGES,
             &[&ids, &topics, &keys, &payloads, &headers, &held],
         )
         .await?;
@@ -74,14 +69,7 @@ pub async fn unpublished(
     client: &impl GenericClient,
     limit: i64,
 ) -> Result<Vec<StoredMessage>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT seq, message_id, topic, message_key, payload, headers, attempts
-               FROM outbox WHERE published_at IS NULL AND held_at IS NULL ORDER BY seq LIMIT $1
-                FOR UPDATE SKIP LOCKED",
-            &[&limit],
-        )
-        .await?;
+    let rows = client.query(sql::UNPUBLISHED_MESSAGES, &[&limit]).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -123,10 +111,7 @@ pub async fn mark_published(
     published_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     client
-        .execute(
-            "UPDATE outbox SET published_at = $2, attempts = attempts + 1 WHERE seq = ANY($1)",
-            &[&seqs, &published_at],
-        )
+        .execute(sql::MARK_MESSAGES_PUBLISHED, &[&seqs, &published_at])
         .await?;
     Ok(())
 }
@@ -134,10 +119,7 @@ pub async fn mark_published(
 /// How many messages wait to be published (not counting held ones).
 pub async fn depth(client: &impl GenericClient) -> Result<i64, StoreError> {
     Ok(client
-        .query_one(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND held_at IS NULL",
-            &[],
-        )
+        .query_one(sql::COUNT_UNPUBLISHED_MESSAGES, &[])
         .await?
         .get(0))
 }
@@ -145,7 +127,7 @@ pub async fn depth(client: &impl GenericClient) -> Result<i64, StoreError> {
 /// How many messages the safety brake holds back.
 pub async fn held(client: &impl GenericClient) -> Result<i64, StoreError> {
     Ok(client
-        .query_one("SELECT count(*) FROM outbox WHERE held_at IS NOT NULL", &[])
+        .query_one(sql::COUNT_HELD_MESSAGES, &[])
         .await?
         .get(0))
 }

@@ -13,7 +13,7 @@ use tenure_store::Database;
 use tokio::task::JoinSet;
 
 use crate::cli::{ConnectArgs, DemoArgs};
-use crate::{services, shutdown};
+use crate::{services, shutdown, sql};
 
 /// Replaces the database name in a PostgreSQL URL, keeping host, user and options.
 pub(crate) fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
@@ -33,6 +33,15 @@ pub(crate) fn with_database(url: &str, database: &str) -> anyhow::Result<String>
         Some(q) => format!("{host_part}/{database}?{q}"),
         None => format!("{host_part}/{database}"),
     })
+}
+
+/// Deadlines due by `until` that have not fired, and revocations not yet confirmed.
+async fn unsettled_work(
+    client: &tokio_postgres::Client,
+    until: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<(i64, i64)> {
+    let row = client.query_one(sql::UNSETTLED_WORK, &[&until]).await?;
+    Ok((row.get(0), row.get(1)))
 }
 
 /// Waits until the projector and the reactor have consumed the whole log, the outbox
@@ -60,14 +69,7 @@ async fn settle(
                 )
                 .await?;
         let outbox = tenure_store::outbox::depth(client).await?;
-        let row = client
-            .query_one(
-                "SELECT (SELECT count(*) FROM deadlines WHERE fired_at IS NULL AND due_time <= $1),
-                        (SELECT count(*) FROM projection_grants WHERE status = 'revocation_pending')",
-                &[&until],
-            )
-            .await?;
-        let (deadlines, pending): (i64, i64) = (row.get(0), row.get(1));
+        let (deadlines, pending) = unsettled_work(client, until).await?;
         let quiet =
             lag == 0 && outbox == 0 && deadlines == 0 && pending == 0 && chrono::Utc::now() > until;
         quiet_checks = if quiet { quiet_checks + 1 } else { 0 };

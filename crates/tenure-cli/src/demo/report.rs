@@ -9,6 +9,7 @@ use tenure_store::Database;
 use uuid::Uuid;
 
 use super::scenario::PlayLog;
+use crate::sql;
 
 #[derive(Serialize)]
 struct GrantRow {
@@ -79,90 +80,152 @@ fn percentile(values: &mut [i64], p: f64) -> Option<i64> {
     Some(values[rank.clamp(1, values.len()) - 1])
 }
 
+/// A projected grant with its holder, as the report lists it.
+struct ProjectedGrant {
+    person: String,
+    role: String,
+    entitlement: String,
+    origin: String,
+    owner: String,
+    expires_at: Option<DateTime<Utc>>,
+    ends_on_role_change: bool,
+    status: String,
+    /// Why it was revoked ('' when it was not).
+    cause: String,
+}
+
+/// Every projected grant, by person and when granted.
+async fn projected_grants(client: &tokio_postgres::Client) -> anyhow::Result<Vec<ProjectedGrant>> {
+    Ok(client
+        .query(sql::DEMO_GRANTS, &[])
+        .await?
+        .into_iter()
+        .map(|r| ProjectedGrant {
+            person: r.get(0),
+            role: r.get(1),
+            entitlement: r.get(2),
+            origin: r.get(3),
+            owner: r.get(4),
+            expires_at: r.get(5),
+            ends_on_role_change: r.get(6),
+            status: r.get(7),
+            cause: r.get(8),
+        })
+        .collect())
+}
+
+/// A revocation command from the outbox: its encoded payload and when it was published.
+struct SentCommand {
+    payload: Vec<u8>,
+    published_at: Option<DateTime<Utc>>,
+}
+
+/// The revocation commands written to the outbox, in the order written.
+async fn revocation_commands(client: &tokio_postgres::Client) -> anyhow::Result<Vec<SentCommand>> {
+    Ok(client
+        .query(sql::REVOCATION_COMMANDS, &[&topics::COMMANDS])
+        .await?
+        .into_iter()
+        .map(|r| SentCommand {
+            payload: r.get(0),
+            published_at: r.get(1),
+        })
+        .collect())
+}
+
+/// The fact that triggered a revocation.
+struct Trigger {
+    event_type: String,
+    source_system: String,
+    effective_time: DateTime<Utc>,
+    recorded_time: DateTime<Utc>,
+}
+
+/// The projected fact `event_id` (`None`: not projected).
+async fn trigger_event(
+    client: &tokio_postgres::Client,
+    event_id: Uuid,
+) -> anyhow::Result<Option<Trigger>> {
+    Ok(client
+        .query_opt(sql::TRIGGER_EVENT, &[&event_id])
+        .await?
+        .map(|t| Trigger {
+            event_type: t.get(0),
+            source_system: t.get(1),
+            effective_time: t.get(2),
+            recorded_time: t.get(3),
+        }))
+}
+
+/// When command `command_id` was first confirmed revoked (`None`: not yet).
+async fn first_confirmation(
+    client: &tokio_postgres::Client,
+    command_id: Uuid,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    Ok(client
+        .query_opt(sql::FIRST_CONFIRMATION, &[&command_id])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// The display name (else source person id) of `identity_id` (`None`: not projected).
+async fn person_name(
+    client: &tokio_postgres::Client,
+    identity_id: Uuid,
+) -> anyhow::Result<Option<String>> {
+    Ok(client
+        .query_opt(sql::PERSON_NAME, &[&identity_id])
+        .await?
+        .map(|r| r.get(0)))
+}
+
 /// Prints the report from the projection and the outbox.
 pub async fn print(db: &Database, log: &PlayLog, json: bool) -> anyhow::Result<()> {
     let client = db.client().await?;
-    let grants: Vec<GrantRow> = client
-        .query(
-            "SELECT coalesce(i.display_name, i.source_person_id, i.identity_id::text), coalesce(i.role, ''),
-                    g.system || ':' || g.resource || ':' || g.permission, g.origin, g.owner,
-                    g.expires_at, g.ends_on_role_change, g.status, coalesce(g.revocation_cause, '')
-               FROM projection_grants g JOIN projection_identities i USING (identity_id)
-              ORDER BY i.source_person_id, g.granted_at, 3",
-            &[],
-        )
+    let grants: Vec<GrantRow> = projected_grants(&client)
         .await?
         .into_iter()
-        .map(|r| {
-            let expires: Option<DateTime<Utc>> = r.get(5);
+        .map(|g| {
             let mut ends = vec!["leave".to_owned()];
-            if r.get::<_, bool>(6) {
+            if g.ends_on_role_change {
                 ends.push("role change".into());
             }
-            if let Some(e) = expires {
+            if let Some(e) = g.expires_at {
                 ends.push(format!("expiry {}", e.format("%H:%M:%S")));
             }
-            let status: String = r.get(7);
-            let cause: String = r.get(8);
             GrantRow {
-                person: r.get(0),
-                role: r.get(1),
-                entitlement: r.get(2),
-                origin: r.get(3),
-                owner: r.get(4),
+                person: g.person,
+                role: g.role,
+                entitlement: g.entitlement,
+                origin: g.origin,
+                owner: g.owner,
                 ends: ends.join(", "),
-                status: if cause.is_empty() { status } else { format!("{status} ({cause})") },
+                status: if g.cause.is_empty() {
+                    g.status
+                } else {
+                    format!("{} ({})", g.status, g.cause)
+                },
             }
         })
         .collect();
 
     let mut revocations = Vec::new();
-    let commands = client
-        .query(
-            "SELECT payload, published_at FROM outbox
-              WHERE topic = $1 AND headers @> '[[\"ce_type\", \"tenure.commands.v1.revoke\"]]'
-              ORDER BY seq",
-            &[&topics::COMMANDS],
-        )
-        .await?;
-    for row in commands {
-        let payload: Vec<u8> = row.get(0);
-        let published: Option<DateTime<Utc>> = row.get(1);
-        let command = v1::RevocationCommand::decode(payload.as_slice())?;
+    for sent in revocation_commands(&client).await? {
+        let published = sent.published_at;
+        let command = v1::RevocationCommand::decode(sent.payload.as_slice())?;
         let command_id = Uuid::parse_str(&command.command_id)?;
         let trigger_id = Uuid::parse_str(&command.trigger_event_id)?;
         let identity_id = Uuid::parse_str(&command.identity_id)?;
-        let trigger = client
-            .query_opt(
-                "SELECT event_type, source_system, effective_time, recorded_time FROM projection_events WHERE event_id = $1",
-                &[&trigger_id],
-            )
-            .await?;
-        let confirmed = client
-            .query_opt(
-                "SELECT min(recorded_time) FROM projection_events
-                  WHERE event_type = 'access_revoked' AND causation_id = $1 HAVING count(*) > 0",
-                &[&command_id],
-            )
+        let trigger = trigger_event(&client, trigger_id).await?;
+        let confirmed = first_confirmation(&client, command_id).await?;
+        let person = person_name(&client, identity_id)
             .await?
-            .map(|r| r.get::<_, DateTime<Utc>>(0));
-        let person: String = client
-            .query_opt(
-                "SELECT coalesce(display_name, source_person_id) FROM projection_identities WHERE identity_id = $1",
-                &[&identity_id],
-            )
-            .await?
-            .map(|r| r.get(0))
             .unwrap_or_else(|| identity_id.to_string());
         let (trigger_text, trigger_at) = match trigger {
-            Some(t) => {
-                let (kind, source): (String, String) = (t.get(0), t.get(1));
-                let (effective, recorded): (DateTime<Utc>, DateTime<Utc>) = (t.get(2), t.get(3));
-                (
-                    format!("{kind} from {source}"),
-                    Some(effective.max(recorded)),
-                )
-            }
+            Some(t) => (
+                format!("{} from {}", t.event_type, t.source_system),
+                Some(t.effective_time.max(t.recorded_time)),
+            ),
             None => ("(not projected)".into(), None),
         };
         let cause = v1::RevocationCause::try_from(command.cause)

@@ -6,6 +6,7 @@
 
 pub mod ledger;
 mod patch;
+mod store;
 mod user;
 
 use axum::Router;
@@ -156,34 +157,18 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
         let Some(w) = state.scim.written(*id) else {
             continue;
         };
-        let projected: Option<i64> = client
-            .query_opt(
-                "SELECT next_offset FROM consumer_offsets
-                  WHERE consumer_group = $1 AND topic = $2 AND partition = $3",
-                &[
-                    &PROJECTOR_GROUP,
-                    &tenure_kafka::topics::LIFECYCLE,
-                    &w.partition,
-                ],
-            )
+        let projected = store::projector_next_offset(&client, w.partition)
             .await
-            .map_err(unavailable)?
-            .map(|r| r.get(0));
+            .map_err(unavailable)?;
         let passed = projected.is_some_and(|next| next > w.offset);
         written.push((*id, w, passed));
     }
-    let rows = client
-        .query(
-            "SELECT state FROM projection_identities WHERE identity_id = ANY($1)
-               AND kind IN ('employee', 'contractor')",
-            &[&ids],
-        )
+    let mut found: HashMap<Uuid, IdentityState> = store::people(&client, ids)
         .await
-        .map_err(unavailable)?;
-    let mut found: HashMap<Uuid, IdentityState> = rows
+        .map_err(unavailable)?
         .into_iter()
-        .map(|r| {
-            serde_json::from_value::<IdentityState>(r.get(0))
+        .map(|stored| {
+            stored
                 .map(|s| (s.identity_id, s))
                 .map_err(|e| unavailable(format!("corrupt state: {e}")))
         })
@@ -198,24 +183,15 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
-/// The projector's consumer group, whose stored offsets say what the projection holds.
-const PROJECTOR_GROUP: &str = "tenure-projector";
-
 /// Whether `id` is a service account, API key or agent Tenure already knows.
 async fn non_human(state: &IngestState, id: Uuid) -> Result<bool, ScimError> {
     if state.directory.is_none() {
         return Ok(false);
     }
     let client = projection(state).await?;
-    let row = client
-        .query_opt(
-            "SELECT 1 FROM projection_identities WHERE identity_id = $1
-               AND kind IN ('service_account', 'api_key', 'agent')",
-            &[&id],
-        )
+    store::is_known_non_human(&client, id)
         .await
-        .map_err(unavailable)?;
-    Ok(row.is_some())
+        .map_err(unavailable)
 }
 
 /// Holds `id`'s change lock (if `id` is a User id at all) while a change is decided.
@@ -412,25 +388,12 @@ async fn list(
         ));
     }
     let client = projection(&state).await?;
-    let total: i64 = client
-        .query_one(
-            "SELECT count(*) FROM projection_identities WHERE kind IN ('employee', 'contractor')",
-            &[],
-        )
+    let total = store::count_people(&client).await.map_err(unavailable)?;
+    let resources: Vec<Value> = store::people_page(&client, start - 1, count)
         .await
         .map_err(unavailable)?
-        .get(0);
-    let rows = client
-        .query(
-            "SELECT state FROM projection_identities WHERE kind IN ('employee', 'contractor')
-              ORDER BY identity_id OFFSET $1 LIMIT $2",
-            &[&(start - 1), &count],
-        )
-        .await
-        .map_err(unavailable)?;
-    let resources: Vec<Value> = rows
         .into_iter()
-        .filter_map(|r| serde_json::from_value::<IdentityState>(r.get(0)).ok())
+        .filter_map(Result::ok)
         .map(|s| user::resource(&s, &base))
         .collect();
     Ok(scim_json(

@@ -1,0 +1,74 @@
+//! What SCIM reads from PostgreSQL: the projected Users and where the projector
+//! stands, as typed functions over the statements in `sql/scim/`.
+
+use tenure_core::IdentityState;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+use crate::sql;
+
+/// The projector's consumer group, whose stored offsets say what the projection holds.
+const PROJECTOR_GROUP: &str = "tenure-projector";
+
+/// A User's stored state, or why the stored document is not an [`IdentityState`].
+pub(super) type StoredState = Result<IdentityState, serde_json::Error>;
+
+/// The offset the projector will consume next in `partition` of the lifecycle log
+/// (`None`: it has committed nothing there).
+pub(super) async fn projector_next_offset(
+    client: &Client,
+    partition: i32,
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            sql::PROJECTED_NEXT_OFFSET,
+            &[
+                &PROJECTOR_GROUP,
+                &tenure_kafka::topics::LIFECYCLE,
+                &partition,
+            ],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// The projected states of the Users (employees and contractors) among `ids`.
+pub(super) async fn people(
+    client: &Client,
+    ids: &[Uuid],
+) -> Result<Vec<StoredState>, tokio_postgres::Error> {
+    let rows = client.query(sql::PEOPLE_STATES, &[&ids]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| serde_json::from_value(r.get(0)))
+        .collect())
+}
+
+/// Whether `id` is a service account, API key or agent the projection knows.
+pub(super) async fn is_known_non_human(
+    client: &Client,
+    id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(sql::KNOWN_NON_HUMAN, &[&id])
+        .await?
+        .is_some())
+}
+
+/// How many Users (employees and contractors) the projection holds.
+pub(super) async fn count_people(client: &Client) -> Result<i64, tokio_postgres::Error> {
+    Ok(client.query_one(sql::COUNT_PEOPLE, &[]).await?.get(0))
+}
+
+/// At most `limit` Users after the first `skip`, ordered by identity id.
+pub(super) async fn people_page(
+    client: &Client,
+    skip: i64,
+    limit: i64,
+) -> Result<Vec<StoredState>, tokio_postgres::Error> {
+    let rows = client.query(sql::PEOPLE_PAGE, &[&skip, &limit]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| serde_json::from_value(r.get(0)))
+        .collect())
+}

@@ -1,0 +1,32 @@
+//! Ingest's SQL, kept in `sql/<area>/*.sql` rather than in Rust string literals: one
+//! place to read and review every statement ingest sends (all reads: of the
+//! projection, the issued commands and the projector's offsets), each file saying why
+//! the statement exists and what its parameters are, and a test prepares each
+//! against the migrated schema (through [`ALL`]).
+
+macro_rules! statements {
+    ($($(#[$doc:meta])* $name:ident = $path:literal;)*) => {
+        $($(#[$doc])* pub const $name: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));)*
+        /// Every statement with its name, so a test can prepare each against the migrated schema.
+        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
+    };
+}
+
+statements! {
+    /// Reads whether request owners exist, are people, and have left (intake's owner check).
+    OWNER_STANDINGS = "directory/owner_standings.sql";
+    /// Reads the latest state of named access requests (intake's closed-request check).
+    LATEST_REQUEST_STATES = "directory/latest_request_states.sql";
+    /// Reads what Tenure issued under acknowledged command ids (acknowledgement check).
+    ISSUED_COMMANDS = "directory/issued_commands.sql";
+    /// Reads where the projector stands in a lifecycle partition (SCIM read-your-writes).
+    PROJECTED_NEXT_OFFSET = "scim/projected_next_offset.sql";
+    /// Reads the projected states of the SCIM Users with given ids.
+    PEOPLE_STATES = "scim/people_states.sql";
+    /// Tells whether an identity is a known service account, API key or agent.
+    KNOWN_NON_HUMAN = "scim/known_non_human.sql";
+    /// Counts the SCIM Users the projection holds.
+    COUNT_PEOPLE = "scim/count_people.sql";
+    /// Reads one page of SCIM Users, ordered by identity id.
+    PEOPLE_PAGE = "scim/people_page.sql";
+}

@@ -1,0 +1,9 @@
+-- Stores the reactor's folded states, with each identity's status kept beside it for
+-- lookups by status.
+-- $1: identity ids (uuid[])
+-- $2: the states, serialised (json[])
+-- $3: the identities' statuses (text[])
+INSERT INTO reactor_identities (identity_id, state, status)
+SELECT * FROM UNNEST($1::uuid[], $2::json[], $3::text[])
+ON CONFLICT (identity_id) DO UPDATE
+   SET state = EXCLUDED.state, status = EXCLUDED.status, updated_at = now();

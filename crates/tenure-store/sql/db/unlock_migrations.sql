@@ -1,0 +1,3 @@
+-- Releases the migration advisory lock taken before migrating.
+-- $1: the migration lock's key (bigint)
+SELECT pg_advisory_unlock($1)
