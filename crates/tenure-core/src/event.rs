@@ -1,5 +1,6 @@
 //! Lifecycle events: the facts on the log, as the domain sees them.
 
+use crate::ids::{CommandId, EventId, GrantId, IdentityId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::model::*;
 /// deduplicate and explain it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LifecycleEvent {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub identity_id: IdentityId,
     pub effective_time: DateTime<Utc>,
     pub recorded_time: DateTime<Utc>,
@@ -63,19 +64,19 @@ pub enum EventPayload {
     },
     RevocationIssued {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         cause: RevocationCause,
     },
     AccessRevoked {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         status: CommandStatus,
         connector: String,
         detail: String,
     },
     CommandFailed {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         status: CommandStatus,
         command_type: CommandType,
         connector: String,
@@ -89,23 +90,23 @@ pub enum EventPayload {
     /// The reactor suspended a grant for a leave of absence (a command was issued).
     AccessSuspended {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
     },
     /// The reactor gave a suspended grant back on return from leave.
     AccessRestored {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
     },
     /// The reactor asked for a non-human credential due at `due_time` to be rotated.
     CredentialRotationIssued {
-        command_id: Uuid,
+        command_id: CommandId,
         due_time: DateTime<Utc>,
     },
     /// A connector carried out a command that is not a revocation (a grant, a
     /// suspension, a restoration or a rotation): it closes the command's tracking.
     CommandCompleted {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         command_type: CommandType,
         status: CommandStatus,
         connector: String,
@@ -130,14 +131,14 @@ pub enum EventPayload {
     /// reviews it (the grant stays pending; nobody has taken the access away yet).
     RevocationHeld {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         reason: String,
     },
     /// An operator released a held revocation to its connector: `actor` decided it,
     /// for `reason`, so an audit can say who let a mass revocation through.
     RevocationReleased {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         actor: String,
         reason: String,
     },
@@ -146,14 +147,14 @@ pub enum EventPayload {
     /// is nil for a credential rotation.
     CommandRepublished {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         attempt: u32,
     },
     /// A tracked command will not be tried again (its connector failed for good, or
     /// never answered): a person must finish it. The grant is nil for a rotation.
     CommandEscalated {
         grant_id: GrantId,
-        command_id: Uuid,
+        command_id: CommandId,
         reason: String,
     },
 }

@@ -2,10 +2,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use uuid::Uuid;
+use crate::ids::{EventId, IdentityId};
 
 use crate::event::LifecycleEvent;
-use crate::model::IdentityId;
 use crate::state::{IdentityState, apply};
 
 /// Folds events in log order into per-identity state, counting a duplicated event id
@@ -13,7 +12,7 @@ use crate::state::{IdentityState, apply};
 pub fn fold_log<'a>(
     events: impl IntoIterator<Item = &'a LifecycleEvent>,
 ) -> BTreeMap<IdentityId, IdentityState> {
-    let mut seen: HashSet<Uuid> = HashSet::new();
+    let mut seen: HashSet<EventId> = HashSet::new();
     let mut states: BTreeMap<IdentityId, IdentityState> = BTreeMap::new();
     for event in events {
         if !seen.insert(event.event_id) {

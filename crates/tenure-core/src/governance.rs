@@ -53,15 +53,15 @@ pub fn is_orphaned(state: &IdentityState) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::ids::{CommandId, GrantId};
     use chrono::TimeZone;
-    use uuid::Uuid;
 
     use super::*;
     use crate::model::{Entitlement, GrantOrigin, RevocationCondition};
 
     fn grant(owner: &str, reason: &str, revocation: RevocationCondition) -> Grant {
         Grant {
-            grant_id: Uuid::nil(),
+            grant_id: GrantId::nil(),
             entitlement: Entitlement::new("github", "acme", "member"),
             owner: owner.into(),
             business_reason: reason.into(),
@@ -104,13 +104,13 @@ mod tests {
         let mut g = grant("M1", "on-call", expired);
         assert!(is_past_expiry(&g, now) && is_held(&g));
         g.status = GrantStatus::RevocationPending {
-            command_id: Uuid::nil(),
+            command_id: CommandId::nil(),
             cause: crate::model::RevocationCause::Expiry,
             since: now,
         };
         assert!(!is_past_expiry(&g, now) && is_held(&g));
         g.status = GrantStatus::Revoked {
-            command_id: Uuid::nil(),
+            command_id: CommandId::nil(),
             cause: None,
             revoked_at: now,
         };

@@ -17,8 +17,8 @@ pub mod itsm;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::ids::{CommandId, GrantId, IdentityId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
@@ -364,10 +364,10 @@ pub fn person_change(current: &IdentityState, wanted: &StatedPerson) -> Option<E
 /// topic, a generated history).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Acknowledgement {
-    pub command_id: Uuid,
+    pub command_id: CommandId,
     /// Nil for a rotation, which has no grant.
-    pub grant_id: Uuid,
-    pub identity_id: Uuid,
+    pub grant_id: GrantId,
+    pub identity_id: IdentityId,
     pub command_type: CommandType,
     pub status: CommandStatus,
     pub connector: String,
@@ -428,7 +428,7 @@ pub fn acknowledged(
         recorded_time: now,
         source_system,
         source_event_id,
-        causation_id: Some(ack.command_id),
+        causation_id: Some(ack.command_id.into()),
         payload,
     })
 }
@@ -437,9 +437,9 @@ pub fn acknowledged(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedCommand {
     pub command_type: CommandType,
-    pub identity_id: Uuid,
+    pub identity_id: IdentityId,
     /// Nil for a rotation, which names no grant.
-    pub grant_id: Uuid,
+    pub grant_id: GrantId,
     /// The system whose connector was asked to carry it out.
     pub target_system: String,
 }
@@ -450,11 +450,11 @@ pub enum AckRefusal {
     /// Tenure issued no command with this id: the report is forged, misdirected or for
     /// another installation. Check the command id the connector read.
     #[error("command {0} was never issued by Tenure")]
-    NotIssued(Uuid),
+    NotIssued(CommandId),
     /// The command exists but the report describes another one: `field` differs.
     #[error("{field} is {reported}, but command {command_id} was issued with {issued}")]
     Mismatch {
-        command_id: Uuid,
+        command_id: CommandId,
         field: &'static str,
         issued: String,
         reported: String,
@@ -463,7 +463,10 @@ pub enum AckRefusal {
     #[error(
         "command {command_id} targets {system:?}, which this credential may not acknowledge for"
     )]
-    OtherSystem { command_id: Uuid, system: String },
+    OtherSystem {
+        command_id: CommandId,
+        system: String,
+    },
 }
 
 /// Checks a connector's report against the command Tenure issued (`issued`, or `None`
@@ -710,14 +713,14 @@ mod tests {
     fn an_acknowledgement_is_accepted_only_for_the_command_tenure_issued() {
         let issued = IssuedCommand {
             command_type: CommandType::Revoke,
-            identity_id: Uuid::from_u128(1),
-            grant_id: Uuid::from_u128(2),
+            identity_id: IdentityId::from_u128(1),
+            grant_id: GrantId::from_u128(2),
             target_system: "github".into(),
         };
         let ack = Acknowledgement {
-            command_id: Uuid::from_u128(3),
-            grant_id: Uuid::from_u128(2),
-            identity_id: Uuid::from_u128(1),
+            command_id: CommandId::from_u128(3),
+            grant_id: GrantId::from_u128(2),
+            identity_id: IdentityId::from_u128(1),
             command_type: CommandType::Revoke,
             status: CommandStatus::Done,
             connector: "github".into(),
@@ -731,7 +734,7 @@ mod tests {
             Err(AckRefusal::NotIssued(ack.command_id))
         );
         let other_grant = Acknowledgement {
-            grant_id: Uuid::from_u128(9),
+            grant_id: GrantId::from_u128(9),
             ..ack.clone()
         };
         assert!(matches!(
@@ -753,7 +756,7 @@ mod tests {
             })
         ));
         let other_identity = Acknowledgement {
-            identity_id: Uuid::from_u128(8),
+            identity_id: IdentityId::from_u128(8),
             ..ack.clone()
         };
         assert!(matches!(

@@ -5,7 +5,6 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// One permission on one resource of one system: the unit that is granted and revoked.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -307,10 +306,7 @@ pub fn same_instant(scheduled: Option<DateTime<Utc>>, due: DateTime<Utc>) -> boo
     scheduled.is_some_and(|s| s.timestamp_micros() == due.timestamp_micros())
 }
 
-/// An identity id; a plain UUID, named for readability.
-pub type IdentityId = Uuid;
-/// A grant id; a plain UUID, named for readability.
-pub type GrantId = Uuid;
+pub use crate::ids::{CommandId, DeadlineId, EventId, GrantId, IdentityId};
 
 #[cfg(test)]
 mod tests {

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::ids::{CommandId, EventId, GrantId, IdentityId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
@@ -24,46 +24,46 @@ pub const REACTOR_SOURCE: &str = "tenure-reactor";
 /// Take one grant away; the connector for `entitlement.system` executes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationCommand {
-    pub command_id: Uuid,
+    pub command_id: CommandId,
     pub grant_id: GrantId,
     pub identity_id: IdentityId,
     pub entitlement: Entitlement,
     pub cause: RevocationCause,
-    pub trigger_event_id: Uuid,
+    pub trigger_event_id: EventId,
 }
 
 /// Provision one birthright grant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantCommand {
-    pub command_id: Uuid,
+    pub command_id: CommandId,
     pub grant_id: GrantId,
     pub identity_id: IdentityId,
     pub entitlement: Entitlement,
-    pub trigger_event_id: Uuid,
+    pub trigger_event_id: EventId,
 }
 
 /// Suspend a grant for a leave of absence, or restore it on return; the grant stays
 /// recorded as held throughout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuspensionCommand {
-    pub command_id: Uuid,
+    pub command_id: CommandId,
     pub grant_id: GrantId,
     pub identity_id: IdentityId,
     pub entitlement: Entitlement,
-    pub trigger_event_id: Uuid,
+    pub trigger_event_id: EventId,
 }
 
 /// Rotate a non-human identity's credential in the system that holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotationCommand {
-    pub command_id: Uuid,
+    pub command_id: CommandId,
     pub identity_id: IdentityId,
     /// The system holding the credential (its connector rotates it).
     pub system: String,
     /// The source's name for the account or key.
     pub account: String,
     pub due_time: DateTime<Utc>,
-    pub trigger_event_id: Uuid,
+    pub trigger_event_id: EventId,
 }
 
 /// A command for a provisioning connector.
@@ -79,7 +79,7 @@ pub enum Command {
 
 impl Command {
     /// The stable id connectors acknowledge and the outbox deduplicates on.
-    pub fn command_id(&self) -> Uuid {
+    pub fn command_id(&self) -> CommandId {
         match self {
             Command::Revoke(c) => c.command_id,
             Command::Grant(c) => c.command_id,
@@ -115,7 +115,7 @@ impl Command {
             Command::Revoke(c) => c.grant_id,
             Command::Grant(c) => c.grant_id,
             Command::Suspend(c) | Command::Restore(c) => c.grant_id,
-            Command::Rotate(_) => Uuid::nil(),
+            Command::Rotate(_) => GrantId::NIL,
         }
     }
 
@@ -175,7 +175,7 @@ impl OwnerDeparture {
             recorded_time: self.trigger.recorded_time,
             source_system: REACTOR_SOURCE.to_owned(),
             source_event_id: format!("owner_left:{identity_id}:{}", self.trigger.event_id),
-            causation_id: Some(self.trigger.event_id),
+            causation_id: Some(self.trigger.event_id.into()),
             payload: EventPayload::OwnerLeft {
                 owner: self.owner.clone(),
                 grace_until: self.grace_until,
@@ -325,8 +325,8 @@ impl Reaction {
 /// that the same log always yields byte-identical facts.
 fn decision_fact(
     trigger: &LifecycleEvent,
-    event_id: Uuid,
-    command_id: Uuid,
+    event_id: EventId,
+    command_id: CommandId,
     payload: EventPayload,
 ) -> LifecycleEvent {
     LifecycleEvent {
@@ -336,7 +336,7 @@ fn decision_fact(
         recorded_time: trigger.recorded_time,
         source_system: REACTOR_SOURCE.to_owned(),
         source_event_id: command_id.to_string(),
-        causation_id: Some(trigger.event_id),
+        causation_id: Some(trigger.event_id.into()),
         payload,
     }
 }

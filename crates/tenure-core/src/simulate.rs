@@ -47,7 +47,7 @@ pub struct Decision {
 pub struct Simulation<'p> {
     policy: &'p Policy,
     states: HashMap<IdentityId, IdentityState>,
-    seen: std::collections::HashSet<uuid::Uuid>,
+    seen: std::collections::HashSet<crate::ids::EventId>,
 }
 
 impl<'p> Simulation<'p> {

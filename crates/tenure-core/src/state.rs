@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::ids::{CommandId, DeadlineId, GrantId, IdentityId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
@@ -55,12 +55,12 @@ impl IdentityStatus {
 pub enum GrantStatus {
     Active,
     RevocationPending {
-        command_id: Uuid,
+        command_id: CommandId,
         cause: RevocationCause,
         since: DateTime<Utc>,
     },
     Revoked {
-        command_id: Uuid,
+        command_id: CommandId,
         /// Why, when Tenure issued the revocation (none for one it did not decide).
         cause: Option<RevocationCause>,
         revoked_at: DateTime<Utc>,
@@ -120,7 +120,7 @@ pub struct ScheduledMove {
 /// A point in time at which the scheduler must append a `DeadlineReached` event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
-    pub deadline_id: Uuid,
+    pub deadline_id: DeadlineId,
     pub kind: DeadlineKind,
     pub identity_id: IdentityId,
     pub grant_id: Option<GrantId>,

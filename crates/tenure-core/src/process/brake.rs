@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
+use crate::ids::{CommandId, GrantId, IdentityId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
@@ -110,7 +110,7 @@ pub fn verdict(policy: &BrakePolicy, figures: BrakeFigures) -> Option<String> {
 /// The fact that the brake held `command`, decided at `at`.
 pub fn held_fact(command: &RevocationCommand, reason: &str, at: DateTime<Utc>) -> LifecycleEvent {
     LifecycleEvent {
-        causation_id: Some(command.trigger_event_id),
+        causation_id: Some(command.trigger_event_id.into()),
         ..super::tracking::follow_up_fact(
             command.identity_id,
             "revocation_held",
@@ -127,9 +127,9 @@ pub fn held_fact(command: &RevocationCommand, reason: &str, at: DateTime<Utc>) -
 
 /// The fact that `actor` released the held revocation `command_id` at `at`.
 pub fn released_fact(
-    identity_id: Uuid,
-    grant_id: Uuid,
-    command_id: Uuid,
+    identity_id: IdentityId,
+    grant_id: GrantId,
+    command_id: CommandId,
     actor: &str,
     reason: &str,
     at: DateTime<Utc>,
@@ -161,9 +161,9 @@ pub fn release_problems(actor: &str, reason: &str) -> Vec<String> {
         .map(|(field, _)| format!("{field} is required: say who releases the brake and why"))
         .collect();
     let probe = released_fact(
-        Uuid::nil(),
-        Uuid::nil(),
-        Uuid::nil(),
+        Default::default(),
+        Default::default(),
+        Default::default(),
         actor,
         reason,
         DateTime::UNIX_EPOCH,

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use crate::ids::{CommandId, EventId, GrantId, IdentityId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
@@ -48,14 +48,14 @@ impl RetryPolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tracked {
     pub command_type: CommandType,
-    pub command_id: Uuid,
-    pub identity_id: Uuid,
+    pub command_id: CommandId,
+    pub identity_id: IdentityId,
     /// Nil for a credential rotation, which names no grant.
-    pub grant_id: Uuid,
+    pub grant_id: GrantId,
     pub target_system: String,
     /// Why it was issued: a revocation's cause, `leave_of_absence` or `rotation`.
     pub cause: &'static str,
-    pub trigger_event_id: Uuid,
+    pub trigger_event_id: EventId,
     pub issued_at: DateTime<Utc>,
     /// When it is published again unless acknowledged first.
     pub first_retry_at: DateTime<Utc>,
@@ -75,7 +75,7 @@ impl Tracked {
             Command::Revoke(c) => (CommandType::Revoke, c.grant_id, c.cause.as_str()),
             Command::Suspend(c) => (CommandType::Suspend, c.grant_id, "leave_of_absence"),
             Command::Restore(c) => (CommandType::Restore, c.grant_id, "leave_of_absence"),
-            Command::Rotate(_) => (CommandType::Rotate, Uuid::nil(), "rotation"),
+            Command::Rotate(_) => (CommandType::Rotate, GrantId::NIL, "rotation"),
             Command::Grant(_) => return None,
         };
         let issued_at = trigger.recorded_time.max(trigger.effective_time);
@@ -159,9 +159,9 @@ pub fn after_outcome(
 
 /// The fact recording that a tracked command was published again.
 pub fn republished_fact(
-    tracked_identity: Uuid,
-    grant_id: Uuid,
-    command_id: Uuid,
+    tracked_identity: IdentityId,
+    grant_id: GrantId,
+    command_id: CommandId,
     attempt: u32,
     at: DateTime<Utc>,
 ) -> LifecycleEvent {
@@ -180,9 +180,9 @@ pub fn republished_fact(
 
 /// The fact recording that a tracked command was escalated to a person.
 pub fn escalated_fact(
-    tracked_identity: Uuid,
-    grant_id: Uuid,
-    command_id: Uuid,
+    tracked_identity: IdentityId,
+    grant_id: GrantId,
+    command_id: CommandId,
     reason: String,
     at: DateTime<Utc>,
 ) -> LifecycleEvent {
@@ -202,9 +202,9 @@ pub fn escalated_fact(
 /// A follow-up of Tenure's own about `command_id`, on the identity's log; its id is
 /// derived from what it records, so recording it twice appends it once.
 pub(crate) fn follow_up_fact(
-    identity_id: Uuid,
+    identity_id: IdentityId,
     kind: &str,
-    command_id: Uuid,
+    command_id: CommandId,
     at: DateTime<Utc>,
     payload: EventPayload,
 ) -> LifecycleEvent {
@@ -283,10 +283,10 @@ mod tests {
 
     #[test]
     fn recording_a_follow_up_twice_appends_it_once() {
-        let command = Uuid::from_u128(7);
-        let a = republished_fact(Uuid::from_u128(1), Uuid::nil(), command, 2, t(1));
-        let b = republished_fact(Uuid::from_u128(1), Uuid::nil(), command, 2, t(2));
-        let c = republished_fact(Uuid::from_u128(1), Uuid::nil(), command, 3, t(2));
+        let command = CommandId::from_u128(7);
+        let a = republished_fact(IdentityId::from_u128(1), GrantId::NIL, command, 2, t(1));
+        let b = republished_fact(IdentityId::from_u128(1), GrantId::NIL, command, 2, t(2));
+        let c = republished_fact(IdentityId::from_u128(1), GrantId::NIL, command, 3, t(2));
         assert_eq!(a.event_id, b.event_id);
         assert_ne!(a.event_id, c.event_id);
     }

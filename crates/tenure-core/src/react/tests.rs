@@ -32,7 +32,7 @@ fn t(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, day, 9, 0, 0).unwrap()
 }
 
-fn identity() -> Uuid {
+fn identity() -> IdentityId {
     ids::identity("hr", PERSON)
 }
 
@@ -116,7 +116,7 @@ fn requested(
     )
 }
 
-fn deadline(kind: DeadlineKind, grant_id: Option<Uuid>, due: DateTime<Utc>) -> LifecycleEvent {
+fn deadline(kind: DeadlineKind, grant_id: Option<GrantId>, due: DateTime<Utc>) -> LifecycleEvent {
     let id = ids::deadline(kind, identity(), grant_id, due);
     LifecycleEvent {
         event_id: ids::deadline_event(id),
@@ -202,7 +202,7 @@ fn joiner_gets_the_birthright_of_their_role_with_owner_reason_and_end_condition(
         assert_eq!(owner, "head-of-engineering");
         assert!(business_reason.contains("engineer"));
         assert!(revocation.is_governed());
-        assert_eq!(fact.causation_id, Some(ids::event("workday", "j1")));
+        assert_eq!(fact.causation_id, Some(ids::event("workday", "j1").into()));
     }
 }
 
@@ -356,11 +356,11 @@ fn expiry_deadline_revokes_only_the_expired_grant() {
 #[test]
 fn rehire_never_resurrects_access_held_before_the_leave() {
     let before_leave = given(&[joined("j1", "engineer", t(1))]);
-    let old_grants: BTreeSet<Uuid> = before_leave.grants.keys().copied().collect();
+    let old_grants: BTreeSet<GrantId> = before_leave.grants.keys().copied().collect();
     let state = given(&[joined("j1", "engineer", t(1)), left("l1", t(5), t(5))]);
     let rehire = joined("j2", "engineer", t(15));
     let reaction = react(&state, &rehire, &policy());
-    let new_grants: BTreeSet<Uuid> = reaction
+    let new_grants: BTreeSet<GrantId> = reaction
         .commands
         .iter()
         .filter_map(|c| match c {
@@ -660,7 +660,7 @@ fn leaver_on_leave_of_absence_loses_suspended_grants_too_and_nothing_is_restored
 
 const ROBOT: &str = "svc-deploy";
 
-fn robot() -> Uuid {
+fn robot() -> IdentityId {
     ids::identity("nhi", ROBOT)
 }
 
@@ -726,7 +726,10 @@ fn leaver_announces_an_owner_departure_with_the_policy_grace_period() {
     assert_eq!(departure.grace_until, t(12));
     let notice = departure.notice_for(robot());
     assert_eq!(notice.identity_id, robot());
-    assert_eq!(notice.causation_id, Some(ids::event("workday", "l1")));
+    assert_eq!(
+        notice.causation_id,
+        Some(ids::event("workday", "l1").into())
+    );
     // The same leave always yields the same notice id.
     assert_eq!(notice.event_id, departure.notice_for(robot()).event_id);
 }
@@ -1068,7 +1071,7 @@ fn a_held_revocation_stays_pending_and_flagged_until_an_operator_releases_it() {
 fn a_hold_naming_another_command_flags_nothing() {
     let history = [joined("j1", "engineer", t(1)), left("l1", t(5), t(5))];
     let mut command = first_revocation(&history);
-    command.command_id = Uuid::from_u128(99);
+    command.command_id = CommandId::from_u128(99);
     let held = crate::process::brake::held_fact(&command, "too many at once", t(5));
     let then = given_history(&history).when(&held);
     assert!(!then.state.grants[&command.grant_id].held_by_brake);
@@ -1136,7 +1139,7 @@ fn an_acknowledgement_for_a_grant_with_no_revocation_pending_revokes_nothing() {
         t(2),
         EventPayload::AccessRevoked {
             grant_id: grant,
-            command_id: Uuid::from_u128(42),
+            command_id: CommandId::from_u128(42),
             status: CommandStatus::Done,
             connector: "connector:made-up".into(),
             detail: String::new(),
@@ -1156,7 +1159,7 @@ fn only_the_held_command_is_released_and_a_confirmed_revocation_is_no_longer_hel
     let other = crate::process::brake::released_fact(
         command.identity_id,
         command.grant_id,
-        Uuid::from_u128(77),
+        CommandId::from_u128(77),
         "ops@example.com",
         "wrong command",
         t(6),
