@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use prost::Message;
 use serde_json::json;
-use tenure_core::{Policy, RevocationCause, ids};
+use tenure_core::{GrantId, Policy, RevocationCause, ids};
 use tenure_kafka::topics;
 use tenure_proto::v1;
 use tenure_tests::{TestEnv, eventually, read_topic, wait_caught_up};
-use uuid::Uuid;
 
 const POLICY: &str = include_str!("../deploy/policy.toml");
 
@@ -90,7 +89,7 @@ async fn leaver_over_http_yields_deterministic_revocation_commands_on_the_topic(
     let identity = ids::identity("hr", "E100");
     let birthright = Policy::from_toml(POLICY)?.birthright("engineer").to_vec();
     let hire_event = ids::event("workday", "hire-E100");
-    let mut grants: BTreeSet<Uuid> = birthright
+    let mut grants: BTreeSet<GrantId> = birthright
         .iter()
         .map(|e| ids::birthright_grant(identity, hire_event, e))
         .collect();

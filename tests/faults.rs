@@ -22,11 +22,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use chrono::Utc;
 use serde_json::{Value, json};
-use tenure_core::{Attributes, EventPayload, LifecycleEvent, ids};
+use tenure_core::{Attributes, EventId, EventPayload, IdentityId, LifecycleEvent, ids};
 use tenure_kafka::{BrokerKind, Publisher, topics};
 use tenure_store::Database;
 use tenure_tests::{eventually, log_dir, pg_server, read_topic, tenure_binary};
-use uuid::Uuid;
 
 /// The projector's consumer group.
 const PROJECTOR: &str = tenure_projector::GROUP;
@@ -176,7 +175,7 @@ impl Durable {
     }
 
     /// How many of `ids` the projector's journal holds.
-    async fn projected(&self, ids: &[Uuid]) -> anyhow::Result<usize> {
+    async fn projected(&self, ids: &[EventId]) -> anyhow::Result<usize> {
         let client = self.db.client().await?;
         let count: i64 = client
             .query_one(
@@ -191,10 +190,10 @@ impl Durable {
     /// Waits until the journal holds every one of `ids`; returns how long it took.
     async fn wait_projected(
         &self,
-        ids: &HashSet<Uuid>,
+        ids: &HashSet<EventId>,
         limit: Duration,
     ) -> anyhow::Result<Duration> {
-        let ids: Vec<Uuid> = ids.iter().copied().collect();
+        let ids: Vec<EventId> = ids.iter().copied().collect();
         let started = Instant::now();
         loop {
             let done = self.projected(&ids).await?;
@@ -213,7 +212,7 @@ impl Durable {
 
     /// The distinct events the log holds for `identity` and whether the journal has
     /// them all (so what the projection shows is final).
-    async fn settled(&self, identity: Uuid) -> anyhow::Result<Option<Vec<LifecycleEvent>>> {
+    async fn settled(&self, identity: IdentityId) -> anyhow::Result<Option<Vec<LifecycleEvent>>> {
         let mut seen = HashSet::new();
         let events: Vec<LifecycleEvent> = read_topic(&self.bootstrap(), topics::LIFECYCLE)
             .await?
@@ -221,7 +220,7 @@ impl Durable {
             .filter_map(|r| tenure_proto::decode_event(&r.payload).ok())
             .filter(|e| e.identity_id == identity && seen.insert(e.event_id))
             .collect();
-        let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+        let ids: Vec<EventId> = events.iter().map(|e| e.event_id).collect();
         Ok((self.projected(&ids).await? == ids.len()).then_some(events))
     }
 
@@ -344,7 +343,7 @@ fn joiner(event_id: &str, person: &str) -> Value {
 }
 
 /// The event id ingest gives HR event `event_id`.
-fn hr_id(event_id: &str) -> Uuid {
+fn hr_id(event_id: &str) -> EventId {
     ids::event("hr", event_id)
 }
 
@@ -399,7 +398,7 @@ async fn scim(
 }
 
 /// The `event_ids` of a 202 answer.
-fn event_ids(body: &Value) -> Vec<Uuid> {
+fn event_ids(body: &Value) -> Vec<EventId> {
     body["event_ids"]
         .as_array()
         .map(|ids| {
@@ -446,7 +445,7 @@ async fn timed(
 /// Outcomes of requests: accepted ids, and every other outcome described.
 #[derive(Default)]
 struct Outcomes {
-    accepted: HashSet<Uuid>,
+    accepted: HashSet<EventId>,
     requests_accepted: usize,
     others: Vec<String>,
 }
@@ -562,12 +561,12 @@ async fn load_on_durable_storage() -> anyhow::Result<()> {
     let catch_up = env
         .wait_projected(&outcomes.accepted, Duration::from_secs(120))
         .await?;
-    let accepted: Vec<Uuid> = outcomes.accepted.iter().copied().collect();
+    let accepted: Vec<EventId> = outcomes.accepted.iter().copied().collect();
     let projected = env.projected(&accepted).await?;
     assert_eq!(projected, accepted.len(), "accepted = projected");
     // tansu producers are not idempotent: a retried send may have written an event
     // twice; the projection still holds each once.
-    let mut on_log: HashMap<Uuid, usize> = HashMap::new();
+    let mut on_log: HashMap<EventId, usize> = HashMap::new();
     let bootstrap = env.bootstrap();
     let records = eventually(
         "the log to be readable",
@@ -748,7 +747,7 @@ async fn poison_is_refused_or_parked_and_later_events_flow() -> anyhow::Result<(
         same.partition, poison.partition,
         "same identity, same partition"
     );
-    let later: HashSet<Uuid> = [hr_id("after-poison"), hr_id("other-person")].into();
+    let later: HashSet<EventId> = [hr_id("after-poison"), hr_id("other-person")].into();
     eprintln!("later events at {same:?} and {other:?}");
     env.wait_projected(&later, Duration::from_secs(30))
         .await
@@ -900,7 +899,7 @@ async fn sigkill_and_restart_recovers_within_seconds() -> anyhow::Result<()> {
     )
     .await?;
     outcomes.accepted.extend(event_ids(&accepted_probe));
-    let probe_id: HashSet<Uuid> = [hr_id("after-restart")].into();
+    let probe_id: HashSet<EventId> = [hr_id("after-restart")].into();
     let left = Duration::from_secs(15).saturating_sub(restarted.elapsed());
     env.wait_projected(&probe_id, left)
         .await
@@ -913,7 +912,7 @@ async fn sigkill_and_restart_recovers_within_seconds() -> anyhow::Result<()> {
     let catch_up = env
         .wait_projected(&outcomes.accepted, Duration::from_secs(60))
         .await?;
-    let accepted: Vec<Uuid> = outcomes.accepted.iter().copied().collect();
+    let accepted: Vec<EventId> = outcomes.accepted.iter().copied().collect();
     assert_eq!(
         env.projected(&accepted).await?,
         accepted.len(),
@@ -976,7 +975,7 @@ async fn accepted_again(
 
 /// Waits until every accepted event is projected and checks it exactly; returns how many.
 async fn all_projected(env: &Durable, outcomes: &Outcomes) -> anyhow::Result<usize> {
-    let accepted: Vec<Uuid> = outcomes.accepted.iter().copied().collect();
+    let accepted: Vec<EventId> = outcomes.accepted.iter().copied().collect();
     env.wait_projected(&outcomes.accepted, Duration::from_secs(60))
         .await?;
     assert_eq!(

@@ -16,7 +16,7 @@ fn policy() -> Policy {
 }
 
 /// Every command id the reactor's rules decide over `log`, deadlines fired at the end.
-fn decided(log: &[LifecycleEvent], policy: &Policy) -> BTreeSet<uuid::Uuid> {
+fn decided(log: &[LifecycleEvent], policy: &Policy) -> BTreeSet<tenure_core::CommandId> {
     let mut simulation = Simulation::new(policy);
     let mut ids = BTreeSet::new();
     let mut last = chrono::DateTime::<chrono::Utc>::MIN_UTC;

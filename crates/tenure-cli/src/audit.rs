@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+use tenure_core::{CommandId, GrantId, IdentityId};
 use tenure_core::{EventPayload, IdentityState};
 use tenure_store::Database;
-use uuid::Uuid;
 
 use crate::events::identity_id;
 use crate::sql;
@@ -75,8 +75,8 @@ struct RecordedEvent {
 /// How each command issued for `identity` was delivered, by command id.
 async fn deliveries(
     client: &tokio_postgres::Client,
-    identity: Uuid,
-) -> anyhow::Result<HashMap<Uuid, Delivery>> {
+    identity: IdentityId,
+) -> anyhow::Result<HashMap<CommandId, Delivery>> {
     Ok(client
         .query(sql::COMMAND_DELIVERIES, &[&identity])
         .await?
@@ -97,7 +97,7 @@ async fn deliveries(
 /// Every fact recorded about `identity`, in the order Tenure recorded them.
 async fn recorded_events(
     client: &tokio_postgres::Client,
-    identity: Uuid,
+    identity: IdentityId,
 ) -> anyhow::Result<Vec<RecordedEvent>> {
     client
         .query(sql::IDENTITY_EVENTS, &[&identity])
@@ -126,7 +126,7 @@ struct RevocationSummary {
 
 async fn revocation_summary(
     client: &tokio_postgres::Client,
-    identity: Uuid,
+    identity: IdentityId,
 ) -> anyhow::Result<RevocationSummary> {
     let row = client
         .query_one(sql::REVOCATION_SUMMARY, &[&identity])
@@ -147,7 +147,7 @@ async fn count_owned(client: &tokio_postgres::Client, person: &str) -> anyhow::R
         .get(0))
 }
 
-async fn known(db: &Database, identity: &str) -> anyhow::Result<(Uuid, IdentityState)> {
+async fn known(db: &Database, identity: &str) -> anyhow::Result<(IdentityId, IdentityState)> {
     let id = identity_id(identity)?;
     let client = db.client().await?;
     let client: &tokio_postgres::Client = &client;
@@ -162,7 +162,7 @@ pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<Timel
     let (id, state) = known(db, identity).await?;
     let client = db.client().await?;
     let deliveries = deliveries(&client, id).await?;
-    let entitlement = |grant: &Uuid| {
+    let entitlement = |grant: &GrantId| {
         state
             .grants
             .get(grant)
@@ -320,7 +320,7 @@ pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<Timel
 
 /// The grant, command and what happened, for Tenure's follow-ups of a command (brake
 /// holds and releases, retries, escalations).
-fn follow_up(payload: &EventPayload) -> Option<(Uuid, Uuid, String)> {
+fn follow_up(payload: &EventPayload) -> Option<(GrantId, CommandId, String)> {
     Some(match payload {
         EventPayload::RevocationHeld {
             grant_id,
@@ -423,7 +423,7 @@ pub async fn run_audit(database_url: &str, args: AuditArgs) -> anyhow::Result<()
 #[derive(Debug, Serialize)]
 pub struct GovernanceReport {
     pub identity: String,
-    pub identity_id: Uuid,
+    pub identity_id: IdentityId,
     pub kind: String,
     pub status: String,
     pub role: Option<String>,

@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tenure_core::IdentityId;
 use tenure_kafka::topics;
-use uuid::Uuid;
 
 /// Which events to print.
 #[derive(Debug, Args, Clone)]
@@ -42,8 +42,8 @@ pub enum EventsAction {
 }
 
 /// Resolves a UUID or `authority:source-id`.
-pub fn identity_id(text: &str) -> anyhow::Result<Uuid> {
-    if let Ok(id) = Uuid::parse_str(text) {
+pub fn identity_id(text: &str) -> anyhow::Result<IdentityId> {
+    if let Ok(id) = text.parse::<IdentityId>() {
         return Ok(id);
     }
     match text.split_once(':') {

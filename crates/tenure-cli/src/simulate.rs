@@ -8,8 +8,8 @@ use clap::Args;
 use serde::Serialize;
 use tenure_core::simulate::Simulation;
 use tenure_core::{Command, EventPayload, GrantOrigin, LifecycleEvent, Policy};
+use tenure_core::{GrantId, IdentityId};
 use tenure_store::Database;
-use uuid::Uuid;
 
 use crate::sql;
 
@@ -39,7 +39,7 @@ pub struct Difference {
     pub kind: &'static str,
     pub identity: String,
     pub entitlement: String,
-    pub grant_id: Option<Uuid>,
+    pub grant_id: Option<GrantId>,
     pub actual: Option<Outcome>,
     pub simulated: Option<Outcome>,
 }
@@ -75,7 +75,7 @@ async fn history(db: &Database) -> anyhow::Result<Vec<LifecycleEvent>> {
 }
 
 /// A readable name (source person id, else id) for every projected identity.
-async fn identity_names(db: &Database) -> anyhow::Result<HashMap<Uuid, String>> {
+async fn identity_names(db: &Database) -> anyhow::Result<HashMap<IdentityId, String>> {
     Ok(db
         .client()
         .await?
@@ -94,11 +94,11 @@ pub async fn simulate(
 ) -> anyhow::Result<SimulationReport> {
     let log = history(db).await?;
     let names = identity_names(db).await?;
-    let name = |id: &Uuid| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    let name = |id: &IdentityId| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     // What really happened: the reactor's recorded decisions.
-    let mut entitlements: HashMap<Uuid, String> = HashMap::new();
-    let mut actual_revocations: HashMap<Uuid, (Uuid, Outcome)> = HashMap::new();
-    let mut actual_grants: HashMap<(Uuid, String), DateTime<Utc>> = HashMap::new();
+    let mut entitlements: HashMap<GrantId, String> = HashMap::new();
+    let mut actual_revocations: HashMap<GrantId, (IdentityId, Outcome)> = HashMap::new();
+    let mut actual_grants: HashMap<(IdentityId, String), DateTime<Utc>> = HashMap::new();
     for e in &log {
         match &e.payload {
             EventPayload::AccessGranted {
@@ -138,8 +138,8 @@ pub async fn simulate(
     if let Some(end) = ends {
         decisions.extend(simulation.finish(end));
     }
-    let mut simulated_revocations: HashMap<Uuid, (Uuid, Outcome)> = HashMap::new();
-    let mut simulated_grants: HashMap<(Uuid, String), DateTime<Utc>> = HashMap::new();
+    let mut simulated_revocations: HashMap<GrantId, (IdentityId, Outcome)> = HashMap::new();
+    let mut simulated_grants: HashMap<(IdentityId, String), DateTime<Utc>> = HashMap::new();
     for d in &decisions {
         let at = match &d.trigger.payload {
             EventPayload::DeadlineReached { due_time, .. } => *due_time,
@@ -169,7 +169,7 @@ pub async fn simulate(
         }
     }
     let mut differences = Vec::new();
-    let mut grants: Vec<Uuid> = actual_revocations
+    let mut grants: Vec<GrantId> = actual_revocations
         .keys()
         .chain(simulated_revocations.keys())
         .copied()
@@ -200,7 +200,7 @@ pub async fn simulate(
             simulated: simulated.map(|(_, o)| o.clone()),
         });
     }
-    let mut keys: Vec<&(Uuid, String)> = actual_grants
+    let mut keys: Vec<&(IdentityId, String)> = actual_grants
         .keys()
         .chain(simulated_grants.keys())
         .collect();

@@ -6,6 +6,7 @@ pub mod org;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tenure_core::*;
+use tenure_core::{CommandId, GrantId, IdentityId};
 use uuid::Uuid;
 
 /// A small, fast, seeded pseudo-random generator (xorshift64*), so runs repeat.
@@ -36,7 +37,7 @@ const SYSTEMS: [&str; 5] = ["aws", "github", "salesforce", "jira", "netsuite"];
 
 fn event(
     source_event: String,
-    identity: Uuid,
+    identity: IdentityId,
     at: DateTime<Utc>,
     payload: EventPayload,
 ) -> LifecycleEvent {
@@ -56,11 +57,11 @@ fn event(
 fn requested_grant(
     rng: &mut Rng,
     request: String,
-    identity: Uuid,
+    identity: IdentityId,
     at: DateTime<Utc>,
     owner: String,
     revocation: RevocationCondition,
-) -> (Uuid, LifecycleEvent) {
+) -> (GrantId, LifecycleEvent) {
     let grant_id = ids::request_grant("synthetic", &request);
     let entitlement = Entitlement::new(
         SYSTEMS[rng.below(5) as usize],
@@ -148,13 +149,14 @@ pub fn synthetic_history(people: usize, seed: u64) -> Vec<LifecycleEvent> {
                 },
             ));
         }
-        let revoked: Vec<Uuid> = grants
+        let revoked: Vec<GrantId> = grants
             .iter()
             .copied()
             .filter(|_| rng.below(2) == 0)
             .collect();
         for grant_id in &revoked {
-            let command_id = Uuid::from_u64_pair(rng.next_u64(), rng.next_u64());
+            let command_id =
+                CommandId::from_uuid(Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()));
             let cause = [RevocationCause::Mover, RevocationCause::Expiry][rng.below(2) as usize];
             events.push(event(
                 format!("{grant_id}-issued"),

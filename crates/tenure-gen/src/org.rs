@@ -17,7 +17,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use tenure_core::*;
-use uuid::Uuid;
+use tenure_core::{GrantId, IdentityId};
 
 use tenure_core::simulate::{Decision, Simulation};
 
@@ -114,7 +114,7 @@ impl Script {
 fn source_event(
     source: &str,
     id: String,
-    identity: Uuid,
+    identity: IdentityId,
     effective: DateTime<Utc>,
     recorded: DateTime<Utc>,
     payload: EventPayload,
@@ -137,7 +137,7 @@ struct PersonGen<'a> {
     rng: Rng,
     n: usize,
     person: String,
-    identity: Uuid,
+    identity: IdentityId,
     script: Script,
     hr_seq: usize,
 }
@@ -500,7 +500,7 @@ fn acknowledge(
         Command::Grant(c) => (c.grant_id, CommandType::Grant),
         Command::Suspend(c) => (c.grant_id, CommandType::Suspend),
         Command::Restore(c) => (c.grant_id, CommandType::Restore),
-        Command::Rotate(_) => (Uuid::nil(), CommandType::Rotate),
+        Command::Rotate(_) => (GrantId::NIL, CommandType::Rotate),
     };
     let connector = command.target_system().to_owned();
     let mut attempts = vec![];
@@ -542,7 +542,7 @@ fn acknowledge(
     }
 }
 
-fn identity_of(command: &Command) -> Uuid {
+fn identity_of(command: &Command) -> IdentityId {
     match command {
         Command::Revoke(c) => c.identity_id,
         Command::Grant(c) => c.identity_id,

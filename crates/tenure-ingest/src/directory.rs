@@ -5,9 +5,8 @@
 use std::collections::HashMap;
 
 use tenure_core::intake::{IssuedCommand, Lookups, Standing, View};
-use tenure_core::{CommandType, RequestState, ids};
+use tenure_core::{CommandId, CommandType, IdentityId, RequestState, ids};
 use tenure_store::Database;
-use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::sql;
@@ -25,7 +24,7 @@ pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiEr
     };
     let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
     if !lookups.owners.is_empty() {
-        let identities: Vec<Uuid> = lookups
+        let identities: Vec<IdentityId> = lookups
             .owners
             .iter()
             .map(|o| ids::identity(ids::PEOPLE, o))
@@ -76,8 +75,8 @@ pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiEr
 /// checking connectors' acknowledgements. Fails with 503 when it cannot be read.
 pub(crate) async fn issued_commands(
     db: &Database,
-    command_ids: &[Uuid],
-) -> Result<HashMap<Uuid, IssuedCommand>, ApiError> {
+    command_ids: &[CommandId],
+) -> Result<HashMap<CommandId, IssuedCommand>, ApiError> {
     let unavailable = |e: String| {
         ApiError::unavailable_store(format!(
             "the issued commands cannot be read ({e}); resend the request"

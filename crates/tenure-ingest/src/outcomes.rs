@@ -4,19 +4,18 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tenure_core::intake::{AckRefusal, Acknowledgement};
-use tenure_core::{CommandStatus, CommandType, LifecycleEvent};
-use uuid::Uuid;
+use tenure_core::{CommandId, CommandStatus, CommandType, GrantId, IdentityId, LifecycleEvent};
 
 use crate::error::{ApiError, FieldProblem};
 
 /// A connector's acknowledgement of one command, echoing the command's ids.
 #[derive(Debug, Deserialize)]
 pub(crate) struct OutcomeIn {
-    command_id: Uuid,
+    command_id: CommandId,
     /// Absent for a rotation, which has no grant.
     #[serde(default)]
-    grant_id: Uuid,
-    identity_id: Uuid,
+    grant_id: GrantId,
+    identity_id: IdentityId,
     command_type: CommandType,
     status: CommandStatus,
     connector: String,
@@ -35,9 +34,9 @@ impl OutcomeIn {
     /// reports of the same status (each retry's failure is its own fact).
     pub(crate) fn from_wire(o: tenure_proto::Outcome, offset: i64) -> OutcomeIn {
         OutcomeIn {
-            command_id: o.command_id,
-            grant_id: o.grant_id,
-            identity_id: o.identity_id,
+            command_id: o.command_id.into(),
+            grant_id: o.grant_id.into(),
+            identity_id: o.identity_id.into(),
             command_type: o.command_type,
             status: o.status,
             connector: o.connector,
@@ -120,7 +119,7 @@ pub(crate) async fn verify(
     acks: &[(usize, Acknowledgement)],
     systems: Option<&[String]>,
 ) -> Result<Result<(), Vec<(usize, AckRefusal)>>, ApiError> {
-    let ids: Vec<Uuid> = acks.iter().map(|(_, a)| a.command_id).collect();
+    let ids: Vec<CommandId> = acks.iter().map(|(_, a)| a.command_id).collect();
     let issued = crate::directory::issued_commands(db, &ids).await?;
     let refusals: Vec<(usize, AckRefusal)> = acks
         .iter()

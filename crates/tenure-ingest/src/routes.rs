@@ -7,10 +7,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Serialize;
-use tenure_core::LifecycleEvent;
+use tenure_core::{EventId, LifecycleEvent};
 use tenure_kafka::Publisher;
 use tracing::debug;
-use uuid::Uuid;
 
 use crate::auth::{Credentials, Scope};
 use crate::error::{ApiError, FieldProblem};
@@ -88,7 +87,7 @@ pub const DEFAULT_ANSWER_BOUND: std::time::Duration = std::time::Duration::from_
 #[derive(Debug, Serialize)]
 struct Accepted {
     accepted: usize,
-    event_ids: Vec<Uuid>,
+    event_ids: Vec<EventId>,
 }
 
 /// The ingest API's routes, as the OpenAPI document lists them.

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use tenure_core::{CommandId, EventId, GrantId, IdentityId};
 use tenure_store::{Database, StoreError};
 use uuid::Uuid;
 
@@ -134,9 +135,9 @@ fn parse_time(
 }
 
 /// Resolves a UUID or an `authority:source-id` natural key to an identity id.
-fn parse_identity(id: &str) -> Result<Uuid, QueryError> {
-    if let Ok(uuid) = Uuid::parse_str(id) {
-        return Ok(uuid);
+fn parse_identity(id: &str) -> Result<IdentityId, QueryError> {
+    if let Ok(identity_id) = id.parse::<IdentityId>() {
+        return Ok(identity_id);
     }
     match id.split_once(':') {
         Some((authority, source)) if !authority.is_empty() && !source.is_empty() => {
@@ -148,7 +149,10 @@ fn parse_identity(id: &str) -> Result<Uuid, QueryError> {
     }
 }
 
-async fn known_identity(client: &tokio_postgres::Client, id: &str) -> Result<Uuid, QueryError> {
+async fn known_identity(
+    client: &tokio_postgres::Client,
+    id: &str,
+) -> Result<IdentityId, QueryError> {
     let identity_id = parse_identity(id)?;
     if identity_exists(client, identity_id).await? {
         Ok(identity_id)
@@ -159,8 +163,8 @@ async fn known_identity(client: &tokio_postgres::Client, id: &str) -> Result<Uui
 
 fn grant_json(row: &tokio_postgres::Row) -> Value {
     json!({
-        "grant_id": row.get::<_, Uuid>("grant_id"),
-        "identity_id": row.get::<_, Uuid>("identity_id"),
+        "grant_id": row.get::<_, GrantId>("grant_id"),
+        "identity_id": row.get::<_, IdentityId>("identity_id"),
         "entitlement": {"system": row.get::<_, String>("system"), "resource": row.get::<_, String>("resource"),
                         "permission": row.get::<_, String>("permission")},
         "owner": row.get::<_, String>("owner"),
@@ -171,7 +175,7 @@ fn grant_json(row: &tokio_postgres::Row) -> Value {
         "status": row.get::<_, String>("status"),
         "granted_at": row.get::<_, DateTime<Utc>>("granted_at"),
         "status_since": row.get::<_, Option<DateTime<Utc>>>("status_since"),
-        "revocation_command_id": row.get::<_, Option<Uuid>>("revocation_command_id"),
+        "revocation_command_id": row.get::<_, Option<CommandId>>("revocation_command_id"),
         "revocation_cause": row.get::<_, Option<String>>("revocation_cause"),
     })
 }
@@ -200,8 +204,8 @@ async fn identity(State(db): State<Database>, Path(id): Path<String>) -> Answer 
 
 fn history_json(row: &tokio_postgres::Row) -> Value {
     json!({
-        "grant_id": row.get::<_, Uuid>("grant_id"),
-        "identity_id": row.get::<_, Uuid>("identity_id"),
+        "grant_id": row.get::<_, GrantId>("grant_id"),
+        "identity_id": row.get::<_, IdentityId>("identity_id"),
         "entitlement": {"system": row.get::<_, String>("system"), "resource": row.get::<_, String>("resource"),
                         "permission": row.get::<_, String>("permission")},
         "valid_from": row.get::<_, DateTime<Utc>>("valid_from"),
@@ -367,7 +371,7 @@ async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
 /// Whether the projection knows `identity_id`.
 async fn identity_exists(
     client: &tokio_postgres::Client,
-    identity_id: Uuid,
+    identity_id: IdentityId,
 ) -> Result<bool, QueryError> {
     Ok(client
         .query_opt(sql::IDENTITY_EXISTS, &[&identity_id])
@@ -390,7 +394,7 @@ struct IdentityRow {
 /// The projected row of a known identity.
 async fn identity_row(
     client: &tokio_postgres::Client,
-    identity_id: Uuid,
+    identity_id: IdentityId,
 ) -> Result<IdentityRow, QueryError> {
     let row = client
         .query_one(sql::IDENTITY_BY_ID, &[&identity_id])
@@ -409,7 +413,7 @@ async fn identity_row(
 /// Every grant of `identity_id` as projected now, oldest first.
 async fn grants_of_identity(
     client: &tokio_postgres::Client,
-    identity_id: Uuid,
+    identity_id: IdentityId,
 ) -> Result<Vec<Value>, QueryError> {
     let rows = client
         .query(sql::GRANTS_OF_IDENTITY, &[&identity_id])
@@ -420,7 +424,7 @@ async fn grants_of_identity(
 /// The status and role of `identity_id` at effective time `at`, as believed at `as_of`.
 async fn identity_status_at(
     client: &tokio_postgres::Client,
-    identity_id: Uuid,
+    identity_id: IdentityId,
     at: DateTime<Utc>,
     as_of: DateTime<Utc>,
 ) -> Result<Option<(String, Option<String>)>, QueryError> {
@@ -433,7 +437,7 @@ async fn identity_status_at(
 /// The grants `identity_id` held at effective time `at`, as believed at `as_of`.
 async fn grants_held_by_identity_at(
     client: &tokio_postgres::Client,
-    identity_id: Uuid,
+    identity_id: IdentityId,
     at: DateTime<Utc>,
     as_of: DateTime<Utc>,
 ) -> Result<Vec<Value>, QueryError> {
@@ -479,7 +483,7 @@ async fn grants_of_system(
 /// Every journaled event of `identity_id`, in effective-time order.
 async fn timeline_of_identity(
     client: &tokio_postgres::Client,
-    identity_id: Uuid,
+    identity_id: IdentityId,
 ) -> Result<Vec<Value>, QueryError> {
     let rows = client
         .query(sql::TIMELINE_OF_IDENTITY, &[&identity_id])
@@ -488,7 +492,7 @@ async fn timeline_of_identity(
         .iter()
         .map(|r| {
             json!({
-                "event_id": r.get::<_, Uuid>(0), "type": r.get::<_, String>(1),
+                "event_id": r.get::<_, EventId>(0), "type": r.get::<_, String>(1),
                 "effective_time": r.get::<_, DateTime<Utc>>(2), "recorded_time": r.get::<_, DateTime<Utc>>(3),
                 "source_system": r.get::<_, String>(4), "source_event_id": r.get::<_, String>(5),
                 "caused_by": r.get::<_, Option<Uuid>>(6), "payload": r.get::<_, Value>(7),
@@ -511,9 +515,9 @@ async fn tracked_commands(
             let issued: DateTime<Utc> = r.get(6);
             let acknowledged: Option<DateTime<Utc>> = r.get(9);
             json!({
-                "command_id": r.get::<_, Uuid>(0), "identity_id": r.get::<_, Uuid>(1),
-                "grant_id": r.get::<_, Uuid>(2), "target_system": r.get::<_, String>(3),
-                "cause": r.get::<_, String>(4), "trigger_event_id": r.get::<_, Uuid>(5),
+                "command_id": r.get::<_, CommandId>(0), "identity_id": r.get::<_, IdentityId>(1),
+                "grant_id": r.get::<_, GrantId>(2), "target_system": r.get::<_, String>(3),
+                "cause": r.get::<_, String>(4), "trigger_event_id": r.get::<_, EventId>(5),
                 "issued_at": issued, "attempts": r.get::<_, i32>(7),
                 "next_attempt_at": r.get::<_, DateTime<Utc>>(8), "acknowledged_at": acknowledged,
                 "time_to_revoke_ms": acknowledged.map(|a| (a - issued).num_milliseconds()),

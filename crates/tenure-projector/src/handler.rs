@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 
-use tenure_core::{LifecycleEvent, apply};
+use tenure_core::{EventId, GrantId, IdentityId, LifecycleEvent, apply};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
 use tracing::debug;
 
-use crate::{history, tables};
+use crate::{facts, history, tables};
 
 /// Projects batches of lifecycle records; holds no state between batches, so any
 /// instance can take over any partition.
@@ -60,7 +60,7 @@ impl BatchHandler for ProjectionHandler {
             }
         }
         let started = std::time::Instant::now();
-        let fresh: HashSet<uuid::Uuid> = tables::journal(txn, &events).await?;
+        let fresh: HashSet<EventId> = tables::journal(txn, &events).await?;
         let journaled = started.elapsed();
         let fresh_events: Vec<&LifecycleEvent> = {
             // A duplicate inside the batch is journaled once; fold only its first copy.
@@ -74,7 +74,8 @@ impl BatchHandler for ProjectionHandler {
         if fresh_events.is_empty() {
             return Ok(());
         }
-        let ids: Vec<uuid::Uuid> = fresh_events.iter().map(|e| e.identity_id).collect();
+        facts::record(txn, &fresh_events).await?;
+        let ids: Vec<IdentityId> = fresh_events.iter().map(|e| e.identity_id).collect();
         let mut states = tables::load_states(txn, &ids).await?;
         let loaded = started.elapsed();
         let (mut grant_versions, mut identity_versions) = (Vec::new(), Vec::new());
@@ -114,7 +115,7 @@ impl BatchHandler for ProjectionHandler {
 }
 
 /// The grant whose row an event can change, if any.
-fn grant_touched_by(event: &LifecycleEvent) -> Option<uuid::Uuid> {
+fn grant_touched_by(event: &LifecycleEvent) -> Option<GrantId> {
     use tenure_core::EventPayload as P;
     match &event.payload {
         P::AccessGranted { grant_id, .. }

@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use tenure_core::{
-    Entitlement, EventPayload, GrantStatus, IdentityState, IdentityStatus, LifecycleEvent,
+    Entitlement, EventId, EventPayload, GrantId, GrantStatus, IdentityId, IdentityState,
+    IdentityStatus, LifecycleEvent,
 };
 use tenure_store::StoreError;
 use tokio_postgres::Transaction;
-use uuid::Uuid;
 
 use crate::sql;
 
@@ -21,26 +21,26 @@ pub(crate) struct Interval {
 
 /// One believed version of a grant's interval.
 pub(crate) struct GrantVersion {
-    grant_id: Uuid,
-    identity_id: Uuid,
+    grant_id: GrantId,
+    identity_id: IdentityId,
     entitlement: Entitlement,
     interval: Interval,
     recorded_from: DateTime<Utc>,
-    event_id: Uuid,
+    event_id: EventId,
 }
 
 /// One fact about an identity's role or status from some effective time on.
 pub(crate) struct IdentityVersion {
-    identity_id: Uuid,
+    identity_id: IdentityId,
     status: &'static str,
     role: Option<String>,
     valid_from: DateTime<Utc>,
     recorded_from: DateTime<Utc>,
-    event_id: Uuid,
+    event_id: EventId,
 }
 
 /// The grant an event is about, if it can change a grant's interval.
-pub(crate) fn grant_of(event: &LifecycleEvent) -> Option<Uuid> {
+pub(crate) fn grant_of(event: &LifecycleEvent) -> Option<GrantId> {
     match &event.payload {
         EventPayload::AccessGranted { grant_id, .. }
         | EventPayload::AccessRevoked { grant_id, .. } => Some(*grant_id),
@@ -49,7 +49,7 @@ pub(crate) fn grant_of(event: &LifecycleEvent) -> Option<Uuid> {
 }
 
 /// The interval of `grant_id` in `state`, if the grant is known.
-pub(crate) fn interval(state: &IdentityState, grant_id: Uuid) -> Option<Interval> {
+pub(crate) fn interval(state: &IdentityState, grant_id: GrantId) -> Option<Interval> {
     state.grants.get(&grant_id).map(|g| Interval {
         from: g.granted_at,
         to: match g.status {
@@ -128,17 +128,17 @@ pub(crate) async fn write(
 ) -> Result<(), StoreError> {
     if !grants.is_empty() {
         // Close each grant's open version at the first new version of this batch.
-        let mut first: std::collections::HashMap<Uuid, DateTime<Utc>> =
+        let mut first: std::collections::HashMap<GrantId, DateTime<Utc>> =
             std::collections::HashMap::new();
         for v in grants {
             first.entry(v.grant_id).or_insert(v.recorded_from);
         }
-        let (ids, froms): (Vec<Uuid>, Vec<DateTime<Utc>>) = first.into_iter().unzip();
+        let (ids, froms): (Vec<GrantId>, Vec<DateTime<Utc>>) = first.into_iter().unzip();
         txn.execute(sql::CLOSE_OPEN_GRANT_VERSIONS, &[&ids, &froms])
             .await?;
         // Within the batch, each version is closed by the next one of the same grant.
         let mut recorded_to: Vec<Option<DateTime<Utc>>> = vec![None; grants.len()];
-        let mut last_index: std::collections::HashMap<Uuid, usize> =
+        let mut last_index: std::collections::HashMap<GrantId, usize> =
             std::collections::HashMap::new();
         for (i, v) in grants.iter().enumerate() {
             if let Some(prev) = last_index.insert(v.grant_id, i) {

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod dashboard;
+mod facts;
 mod handler;
 mod history;
 pub mod metrics;

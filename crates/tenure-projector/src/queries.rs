@@ -2,17 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use tenure_core::IdentityState;
+use tenure_core::{IdentityId, IdentityState};
 use tenure_store::StoreError;
 use tokio_postgres::GenericClient;
-use uuid::Uuid;
 
 use crate::sql;
 
 /// Every projected identity's folded state, by id.
 pub async fn all_states(
     client: &impl GenericClient,
-) -> Result<BTreeMap<Uuid, IdentityState>, StoreError> {
+) -> Result<BTreeMap<IdentityId, IdentityState>, StoreError> {
     let rows = client.query(sql::ALL_IDENTITY_STATES, &[]).await?;
     let mut states = BTreeMap::new();
     for row in rows {
@@ -27,7 +26,7 @@ pub async fn all_states(
 /// One identity's folded state, if it was ever seen.
 pub async fn identity(
     client: &impl GenericClient,
-    identity_id: Uuid,
+    identity_id: IdentityId,
 ) -> Result<Option<IdentityState>, StoreError> {
     let row = client
         .query_opt(sql::IDENTITY_STATE, &[&identity_id])

@@ -16,12 +16,14 @@ use tenure_store::{Database, StoreError};
 use crate::{BATCH_LINGER_MS, BATCH_RECORDS, GROUP, ProjectionHandler};
 
 /// The projection's tables: what a replay rebuilds, compares and swaps.
-pub const PROJECTION_TABLES: [&str; 5] = [
+pub const PROJECTION_TABLES: [&str; 7] = [
     "projection_identities",
     "projection_grants",
     "projection_events",
     "grant_history",
     "identity_history",
+    "projection_access_requests",
+    "projection_revocations",
 ];
 
 /// The consumer group a replay into `schema` uses.
@@ -142,6 +144,11 @@ fn comparable(table: &str) -> &'static str {
             "grant_id, identity_id, system, resource, permission, valid_from, valid_to,
              recorded_from, recorded_to, event_id"
         }
+        "projection_access_requests" => {
+            "source_system, request_id, identity_id, state, state_effective_time,
+             state_recorded_time, requested_at, closed_at, fulfilled_at"
+        }
+        "projection_revocations" => "command_id, grant_id, identity_id, cause, issued_at",
         _ => "identity_id, status, role, valid_from, recorded_from, event_id",
     }
 }

@@ -74,6 +74,10 @@ statements! {
     // The projection's writes (`tables.rs`).
     /// Journals a batch's events, returning the ids not journaled before.
     JOURNAL_EVENTS = "tables/journal_events.sql";
+    /// Records what a batch learnt about access requests (state and milestones).
+    RECORD_ACCESS_REQUESTS = "facts/record_access_requests.sql";
+    /// Records the revocations a batch decided, with their causes.
+    RECORD_REVOCATIONS = "facts/record_revocations.sql";
     /// The folded states of the identities a batch is about.
     LOAD_IDENTITY_STATES = "tables/load_identity_states.sql";
     /// Inserts or replaces a batch's identities.

@@ -2,10 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tenure_core::{GrantOrigin, GrantStatus, IdentityState};
+use tenure_core::{EventId, GrantId, GrantOrigin, GrantStatus, IdentityId, IdentityState};
 use tenure_store::StoreError;
 use tokio_postgres::Transaction;
-use uuid::Uuid;
 
 use crate::handler::Positioned;
 use crate::sql;
@@ -14,7 +13,7 @@ use crate::sql;
 pub(crate) async fn journal(
     txn: &Transaction<'_>,
     events: &[Positioned],
-) -> Result<HashSet<Uuid>, StoreError> {
+) -> Result<HashSet<EventId>, StoreError> {
     if events.is_empty() {
         return Ok(HashSet::new());
     }
@@ -69,8 +68,8 @@ pub(crate) async fn journal(
 /// the offset compare-and-set at the end of its transaction.
 pub(crate) async fn load_states(
     txn: &Transaction<'_>,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, IdentityState>, StoreError> {
+    ids: &[IdentityId],
+) -> Result<HashMap<IdentityId, IdentityState>, StoreError> {
     let rows = txn.query(sql::LOAD_IDENTITY_STATES, &[&ids]).await?;
     let mut states = HashMap::with_capacity(rows.len());
     for row in rows {
@@ -93,7 +92,7 @@ pub(crate) async fn load_states(
 pub(crate) async fn save_states<'a>(
     txn: &Transaction<'_>,
     states: impl Iterator<Item = &'a IdentityState>,
-    touched_grants: &HashSet<Uuid>,
+    touched_grants: &HashSet<GrantId>,
 ) -> Result<(), StoreError> {
     let mut ids = Vec::new();
     let mut kinds = Vec::new();

@@ -38,14 +38,17 @@ fn from_ts(t: Option<Timestamp>, field: &'static str) -> Result<DateTime<Utc>, D
     DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).ok_or(DecodeError::BadTime(field))
 }
 
-fn uuid(value: &str, field: &'static str) -> Result<Uuid, DecodeError> {
-    Uuid::parse_str(value).map_err(|_| DecodeError::BadUuid {
-        field,
-        value: value.to_owned(),
-    })
+/// Any of the core's id types (or a plain UUID) from its text on the wire.
+fn uuid<T: From<Uuid>>(value: &str, field: &'static str) -> Result<T, DecodeError> {
+    Uuid::parse_str(value)
+        .map(T::from)
+        .map_err(|_| DecodeError::BadUuid {
+            field,
+            value: value.to_owned(),
+        })
 }
 
-fn opt_uuid(value: &str, field: &'static str) -> Result<Option<Uuid>, DecodeError> {
+fn opt_uuid<T: From<Uuid>>(value: &str, field: &'static str) -> Result<Option<T>, DecodeError> {
     if value.is_empty() {
         Ok(None)
     } else {
@@ -452,7 +455,7 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
 }
 
 /// A grant id on the wire: empty for the nil id of a command that names no grant.
-fn optional_grant(grant_id: &Uuid) -> String {
+fn optional_grant(grant_id: &core::GrantId) -> String {
     if grant_id.is_nil() {
         String::new()
     } else {
@@ -830,14 +833,14 @@ mod tests {
             },
             EventPayload::AccessSuspended {
                 grant_id: g,
-                command_id: Uuid::from_u128(10),
+                command_id: core::CommandId::from_u128(10),
             },
             EventPayload::AccessRestored {
                 grant_id: g,
-                command_id: Uuid::from_u128(11),
+                command_id: core::CommandId::from_u128(11),
             },
             EventPayload::CredentialRotationIssued {
-                command_id: Uuid::from_u128(12),
+                command_id: core::CommandId::from_u128(12),
                 due_time: Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap(),
             },
             EventPayload::AccessRequestChanged {
@@ -849,7 +852,7 @@ mod tests {
             },
             EventPayload::CommandCompleted {
                 grant_id: g,
-                command_id: Uuid::from_u128(13),
+                command_id: core::CommandId::from_u128(13),
                 command_type: core::CommandType::Suspend,
                 status: core::CommandStatus::Done,
                 connector: "github".into(),
@@ -860,23 +863,23 @@ mod tests {
             },
             EventPayload::RevocationHeld {
                 grant_id: g,
-                command_id: Uuid::from_u128(14),
+                command_id: core::CommandId::from_u128(14),
                 reason: "201 revocations within 1h exceed the limit of 200".into(),
             },
             EventPayload::RevocationReleased {
                 grant_id: g,
-                command_id: Uuid::from_u128(14),
+                command_id: core::CommandId::from_u128(14),
                 actor: "ops@example.com".into(),
                 reason: "reorganisation confirmed with HR".into(),
             },
             EventPayload::CommandRepublished {
-                grant_id: Uuid::nil(),
-                command_id: Uuid::from_u128(15),
+                grant_id: core::GrantId::NIL,
+                command_id: core::CommandId::from_u128(15),
                 attempt: 2,
             },
             EventPayload::CommandEscalated {
                 grant_id: g,
-                command_id: Uuid::from_u128(14),
+                command_id: core::CommandId::from_u128(14),
                 reason: "no acknowledgement after 5 publications".into(),
             },
             EventPayload::IdentityMoved {
@@ -909,19 +912,19 @@ mod tests {
             },
             EventPayload::RevocationIssued {
                 grant_id: g,
-                command_id: Uuid::from_u128(9),
+                command_id: core::CommandId::from_u128(9),
                 cause: core::RevocationCause::Expiry,
             },
             EventPayload::AccessRevoked {
                 grant_id: g,
-                command_id: Uuid::from_u128(9),
+                command_id: core::CommandId::from_u128(9),
                 status: core::CommandStatus::AlreadyAbsent,
                 connector: "aws".into(),
                 detail: "gone".into(),
             },
             EventPayload::CommandFailed {
                 grant_id: g,
-                command_id: Uuid::from_u128(9),
+                command_id: core::CommandId::from_u128(9),
                 status: core::CommandStatus::FailedPermanent,
                 command_type: core::CommandType::Revoke,
                 connector: "aws".into(),
@@ -946,8 +949,8 @@ mod tests {
             Err(DecodeError::Protobuf(_))
         ));
         let no_payload = v1::LifecycleEvent {
-            event_id: Uuid::from_u128(1).to_string(),
-            identity_id: Uuid::from_u128(2).to_string(),
+            event_id: core::EventId::from_u128(1).to_string(),
+            identity_id: core::IdentityId::from_u128(2).to_string(),
             effective_time: Some(Timestamp::default()),
             recorded_time: Some(Timestamp::default()),
             ..Default::default()

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use tenure_core::process::brake::{BrakeFigures, released_fact, verdict as decide};
+use tenure_core::{CommandId, GrantId, IdentityId};
 use tenure_store::StoreError;
 use tokio_postgres::{GenericClient, Transaction};
-use uuid::Uuid;
 
 use crate::sql;
 
@@ -124,7 +124,7 @@ pub async fn release(
     take_lock(&txn).await?;
     let now = Utc::now();
     let held = lock_held_revocations(&txn).await?;
-    let commands: Vec<Uuid> = held.iter().map(|h| h.command_id).collect();
+    let commands: Vec<CommandId> = held.iter().map(|h| h.command_id).collect();
     let facts: Vec<_> = held
         .iter()
         .map(|h| {
@@ -179,7 +179,7 @@ async fn recent_revocations_and_active_grants(
 
 /// A command the brake holds back, as operators see it.
 struct HeldCommand {
-    command_id: Uuid,
+    command_id: CommandId,
     /// The outbox message's key: the identity id.
     identity: String,
     held_at: DateTime<Utc>,
@@ -202,9 +202,9 @@ async fn held_commands(client: &impl GenericClient) -> Result<Vec<HeldCommand>, 
 
 /// A held revocation, locked for release.
 struct HeldRevocation {
-    command_id: Uuid,
-    identity_id: Uuid,
-    grant_id: Uuid,
+    command_id: CommandId,
+    identity_id: IdentityId,
+    grant_id: GrantId,
 }
 
 /// Every held revocation, oldest first, locked for the rest of `txn`.
@@ -223,7 +223,7 @@ async fn lock_held_revocations(txn: &Transaction<'_>) -> Result<Vec<HeldRevocati
 /// Sets when these commands are next retried unless acknowledged.
 async fn reschedule(
     txn: &Transaction<'_>,
-    commands: &[Uuid],
+    commands: &[CommandId],
     next_attempt_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     txn.execute(
@@ -235,7 +235,7 @@ async fn reschedule(
 }
 
 /// Releases these commands' holds; returns how many were held.
-async fn clear_holds(txn: &Transaction<'_>, commands: &[Uuid]) -> Result<u64, StoreError> {
+async fn clear_holds(txn: &Transaction<'_>, commands: &[CommandId]) -> Result<u64, StoreError> {
     Ok(txn.execute(sql::CLEAR_HOLDS, &[&commands]).await?)
 }
 

@@ -2,7 +2,9 @@
 
 use tenure_core::process::brake::{self as brake_rule, BrakePolicy};
 use tenure_core::process::tracking::{RetryPolicy, Tracked};
-use tenure_core::{Command, EventPayload, IdentityState, OwnerDeparture, Policy, process};
+use tenure_core::{
+    Command, EventId, EventPayload, IdentityId, IdentityState, OwnerDeparture, Policy, process,
+};
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
 use tracing::debug;
 
@@ -43,9 +45,9 @@ impl BatchHandler for ReactorHandler {
                 }
             }
         }
-        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id).collect();
+        let ids: Vec<EventId> = events.iter().map(|e| e.event_id).collect();
         let fresh = tables::mark_seen(txn, &ids).await?;
-        let identities: Vec<uuid::Uuid> = events.iter().map(|e| e.identity_id).collect();
+        let identities: Vec<IdentityId> = events.iter().map(|e| e.identity_id).collect();
         let mut states = tables::load_states(txn, &identities).await?;
         let issued = chrono::Utc::now();
         let mut outbox = Vec::new();
@@ -53,7 +55,7 @@ impl BatchHandler for ReactorHandler {
         let mut handled = std::collections::HashSet::new();
         let mut tracked = Vec::new();
         let mut issued_commands = Vec::new();
-        let mut active_before: std::collections::HashMap<uuid::Uuid, i64> = Default::default();
+        let mut active_before: std::collections::HashMap<IdentityId, i64> = Default::default();
         let mut brakeable: Vec<(usize, tenure_core::RevocationCommand)> = Vec::new();
         let mut latest_trigger = chrono::DateTime::<chrono::Utc>::MIN_UTC;
         let mut departures = Vec::new();

@@ -1,14 +1,15 @@
 //! Turning the core's facts and commands into outbox messages.
 
 use chrono::{DateTime, Utc};
-use tenure_core::{Command, LifecycleEvent};
+use tenure_core::{Command, IdentityId, LifecycleEvent};
 use tenure_kafka::{headers, topics};
 use tenure_store::OutboxMessage;
 
 /// A decision fact, bound for the lifecycle log.
 pub(crate) fn fact(event: &LifecycleEvent) -> OutboxMessage {
     OutboxMessage {
-        message_id: event.event_id,
+        // The outbox holds facts and commands alike: its message id is either kind.
+        message_id: event.event_id.into(),
         topic: topics::LIFECYCLE.to_owned(),
         key: event.identity_id.to_string(),
         payload: tenure_proto::encode_event(event),
@@ -26,7 +27,7 @@ pub fn command_type(command: &Command) -> &'static str {
 /// target system so each connector reads only its own.
 pub(crate) fn command(
     command: &Command,
-    identity: uuid::Uuid,
+    identity: IdentityId,
     issued: DateTime<Utc>,
 ) -> OutboxMessage {
     let id = command.command_id();
@@ -42,7 +43,7 @@ pub(crate) fn command(
         command.target_system().to_owned(),
     ));
     OutboxMessage {
-        message_id: id,
+        message_id: id.into(),
         topic: topics::COMMANDS.to_owned(),
         key: identity.to_string(),
         payload: tenure_proto::encode_command(command, issued),

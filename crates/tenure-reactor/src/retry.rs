@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tenure_core::{CommandId, GrantId, IdentityId};
 use tenure_kafka::KafkaAdapterError;
 use tenure_store::{Database, StoreError};
 use tokio::sync::watch;
 use tokio_postgres::Transaction;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 use tenure_core::process::tracking::{
     FollowUp, escalated_fact, republished_fact, when_unacknowledged,
@@ -107,11 +107,11 @@ pub async fn retry_due(
 
 /// An unacknowledged command due for a retry.
 struct Due {
-    command_id: Uuid,
+    command_id: CommandId,
     /// How many times it was published.
     attempts: i32,
-    identity_id: Uuid,
-    grant_id: Uuid,
+    identity_id: IdentityId,
+    grant_id: GrantId,
 }
 
 /// The unacknowledged commands due at `now` (at most 500, none the brake holds), locked
@@ -132,7 +132,7 @@ async fn lock_due(txn: &Transaction<'_>, now: DateTime<Utc>) -> Result<Vec<Due>,
 /// Escalates `command` at `at` for `reason`: it is no longer retried.
 async fn escalate(
     txn: &Transaction<'_>,
-    command: Uuid,
+    command: CommandId,
     at: DateTime<Utc>,
     reason: &str,
 ) -> Result<(), StoreError> {
@@ -145,7 +145,7 @@ async fn escalate(
 /// `next_at` unless acknowledged.
 async fn republish(
     txn: &Transaction<'_>,
-    command: Uuid,
+    command: CommandId,
     attempt: u32,
     next_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {

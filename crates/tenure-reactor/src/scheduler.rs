@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
-use tenure_core::{DeadlineKind, EventPayload, LifecycleEvent, ids};
+use tenure_core::{
+    DeadlineId, DeadlineKind, EventPayload, GrantId, IdentityId, LifecycleEvent, ids,
+};
 use tenure_kafka::{KafkaAdapterError, Publisher};
 use tenure_store::{Database, StoreError};
 use tokio::sync::watch;
 use tokio_postgres::Transaction;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 use crate::sql;
 
@@ -58,7 +59,7 @@ pub async fn fire_due(
     let txn = client.transaction().await.map_err(StoreError::from)?;
     let rows = lock_due(&txn, now, &known_kinds()).await?;
     let mut events = Vec::with_capacity(rows.len());
-    let mut fired: Vec<Uuid> = Vec::with_capacity(rows.len());
+    let mut fired: Vec<DeadlineId> = Vec::with_capacity(rows.len());
     for row in rows {
         let deadline_id = row.deadline_id;
         let Some(kind) = parse_kind(&row.kind) else {
@@ -98,10 +99,10 @@ pub async fn fire_due(
 
 /// A deadline due, as stored: its kind may be one this build does not know.
 struct DueDeadline {
-    deadline_id: Uuid,
-    identity_id: Uuid,
+    deadline_id: DeadlineId,
+    identity_id: IdentityId,
     kind: String,
-    grant_id: Option<Uuid>,
+    grant_id: Option<GrantId>,
     due_time: DateTime<Utc>,
 }
 
@@ -128,7 +129,7 @@ async fn lock_due(
 /// Records that these deadlines fired at `at`.
 async fn mark_fired(
     txn: &Transaction<'_>,
-    deadlines: &[Uuid],
+    deadlines: &[DeadlineId],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     txn.execute(sql::MARK_DEADLINES_FIRED, &[&deadlines, &at])

@@ -2,18 +2,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tenure_core::{IdentityState, IdentityStatus, process};
+use tenure_core::{CommandId, EventId, IdentityId, IdentityState, IdentityStatus, process};
 use tenure_store::StoreError;
 use tokio_postgres::Transaction;
-use uuid::Uuid;
 
 use crate::sql;
 
 /// Records these event ids as handled; returns those not handled before.
 pub(crate) async fn mark_seen(
     txn: &Transaction<'_>,
-    ids: &[Uuid],
-) -> Result<HashSet<Uuid>, StoreError> {
+    ids: &[EventId],
+) -> Result<HashSet<EventId>, StoreError> {
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -24,8 +23,8 @@ pub(crate) async fn mark_seen(
 /// The reactor's states for these identities, locked for this transaction.
 pub(crate) async fn load_states(
     txn: &Transaction<'_>,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, IdentityState>, StoreError> {
+    ids: &[IdentityId],
+) -> Result<HashMap<IdentityId, IdentityState>, StoreError> {
     let rows = txn.query(sql::LOAD_IDENTITY_STATES, &[&ids]).await?;
     rows.into_iter()
         .map(|row| {
@@ -92,7 +91,7 @@ pub(crate) async fn departed(
     txn: &Transaction<'_>,
     people: &[&str],
 ) -> Result<HashSet<String>, StoreError> {
-    let ids: Vec<Uuid> = people
+    let ids: Vec<IdentityId> = people
         .iter()
         .map(|p| tenure_core::ids::identity(tenure_core::ids::PEOPLE, p))
         .collect();
@@ -102,7 +101,7 @@ pub(crate) async fn departed(
             &[&ids, &IdentityStatus::Left.as_str()],
         )
         .await?;
-    let left: HashSet<Uuid> = rows.into_iter().map(|r| r.get(0)).collect();
+    let left: HashSet<IdentityId> = rows.into_iter().map(|r| r.get(0)).collect();
     Ok(people
         .iter()
         .zip(&ids)
@@ -115,7 +114,7 @@ pub(crate) async fn departed(
 pub(crate) async fn owned_by(
     txn: &Transaction<'_>,
     owners: &[&str],
-) -> Result<Vec<(String, Uuid)>, StoreError> {
+) -> Result<Vec<(String, IdentityId)>, StoreError> {
     let rows = txn.query(sql::LIST_OWNED_IDENTITIES, &[&owners]).await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }
@@ -158,7 +157,7 @@ pub(crate) async fn replace_deadlines<'a>(
 /// connector's acknowledgement against it (a re-decided command keeps its first row).
 pub(crate) async fn record_issued_commands(
     txn: &Transaction<'_>,
-    commands: &[(Uuid, tenure_core::intake::IssuedCommand)],
+    commands: &[(CommandId, tenure_core::intake::IssuedCommand)],
     issued_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     if commands.is_empty() {

@@ -6,10 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use tenure_core::process::tracking::{AfterFailure, Tracked, after_outcome, escalated_fact};
-use tenure_core::{EventPayload, LifecycleEvent};
+use tenure_core::{CommandId, EventPayload, LifecycleEvent};
 use tenure_store::StoreError;
 use tokio_postgres::Transaction;
-use uuid::Uuid;
 
 use crate::sql;
 
@@ -108,7 +107,7 @@ pub(crate) async fn record_outcome(
 /// Records a connector's confirmation of `command` (the first one's time is kept).
 async fn acknowledge(
     txn: &Transaction<'_>,
-    command: Uuid,
+    command: CommandId,
     at: DateTime<Utc>,
     status: &str,
 ) -> Result<(), StoreError> {
@@ -120,7 +119,7 @@ async fn acknowledge(
 /// Records a connector's failure of `command`, unless it is already acknowledged.
 async fn record_failure(
     txn: &Transaction<'_>,
-    command: Uuid,
+    command: CommandId,
     failure: &str,
     status: &str,
 ) -> Result<(), StoreError> {
@@ -133,7 +132,7 @@ async fn record_failure(
 /// it was escalated now.
 async fn escalate_once(
     txn: &Transaction<'_>,
-    command: Uuid,
+    command: CommandId,
     at: DateTime<Utc>,
     reason: &str,
 ) -> Result<bool, StoreError> {
@@ -147,7 +146,7 @@ async fn escalate_once(
 /// acknowledged, and brings its next publication forward to `by` at the latest.
 async fn record_retryable_failure(
     txn: &Transaction<'_>,
-    command: Uuid,
+    command: CommandId,
     failure: &str,
     status: &str,
     by: DateTime<Utc>,

@@ -14,9 +14,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tenure_core::IdentityState;
+use tenure_core::{IdentityId, IdentityState};
 use tenure_kafka::publisher::Delivered;
-use uuid::Uuid;
 
 /// How long a written state stands in for the projection at most.
 pub const REMEMBER_FOR: Duration = Duration::from_secs(600);
@@ -40,7 +39,7 @@ pub struct ScimLedger {
 /// The written states, and the size at which old ones are next swept out: doubling
 /// after each sweep, so a bulk load costs a sweep per doubling, not per write.
 struct Remembered {
-    by_user: HashMap<Uuid, Written>,
+    by_user: HashMap<IdentityId, Written>,
     sweep_at: usize,
 }
 
@@ -61,8 +60,8 @@ impl Default for ScimLedger {
 
 impl ScimLedger {
     /// Serialises changes to `user` (and, rarely, to users sharing its stripe).
-    pub async fn lock(&self, user: Uuid) -> tokio::sync::MutexGuard<'_, ()> {
-        let stripe = (user.as_u128() % STRIPES as u128) as usize;
+    pub async fn lock(&self, user: IdentityId) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = (user.as_uuid().as_u128() % STRIPES as u128) as usize;
         self.stripes[stripe].lock().await
     }
 
@@ -85,7 +84,7 @@ impl ScimLedger {
     }
 
     /// What this process last wrote for `user`, if recent.
-    pub fn written(&self, user: Uuid) -> Option<Written> {
+    pub fn written(&self, user: IdentityId) -> Option<Written> {
         let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         written
             .by_user
@@ -95,7 +94,7 @@ impl ScimLedger {
     }
 
     /// Forgets `user`'s write once the projection holds it.
-    pub fn forget(&self, user: Uuid, offset: i64) {
+    pub fn forget(&self, user: IdentityId, offset: i64) {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         if written
             .by_user

@@ -21,8 +21,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use tenure_core::intake::CreateRefusal;
-use tenure_core::{EventPayload, IdentityState, LifecycleEvent, ids};
-use uuid::Uuid;
+use tenure_core::{EventPayload, IdentityId, IdentityState, LifecycleEvent, ids};
 
 use crate::auth::Scope;
 use crate::error::ApiError;
@@ -148,7 +147,7 @@ async fn projection(state: &IngestState) -> Result<deadpool_postgres::Object, Sc
 
 /// The people `ids` as SCIM must see them: the projection, or this process's own
 /// later write where the projector has not folded it in yet (see [`ledger`]).
-async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, ScimError> {
+async fn load(state: &IngestState, ids: &[IdentityId]) -> Result<Vec<IdentityState>, ScimError> {
     let client = projection(state).await?;
     // Where the projector stood *before* the rows are read: a write it had passed
     // then is in the rows read after.
@@ -163,7 +162,7 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
         let passed = projected.is_some_and(|next| next > w.offset);
         written.push((*id, w, passed));
     }
-    let mut found: HashMap<Uuid, IdentityState> = store::people(&client, ids)
+    let mut found: HashMap<IdentityId, IdentityState> = store::people(&client, ids)
         .await
         .map_err(unavailable)?
         .into_iter()
@@ -184,7 +183,7 @@ async fn load(state: &IngestState, ids: &[Uuid]) -> Result<Vec<IdentityState>, S
 }
 
 /// Whether `id` is a service account, API key or agent Tenure already knows.
-async fn non_human(state: &IngestState, id: Uuid) -> Result<bool, ScimError> {
+async fn non_human(state: &IngestState, id: IdentityId) -> Result<bool, ScimError> {
     if state.directory.is_none() {
         return Ok(false);
     }
@@ -199,15 +198,15 @@ async fn lock_user<'a>(
     state: &'a IngestState,
     id: &str,
 ) -> Option<tokio::sync::MutexGuard<'a, ()>> {
-    match Uuid::parse_str(id) {
-        Ok(uuid) => Some(state.scim.lock(uuid).await),
+    match id.parse::<IdentityId>() {
+        Ok(identity_id) => Some(state.scim.lock(identity_id).await),
         Err(_) => None,
     }
 }
 
 async fn load_one(state: &IngestState, id: &str) -> Result<IdentityState, ScimError> {
-    let uuid = Uuid::parse_str(id).map_err(|_| ScimError::not_found(id))?;
-    load(state, &[uuid])
+    let identity_id: IdentityId = id.parse().map_err(|_| ScimError::not_found(id))?;
+    load(state, &[identity_id])
         .await?
         .pop()
         .ok_or_else(|| ScimError::not_found(id))
@@ -216,7 +215,7 @@ async fn load_one(state: &IngestState, id: &str) -> Result<IdentityState, ScimEr
 /// A deterministic event for a SCIM change: the same request retried at the same
 /// version of the person is the same event.
 fn event(
-    identity_id: Uuid,
+    identity_id: IdentityId,
     version: u64,
     payload: EventPayload,
     now: DateTime<Utc>,
@@ -371,7 +370,7 @@ async fn list(
     if let Some(filter) = params.get("filter") {
         let (attribute, value) = parse_filter(filter)?;
         let identity = match attribute.as_str() {
-            "id" => Uuid::parse_str(&value).ok(),
+            "id" => value.parse::<IdentityId>().ok(),
             _ => Some(ids::identity(ids::PEOPLE, &value)),
         };
         let found = match identity {

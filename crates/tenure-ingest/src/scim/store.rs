@@ -1,9 +1,8 @@
 //! What SCIM reads from PostgreSQL: the projected Users and where the projector
 //! stands, as typed functions over the statements in `sql/scim/`.
 
-use tenure_core::IdentityState;
+use tenure_core::{IdentityId, IdentityState};
 use tokio_postgres::Client;
-use uuid::Uuid;
 
 use crate::sql;
 
@@ -35,7 +34,7 @@ pub(super) async fn projector_next_offset(
 /// The projected states of the Users (employees and contractors) among `ids`.
 pub(super) async fn people(
     client: &Client,
-    ids: &[Uuid],
+    ids: &[IdentityId],
 ) -> Result<Vec<StoredState>, tokio_postgres::Error> {
     let rows = client.query(sql::PEOPLE_STATES, &[&ids]).await?;
     Ok(rows
@@ -47,7 +46,7 @@ pub(super) async fn people(
 /// Whether `id` is a service account, API key or agent the projection knows.
 pub(super) async fn is_known_non_human(
     client: &Client,
-    id: Uuid,
+    id: IdentityId,
 ) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .query_opt(sql::KNOWN_NON_HUMAN, &[&id])
