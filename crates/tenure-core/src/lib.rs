@@ -27,5 +27,6 @@ pub use react::{
     SuspensionCommand, react,
 };
 pub use state::{
-    Deadline, Grant, GrantStatus, IdentityState, IdentityStatus, ScheduledMove, apply,
+    Deadline, Grant, GrantStatus, IdentityState, IdentityStatus, STATE_DOCUMENT_VERSION,
+    ScheduledMove, apply,
 };

@@ -127,6 +127,12 @@ pub struct Deadline {
     pub due_time: DateTime<Utc>,
 }
 
+/// The version of [`IdentityState`]'s serialised shape, stored beside each state
+/// document the adapters keep. Raise it with any change that would make an older
+/// document misread: readers then refuse older documents, naming both versions, instead
+/// of silently reading them wrong; rebuilding from the log writes the new shape.
+pub const STATE_DOCUMENT_VERSION: i16 = 1;
+
 /// Everything Tenure knows about one identity, folded from its events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityState {

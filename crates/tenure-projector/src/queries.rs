@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use tenure_core::STATE_DOCUMENT_VERSION;
 use tenure_core::{IdentityId, IdentityState};
-use tenure_store::StoreError;
+use tenure_store::{StoreError, state_document};
 use tokio_postgres::GenericClient;
 
 use crate::sql;
@@ -15,9 +16,12 @@ pub async fn all_states(
     let rows = client.query(sql::ALL_IDENTITY_STATES, &[]).await?;
     let mut states = BTreeMap::new();
     for row in rows {
-        let value: serde_json::Value = row.get(0);
-        let state: IdentityState = serde_json::from_value(value)
-            .map_err(|e| StoreError::Corrupt(format!("unreadable identity state: {e}")))?;
+        let state: IdentityState = state_document::decode(
+            "projection_identities",
+            row.get(0),
+            STATE_DOCUMENT_VERSION,
+            row.get(1),
+        )?;
         states.insert(state.identity_id, state);
     }
     Ok(states)
@@ -32,8 +36,12 @@ pub async fn identity(
         .query_opt(sql::IDENTITY_STATE, &[&identity_id])
         .await?;
     row.map(|r| {
-        serde_json::from_value(r.get(0))
-            .map_err(|e| StoreError::Corrupt(format!("unreadable identity state: {e}")))
+        state_document::decode(
+            "projection_identities",
+            r.get(0),
+            STATE_DOCUMENT_VERSION,
+            r.get(1),
+        )
     })
     .transpose()
 }

@@ -2,8 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use tenure_core::STATE_DOCUMENT_VERSION;
 use tenure_core::{EventId, GrantId, GrantOrigin, GrantStatus, IdentityId, IdentityState};
-use tenure_store::StoreError;
+use tenure_store::{StoreError, state_document};
 use tokio_postgres::Transaction;
 
 use crate::handler::Positioned;
@@ -73,17 +74,13 @@ pub(crate) async fn load_states(
     let rows = txn.query(sql::LOAD_IDENTITY_STATES, &[&ids]).await?;
     let mut states = HashMap::with_capacity(rows.len());
     for row in rows {
-        let value: serde_json::Value = row.get(0);
-        match serde_json::from_value::<IdentityState>(value) {
-            Ok(state) => {
-                states.insert(state.identity_id, state);
-            }
-            Err(e) => {
-                return Err(StoreError::Corrupt(format!(
-                    "projection_identities holds a state this version cannot read ({e}); run `tenure replay`"
-                )));
-            }
-        }
+        let state: IdentityState = state_document::decode(
+            "projection_identities",
+            row.get(0),
+            STATE_DOCUMENT_VERSION,
+            row.get(1),
+        )?;
+        states.insert(state.identity_id, state);
     }
     Ok(states)
 }
@@ -191,6 +188,7 @@ pub(crate) async fn save_states<'a>(
             &docs,
             &owned_by,
             &orphaned,
+            &STATE_DOCUMENT_VERSION,
         ],
     )
     .await?;

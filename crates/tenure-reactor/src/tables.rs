@@ -2,8 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use tenure_core::STATE_DOCUMENT_VERSION;
 use tenure_core::{CommandId, EventId, IdentityId, IdentityState, IdentityStatus, process};
-use tenure_store::StoreError;
+use tenure_store::{StoreError, state_document};
 use tokio_postgres::Transaction;
 
 use crate::sql;
@@ -28,8 +29,12 @@ pub(crate) async fn load_states(
     let rows = txn.query(sql::LOAD_IDENTITY_STATES, &[&ids]).await?;
     rows.into_iter()
         .map(|row| {
-            let state: IdentityState = serde_json::from_value(row.get(0))
-                .map_err(|e| StoreError::Corrupt(format!("reactor state: {e}")))?;
+            let state: IdentityState = state_document::decode(
+                "reactor_identities",
+                row.get(0),
+                STATE_DOCUMENT_VERSION,
+                row.get(1),
+            )?;
             Ok((state.identity_id, state))
         })
         .collect()
@@ -48,8 +53,11 @@ pub(crate) async fn save_states<'a>(
     if ids.is_empty() {
         return Ok(());
     }
-    txn.execute(sql::SAVE_IDENTITY_STATES, &[&ids, &docs, &statuses])
-        .await?;
+    txn.execute(
+        sql::SAVE_IDENTITY_STATES,
+        &[&ids, &docs, &statuses, &STATE_DOCUMENT_VERSION],
+    )
+    .await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod offsets;
 pub mod outbox;
 pub mod sql;
+pub mod state_document;
 
 pub use db::Database;
 pub use error::StoreError;

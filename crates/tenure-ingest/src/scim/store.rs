@@ -39,7 +39,7 @@ pub(super) async fn people(
     let rows = client.query(sql::PEOPLE_STATES, &[&ids]).await?;
     Ok(rows
         .into_iter()
-        .map(|r| serde_json::from_value(r.get(0)))
+        .map(|r| decode(r.get(0), r.get(1)))
         .collect())
 }
 
@@ -68,6 +68,18 @@ pub(super) async fn people_page(
     let rows = client.query(sql::PEOPLE_PAGE, &[&skip, &limit]).await?;
     Ok(rows
         .into_iter()
-        .map(|r| serde_json::from_value(r.get(0)))
+        .map(|r| decode(r.get(0), r.get(1)))
         .collect())
+}
+
+/// A projected state document, refused (as unreadable) when another version of Tenure
+/// wrote it.
+fn decode(version: i16, document: serde_json::Value) -> StoredState {
+    if version != tenure_core::STATE_DOCUMENT_VERSION {
+        return Err(serde::de::Error::custom(format!(
+            "state document version {version}; this build reads version {}",
+            tenure_core::STATE_DOCUMENT_VERSION
+        )));
+    }
+    serde_json::from_value(document)
 }

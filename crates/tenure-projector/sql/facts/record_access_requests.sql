@@ -2,10 +2,15 @@
 -- (one statement may change a row only once): the latest state wins by effective,
 -- then recorded, time, whatever order the facts arrive in; each milestone keeps its
 -- earliest time (LEAST ignores NULL, the "not in this batch" marker).
--- $1: source systems (text[]); $2: request ids (text[]); $3: identity ids (uuid[])
--- $4: latest states in the batch (text[], NULL: none); $5, $6: their effective and
---     recorded times (timestamptz[])
--- $7, $8, $9: requested, closed and fulfilled times (timestamptz[], NULL: not seen)
+-- $1: source systems (text[])
+-- $2: request ids (text[])
+-- $3: identity ids (uuid[])
+-- $4: latest states in the batch (text[], NULL: none)
+-- $5: effective times of those states (timestamptz[])
+-- $6: recorded times of those states (timestamptz[])
+-- $7: requested times (timestamptz[], NULL: not seen)
+-- $8: rejected or cancelled times (timestamptz[], NULL: not seen)
+-- $9: fulfilment times (timestamptz[], NULL: not seen)
 INSERT INTO projection_access_requests AS r
        (source_system, request_id, identity_id, state, state_effective_time,
         state_recorded_time, requested_at, closed_at, fulfilled_at)
@@ -27,4 +32,4 @@ SELECT *
                     THEN excluded.state_recorded_time ELSE r.state_recorded_time END,
        requested_at = LEAST(r.requested_at, excluded.requested_at),
        closed_at = LEAST(r.closed_at, excluded.closed_at),
-       fulfilled_at = LEAST(r.fulfilled_at, excluded.fulfilled_at)
+       fulfilled_at = LEAST(r.fulfilled_at, excluded.fulfilled_at);

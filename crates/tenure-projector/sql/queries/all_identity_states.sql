@@ -1,3 +1,3 @@
 -- Every projected identity's folded state, for the CLI, the demo and tests.
-SELECT state
+SELECT state_version, state
   FROM projection_identities;

@@ -1,4 +1,4 @@
--- The reactor's folded states (JSON) of these identities, locked for the batch's
--- transaction.
+-- The reactor's folded states (JSON, with the version of their shape) of these
+-- identities, locked for the batch's transaction.
 -- $1: identity ids (uuid[])
-SELECT state FROM reactor_identities WHERE identity_id = ANY($1) FOR UPDATE;
+SELECT state_version, state FROM reactor_identities WHERE identity_id = ANY($1) FOR UPDATE;
