@@ -4,6 +4,8 @@ use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::info;
 
 use crate::error::StoreError;
@@ -23,17 +25,56 @@ pub struct Database {
     config: tokio_postgres::Config,
 }
 
+/// A parsed `DATABASE_URL`: what tokio-postgres connects with and the TLS it asks for
+/// (see [`crate::tls`]).
+#[derive(Clone)]
+struct Target {
+    config: tokio_postgres::Config,
+    tls: Option<MakeRustlsConnect>,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, StoreError> {
+        let bad = |reason: String| StoreError::BadUrl {
+            url: redact(url),
+            reason,
+        };
+        let (rest, settings) = crate::tls::split_url(url).map_err(bad)?;
+        let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| bad(e.to_string()))?;
+        config.ssl_mode(match settings.mode {
+            crate::tls::TlsMode::Disable => SslMode::Disable,
+            crate::tls::TlsMode::Prefer => SslMode::Prefer,
+            _ => SslMode::Require,
+        });
+        Ok(Target {
+            config,
+            tls: crate::tls::connector(&settings)?,
+        })
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl Database {
     /// Connects to `url`, creating the database if it does not exist yet and running
     /// pending migrations, so that every binary starts against the schema it expects.
     pub async fn connect(url: &str) -> Result<Database, StoreError> {
-        let config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        })?;
-        ensure_database(&config).await?;
-        migrate(&config).await?;
-        pooled(config)
+        let target = Target::parse(url)?;
+        ensure_database(&target).await?;
+        migrate(&target).await?;
+        pooled(target)
     }
 
     /// Connects to `url` with every table in `schema` (created and migrated if new),
@@ -47,19 +88,16 @@ impl Database {
                 ),
             });
         }
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        })?;
-        ensure_database(&config).await?;
+        let mut target = Target::parse(url)?;
+        ensure_database(&target).await?;
         // Built at run time: the schema is the caller's (checked above); DDL takes no parameters.
-        connect_with(&config)
+        connect_with(&target)
             .await?
             .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
             .await?;
-        config.options(format!("-c search_path={schema}"));
-        migrate(&config).await?;
-        pooled(config)
+        target.config.options(format!("-c search_path={schema}"));
+        migrate(&target).await?;
+        pooled(target)
     }
 
     /// The connection pool.
@@ -79,12 +117,9 @@ impl Database {
 
     /// Drops a database (used by tests and the demo to start from a clean slate).
     pub async fn drop_database(url: &str) -> Result<(), StoreError> {
-        let config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let name = config.get_dbname().unwrap_or("postgres").to_owned();
-        let admin = connect_admin(&config).await?;
+        let target = Target::parse(url)?;
+        let name = target.config.get_dbname().unwrap_or("postgres").to_owned();
+        let admin = connect_admin(&target).await?;
         // Built at run time: the database is the URL's; DDL takes no parameters.
         admin
             .batch_execute(&format!(
@@ -114,17 +149,18 @@ pub fn is_replay_schema(name: &str) -> bool {
 pub const CONNECT_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A pool of up to 16 connections for an already created and migrated database.
-fn pooled(mut config: tokio_postgres::Config) -> Result<Database, StoreError> {
+fn pooled(target: Target) -> Result<Database, StoreError> {
+    let Target { mut config, tls } = target;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_BOUND);
     }
-    let manager = Manager::from_config(
-        config.clone(),
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls {
+        Some(tls) => Manager::from_config(config.clone(), tls, manager_config),
+        None => Manager::from_config(config.clone(), NoTls, manager_config),
+    };
     let pool = Pool::builder(manager)
         .max_size(16)
         .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -140,29 +176,34 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-async fn connect_with(
-    config: &tokio_postgres::Config,
-) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "PostgreSQL connection closed");
+async fn connect_with(target: &Target) -> Result<tokio_postgres::Client, StoreError> {
+    let closed = |e: tokio_postgres::Error| {
+        tracing::debug!(error = %e, "PostgreSQL connection closed");
+    };
+    let client = match &target.tls {
+        Some(tls) => {
+            let (client, connection) = target.config.connect(tls.clone()).await?;
+            tokio::spawn(async move { connection.await.map_err(closed) });
+            client
         }
-    });
+        None => {
+            let (client, connection) = target.config.connect(NoTls).await?;
+            tokio::spawn(async move { connection.await.map_err(closed) });
+            client
+        }
+    };
     Ok(client)
 }
 
-async fn connect_admin(
-    config: &tokio_postgres::Config,
-) -> Result<tokio_postgres::Client, StoreError> {
-    let mut admin = config.clone();
-    admin.dbname("postgres");
+async fn connect_admin(target: &Target) -> Result<tokio_postgres::Client, StoreError> {
+    let mut admin = target.clone();
+    admin.config.dbname("postgres");
     connect_with(&admin).await
 }
 
-async fn ensure_database(config: &tokio_postgres::Config) -> Result<(), StoreError> {
-    let name = config.get_dbname().unwrap_or("postgres").to_owned();
-    let admin = connect_admin(config).await?;
+async fn ensure_database(target: &Target) -> Result<(), StoreError> {
+    let name = target.config.get_dbname().unwrap_or("postgres").to_owned();
+    let admin = connect_admin(target).await?;
     let exists = admin
         .query_opt(sql::DATABASE_EXISTS, &[&name])
         .await?
@@ -183,8 +224,8 @@ async fn ensure_database(config: &tokio_postgres::Config) -> Result<(), StoreErr
     Ok(())
 }
 
-async fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {
-    let mut client = connect_with(config).await?;
+async fn migrate(target: &Target) -> Result<(), StoreError> {
+    let mut client = connect_with(target).await?;
     client
         .execute(sql::LOCK_MIGRATIONS, &[&MIGRATION_LOCK])
         .await?;

@@ -15,6 +15,10 @@ pub enum StoreError {
     /// Migrating the schema failed; the binary must not run against an unknown schema.
     #[error("schema migration failed: {0}")]
     Migration(#[from] refinery::Error),
+    /// TLS to PostgreSQL cannot be set up as `DATABASE_URL` asks (`sslmode`,
+    /// `sslrootcert`); fix the URL or the certificate file.
+    #[error("PostgreSQL TLS: {0}")]
+    Tls(String),
     /// `DATABASE_URL` is not a PostgreSQL connection string.
     #[error("DATABASE_URL {url:?} is not a valid PostgreSQL URL: {reason}")]
     BadUrl { url: String, reason: String },
@@ -47,9 +51,10 @@ impl StoreError {
         match self {
             StoreError::Postgres(e) => !postgres_error_is_about_data(e),
             StoreError::Pool(_) | StoreError::Fenced { .. } | StoreError::Corrupt(_) => true,
-            StoreError::PoolConfig(_) | StoreError::Migration(_) | StoreError::BadUrl { .. } => {
-                false
-            }
+            StoreError::PoolConfig(_)
+            | StoreError::Migration(_)
+            | StoreError::BadUrl { .. }
+            | StoreError::Tls(_) => false,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod offsets;
 pub mod outbox;
 pub mod sql;
 pub mod state_document;
+pub mod tls;
 
 pub use db::Database;
 pub use error::StoreError;
