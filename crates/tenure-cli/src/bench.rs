@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 use tenure_kafka::{Publisher, topics};
 use tenure_store::Database;
@@ -115,8 +115,7 @@ async fn consume_all(bootstrap: &str) -> anyhow::Result<(usize, Duration)> {
     let ends = topics::end_offsets(bootstrap, topics::LIFECYCLE).await?;
     let bootstrap = bootstrap.to_owned();
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
+        let consumer: BaseConsumer = tenure_kafka::client_config(&bootstrap)
             .set("group.id", "tenure-bench-raw")
             .set("enable.auto.commit", "false")
             .create()?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tenure_core::IdentityId;
 use tenure_kafka::topics;
 
@@ -67,8 +67,7 @@ pub async fn run(bootstrap: String, action: EventsAction) -> anyhow::Result<()> 
     let (stop, stopped) = crate::shutdown::channel();
     crate::shutdown::on_signals(stop);
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
+        let consumer: BaseConsumer = tenure_kafka::client_config(&bootstrap)
             .set("group.id", "tenure-events-reader")
             .set("enable.auto.commit", "false")
             .create()

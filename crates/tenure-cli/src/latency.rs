@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use prost::Message as _;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use serde_json::json;
@@ -52,8 +51,7 @@ fn watch_commands(
     arrivals: Arrivals,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
+    let consumer: BaseConsumer = tenure_kafka::client_config(&bootstrap)
         .set("group.id", "tenure-bench-latency")
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "5")

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tenure_store::{Database, OffsetAdvance, PartitionKey, StoreError, offsets};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
@@ -281,8 +281,7 @@ fn consume_loop<H: BatchHandler>(
         failure: Mutex::new(None),
         quiet: Default::default(),
     };
-    let consumer: BaseConsumer<FencedContext> = ClientConfig::new()
-        .set("bootstrap.servers", &settings.bootstrap)
+    let consumer: BaseConsumer<FencedContext> = crate::client_config(&settings.bootstrap)
         .set("group.id", &settings.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")

@@ -2,6 +2,7 @@
 //! only see domain events, commands and batches.
 
 pub mod broker;
+pub mod connection;
 pub mod consumer;
 pub mod error;
 pub mod flavour;
@@ -13,6 +14,7 @@ pub mod tansu_sqlite;
 pub mod topics;
 
 pub use broker::{BrokerOptions, EmbeddedBroker};
+pub use connection::client_config;
 pub use consumer::{BatchHandler, ConsumerSettings, Record, run_consumer};
 pub use error::{FailureAction, KafkaAdapterError};
 pub use flavour::BrokerKind;

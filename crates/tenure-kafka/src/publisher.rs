@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tenure_core::LifecycleEvent;
@@ -46,9 +45,9 @@ impl Publisher {
     /// 30 seconds; a caller who must answer sooner uses [`Publisher::send_events_within`].
     pub fn new(bootstrap: &str) -> Result<Publisher, KafkaAdapterError> {
         let timeout = DELIVERY_TIMEOUT;
-        let mut config = ClientConfig::new();
+        // The operator's pass-through properties first; Tenure's delivery settings win.
+        let mut config = crate::client_config(bootstrap);
         config
-            .set("bootstrap.servers", bootstrap)
             .set("acks", "all")
             .set("linger.ms", "2")
             .set(

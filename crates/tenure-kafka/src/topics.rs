@@ -7,7 +7,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tracing::info;
 
 use crate::error::KafkaAdapterError;
@@ -32,9 +32,7 @@ pub const DEFAULT_PARTITIONS: i32 = 4;
 
 /// Creates Tenure's topics if they do not exist yet; existing topics are left alone.
 pub async fn ensure_topics(bootstrap: &str, partitions: i32) -> Result<(), KafkaAdapterError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = crate::client_config(bootstrap).create()?;
     let topics: Vec<NewTopic> = [
         LIFECYCLE,
         COMMANDS,
@@ -84,8 +82,7 @@ pub async fn end_offsets(
 ) -> Result<Vec<(i32, i64)>, KafkaAdapterError> {
     let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
     tokio::task::spawn_blocking(move || {
-        let client: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
+        let client: BaseConsumer = crate::client_config(&bootstrap)
             .set("group.id", "tenure-end-offsets")
             .set("enable.auto.commit", "false")
             .set("fetch.wait.max.ms", "10")

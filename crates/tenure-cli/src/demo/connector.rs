@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use prost::Message as _;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use serde_json::json;
@@ -19,8 +18,7 @@ pub async fn run(
     base: &str,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let consumer: StreamConsumer = tenure_kafka::client_config(bootstrap)
         .set("group.id", "tenure-demo-connector")
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "25")
