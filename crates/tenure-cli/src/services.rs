@@ -137,7 +137,8 @@ pub fn http_router(
     if selection.reactor {
         app = app.merge(tenure_reactor::api::router(db.clone(), retry).route_layer(guard));
     }
-    app
+    // Every error answer is JSON of one shape, axum's own refusals (404, 405, 413) too.
+    app.layer(axum::middleware::map_response(tenure_ingest::json_errors))
 }
 
 /// What `/readyz` checks: PostgreSQL, the broker, and the embedded broker's supervisor.

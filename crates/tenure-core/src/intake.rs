@@ -14,6 +14,7 @@
 
 pub mod hr;
 pub mod itsm;
+pub mod source;
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +26,7 @@ use crate::ids;
 use crate::model::{
     Attributes, CommandStatus, CommandType, GrantOrigin, IdentityKind, RequestState,
 };
+use crate::policy::{Policy, UnknownRoles};
 use crate::state::{IdentityState, IdentityStatus};
 
 /// One refused field of one event, as every intake reports it.
@@ -66,6 +68,9 @@ pub struct View {
     pub people: HashMap<String, Standing>,
     /// Requests (source system, request id) already rejected or cancelled.
     pub closed_requests: HashMap<(String, String), RequestState>,
+    /// Of the subjects looked up ([`Lookups::subjects`]), those Tenure knows: their
+    /// joiner was accepted (a pre-hire with a future start counts).
+    pub known_subjects: HashSet<IdentityId>,
 }
 
 /// What an adapter must look up to build the [`View`] for some events.
@@ -75,6 +80,9 @@ pub struct Lookups {
     pub owners: Vec<String>,
     /// Requests (source system, request id) the events approve or fulfil.
     pub requests: Vec<(String, String)>,
+    /// Identities that leavers, movers, conversions and leaves of absence are about:
+    /// each must be known (or joined on an earlier line of the same request).
+    pub subjects: Vec<IdentityId>,
 }
 
 /// The owner an event names, if it must be a known person who has not left.
@@ -112,6 +120,30 @@ fn advanced_request(event: &LifecycleEvent) -> Option<(&str, &str)> {
     }
 }
 
+/// Whether an event is about an identity that must already be known: a leaver, a
+/// mover or conversion, a leave of absence. A joiner creates its identity; everything
+/// else names its subject by a grant, a command or a request of its own.
+fn needs_known_subject(event: &LifecycleEvent) -> bool {
+    matches!(
+        event.payload,
+        EventPayload::IdentityLeft { .. }
+            | EventPayload::IdentityMoved { .. }
+            | EventPayload::LeaveOfAbsenceStarted { .. }
+            | EventPayload::LeaveOfAbsenceEnded
+    )
+}
+
+/// The identities joined by earlier lines of the same request, with their lines.
+fn joined_in(events: &[(usize, LifecycleEvent)]) -> HashMap<IdentityId, usize> {
+    let mut joined = HashMap::new();
+    for (line, event) in events {
+        if matches!(event.payload, EventPayload::IdentityJoined { .. }) {
+            joined.entry(event.identity_id).or_insert(*line);
+        }
+    }
+    joined
+}
+
 fn hired_in(events: &[(usize, LifecycleEvent)]) -> HashSet<&str> {
     events
         .iter()
@@ -142,7 +174,20 @@ pub fn lookups(events: &[(usize, LifecycleEvent)]) -> Lookups {
         .collect();
     requests.sort_unstable();
     requests.dedup();
-    Lookups { owners, requests }
+    // Looked up even when the request also joins them: a joiner on a later line (a
+    // rehire after the leaver) does not make the earlier lines known.
+    let mut subjects: Vec<IdentityId> = events
+        .iter()
+        .filter(|(_, e)| needs_known_subject(e))
+        .map(|(_, e)| e.identity_id)
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    Lookups {
+        owners,
+        requests,
+        subjects,
+    }
 }
 
 /// Decides whether `events` (with their lines) may enter the log: every event must be
@@ -166,6 +211,7 @@ pub fn admit(
     if let Some(view) = view {
         problems.extend(owner_problems(&events, view));
         problems.extend(request_problems(&events, view));
+        problems.extend(subject_problems(&events, view));
     }
     if problems.is_empty() {
         Ok(events.into_iter().map(|(_, e)| e).collect())
@@ -198,6 +244,67 @@ fn owner_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Proble
                 format!("{owner:?} is a non-human identity: owners are people"),
             )),
             Some(Standing::Present) => None,
+        })
+        .collect()
+}
+
+/// A leaver, mover, conversion or leave for an identity Tenure has never seen join is
+/// refused: accepting it would create an identity that "left" without ever joining (or
+/// moved without access), and hide a mistyped employee id. A joiner on an earlier line
+/// of the same request counts; one on a later line does not (send the joiner first).
+fn subject_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Problem> {
+    let joined = joined_in(events);
+    events
+        .iter()
+        .filter(|(_, e)| needs_known_subject(e))
+        .filter(|(line, e)| {
+            let joined_before = joined.get(&e.identity_id).is_some_and(|j| j < line);
+            !joined_before && !view.known_subjects.contains(&e.identity_id)
+        })
+        .map(|(line, _)| {
+            Problem::new(
+                *line,
+                "employee_id",
+                "is not an identity Tenure knows (no joiner was accepted for it): send its \
+                 joiner first, or check the id",
+            )
+        })
+        .collect()
+}
+
+/// A person joining or moving to a role `policy` does not define would silently get no
+/// birthright access: refused (naming `role`) unless the policy says
+/// `[intake] unknown_roles = "accept"`. Non-human identities' roles only name what
+/// they are (their access comes from requests), so they are not checked; nor is
+/// anything against a policy that defines no roles at all (no birthright configured).
+pub fn role_problems(events: &[(usize, LifecycleEvent)], policy: &Policy) -> Vec<Problem> {
+    if policy.unknown_roles == UnknownRoles::Accept || policy.roles.is_empty() {
+        return Vec::new();
+    }
+    events
+        .iter()
+        .filter_map(|(line, e)| match &e.payload {
+            EventPayload::IdentityJoined { kind, role, .. } if !kind.is_non_human() => {
+                Some((*line, role))
+            }
+            EventPayload::IdentityMoved { kind, role, .. }
+                if !kind.is_some_and(IdentityKind::is_non_human) =>
+            {
+                Some((*line, role))
+            }
+            _ => None,
+        })
+        .filter(|(_, role)| !policy.roles.contains_key(role.as_str()))
+        .map(|(line, role)| {
+            Problem::new(
+                line,
+                "role",
+                format!(
+                    "{role:?} is not a role the policy defines ({}): fix the role or add it \
+                     to the policy",
+                    policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )
         })
         .collect()
 }
@@ -595,6 +702,10 @@ mod tests {
         View {
             people: people.iter().map(|(p, s)| ((*p).to_owned(), *s)).collect(),
             closed_requests: HashMap::new(),
+            known_subjects: people
+                .iter()
+                .map(|(p, _)| ids::identity(ids::PEOPLE, p))
+                .collect(),
         }
     }
 
@@ -845,6 +956,46 @@ mod tests {
         let events = vec![(1, joiner("M9")), (2, fulfilment("REQ-1", "E1", "M9"))];
         assert!(lookups(&events).owners.is_empty());
         assert!(admit(events, Some(&View::default())).is_ok());
+    }
+
+    fn leaver(person: &str) -> LifecycleEvent {
+        envelope(
+            "hr",
+            &format!("L-{person}"),
+            person,
+            EventPayload::IdentityLeft {
+                reason: "resigned".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_leaver_for_an_identity_never_seen_is_refused_naming_employee_id() {
+        let known = given(&[("E1", Standing::Present)]);
+        let events = vec![(1, leaver("E1")), (2, leaver("E404"))];
+        assert_eq!(lookups(&events).subjects, {
+            let mut ids = vec![
+                ids::identity(ids::PEOPLE, "E1"),
+                ids::identity(ids::PEOPLE, "E404"),
+            ];
+            ids.sort_unstable();
+            ids
+        });
+        assert_eq!(
+            fields(admit(events, Some(&known))),
+            vec![(2, "employee_id".into())]
+        );
+    }
+
+    #[test]
+    fn a_joiner_on_an_earlier_line_makes_its_leaver_known_but_not_on_a_later_one() {
+        let first_joined = vec![(1, joiner("E7")), (2, leaver("E7"))];
+        assert!(admit(first_joined, Some(&View::default())).is_ok());
+        let joined_after = vec![(1, leaver("E8")), (2, joiner("E8"))];
+        assert_eq!(
+            fields(admit(joined_after, Some(&View::default()))),
+            vec![(1, "employee_id".into())]
+        );
     }
 
     #[test]

@@ -135,6 +135,28 @@ pub struct Policy {
     pub requests: RequestPolicy,
     /// Checked in file order; a grant in several classes gets the shortest limit.
     pub classes: Vec<EntitlementClass>,
+    /// What intake does with a role this policy does not define (`[intake]`).
+    pub unknown_roles: UnknownRoles,
+}
+
+/// What intake does with a joiner or mover to a role the policy does not define: such
+/// a person would silently get no birthright access, which usually means a typo in
+/// the HR system or a policy not yet updated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownRoles {
+    /// Refuse the event (422 naming `role`); the default.
+    #[default]
+    Refuse,
+    /// Accept it: the person gets no birthright until the policy names the role.
+    Accept,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntakeFile {
+    #[serde(default)]
+    unknown_roles: UnknownRoles,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +172,8 @@ struct PolicyFile {
     requests: Option<RequestFile>,
     #[serde(default)]
     entitlement_classes: BTreeMap<String, ClassFile>,
+    #[serde(default)]
+    intake: Option<IntakeFile>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +278,7 @@ impl Policy {
                 })
                 .unwrap_or_default(),
             classes,
+            unknown_roles: file.intake.map(|i| i.unknown_roles).unwrap_or_default(),
         })
     }
 

@@ -52,6 +52,17 @@ pub struct Credential {
     /// every system, which suits a single connector host; the service warns.
     #[serde(default)]
     pub systems: Option<Vec<String>>,
+    /// For HR and ITSM callers: the source systems it announces events as (an event
+    /// naming another `source_system` is refused with 403). Absent: its `name`.
+    #[serde(default)]
+    pub sources: Option<Vec<String>>,
+}
+
+impl Credential {
+    /// The source systems this credential announces events as.
+    pub fn speaks_for(&self) -> &[String] {
+        self.sources.as_deref().unwrap_or_default()
+    }
 }
 
 /// Header naming the credential of a signed request.
@@ -119,6 +130,8 @@ pub enum CredentialsError {
     Ambiguous(String),
     #[error("two credentials are named {0:?}; signed requests name their credential")]
     SharedName(String),
+    #[error("credential {0:?} speaks for {1:?}, one of Tenure's own sources; name its own source")]
+    ReservedSource(String, String),
 }
 
 /// The credentials ingest accepts. With none configured ingest is open (for local
@@ -127,9 +140,6 @@ pub enum CredentialsError {
 pub struct Credentials {
     by_token: HashMap<String, Credential>,
     by_name: HashMap<String, Credential>,
-    /// Signatures accepted within the tolerance window, with their timestamps: a
-    /// captured signed request cannot be sent again while it would still be fresh.
-    seen_signatures: std::sync::Arc<std::sync::Mutex<HashMap<Vec<u8>, i64>>>,
 }
 
 impl Credentials {
@@ -138,7 +148,19 @@ impl Credentials {
         let file: CredentialsFile = toml::from_str(text)?;
         let mut by_token: HashMap<String, Credential> = HashMap::new();
         let mut by_name: HashMap<String, Credential> = HashMap::new();
-        for credential in file.credential {
+        for mut credential in file.credential {
+            let sources = credential
+                .sources
+                .get_or_insert_with(|| vec![credential.name.clone()]);
+            if let Some(reserved) = sources
+                .iter()
+                .find(|s| tenure_core::intake::source::is_tenure_source(s))
+            {
+                return Err(CredentialsError::ReservedSource(
+                    credential.name.clone(),
+                    reserved.clone(),
+                ));
+            }
             let secret = match (&credential.token, &credential.hmac_secret) {
                 (Some(s), None) | (None, Some(s)) => s.clone(),
                 _ => return Err(CredentialsError::Ambiguous(credential.name)),
@@ -160,11 +182,7 @@ impl Credentials {
             }
             by_name.insert(credential.name.clone(), credential);
         }
-        Ok(Credentials {
-            by_token,
-            by_name,
-            seen_signatures: Default::default(),
-        })
+        Ok(Credentials { by_token, by_name })
     }
 
     /// True when no credential is configured and every request is accepted.
@@ -172,26 +190,18 @@ impl Credentials {
         self.by_name.is_empty()
     }
 
-    /// The HMAC credential that signed this request: 401 for a missing, stale or
-    /// wrong signature.
-    fn signed_by(
-        &self,
-        headers: &HeaderMap,
-        method: &axum::http::Method,
-        uri: &axum::http::Uri,
-        body: &[u8],
-    ) -> Result<&Credential, ApiError> {
+    /// What a signed request's headers say, checked before its body is read: the
+    /// signing credential it names, when it was signed, and the signature. A name that
+    /// is not a signing credential gets the same answer as a wrong signature, so the
+    /// answer does not tell which names exist.
+    fn signed_headers(&self, headers: &HeaderMap) -> Result<(&Credential, i64, Vec<u8>), ApiError> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let source = header(SOURCE_HEADER).unwrap_or_default();
         let credential = self
             .by_name
             .get(source)
             .filter(|c| c.hmac_secret.is_some())
-            .ok_or_else(|| {
-                ApiError::unauthorized(format!(
-                    "{SOURCE_HEADER} {source:?} names no signing credential"
-                ))
-            })?;
+            .ok_or_else(unverifiable_signature)?;
         let timestamp: i64 = header(TIMESTAMP_HEADER)
             .and_then(|t| t.trim().parse().ok())
             .ok_or_else(|| {
@@ -210,6 +220,19 @@ impl Credentials {
             .ok_or_else(|| {
                 ApiError::unauthorized(format!("{SIGNATURE_HEADER} must be sha256=<hex>"))
             })?;
+        Ok((credential, timestamp, given))
+    }
+
+    /// The HMAC credential that signed this request: 401 for a missing, stale or
+    /// wrong signature.
+    fn signed_by(
+        &self,
+        headers: &HeaderMap,
+        method: &axum::http::Method,
+        uri: &axum::http::Uri,
+        body: &[u8],
+    ) -> Result<&Credential, ApiError> {
+        let (credential, timestamp, given) = self.signed_headers(headers)?;
         let secret = credential.hmac_secret.as_deref().unwrap_or_default();
         let path = uri
             .path_and_query()
@@ -217,22 +240,8 @@ impl Credentials {
             .unwrap_or(uri.path());
         request_mac(secret, timestamp, method.as_str(), path, body)
             .verify_slice(&given)
-            .map_err(|_| {
-                ApiError::unauthorized(
-                    "the signature does not match the method, path, body and timestamp",
-                )
-            })?;
-        let now = chrono::Utc::now().timestamp();
-        let mut seen = self
-            .seen_signatures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        seen.retain(|_, at| now.abs_diff(*at) <= SIGNATURE_TOLERANCE_SECS as u64);
-        if seen.insert(given, timestamp).is_some() {
-            return Err(ApiError::unauthorized(
-                "this signed request was already received: sign each request afresh",
-            ));
-        }
+            .map_err(|_| unverifiable_signature())?;
+        // A signature is used once: `crate::replay` claims it around the request.
         Ok(credential)
     }
 
@@ -262,32 +271,83 @@ impl Credentials {
         let credential = if headers.contains_key(SIGNATURE_HEADER) {
             self.signed_by(headers, method, uri, body)?
         } else {
-            let token = headers
-                .get(AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .ok_or_else(|| {
-                    ApiError::unauthorized(format!(
-                        "send Authorization: Bearer <token>, or sign the body ({SIGNATURE_HEADER})"
-                    ))
-                })?;
-            self.by_token
-                .get(token.trim())
-                .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))?
+            self.bearer(headers)?
         };
-        // An operator may also read what it operates on.
-        let allowed = credential.scopes.contains(&scope)
-            || (scope == Scope::Reader && credential.scopes.contains(&Scope::Operator));
-        if allowed {
-            Ok(Some(credential))
-        } else {
-            Err(ApiError::forbidden(format!(
-                "credential {:?} may not use this endpoint (needs scope {scope:?})",
-                credential.name
-            )))
+        permitted(credential, scope).map(Some)
+    }
+
+    /// Checks what can be checked before a request's body is read: a bearer token in
+    /// full, a signed request's credential, timestamp and form, and the scope. A
+    /// request that fails here is answered without reading (or buffering) its body.
+    pub fn admit_headers(&self, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
+        if self.is_open() {
+            return Ok(());
         }
+        let credential = if headers.contains_key(SIGNATURE_HEADER) {
+            self.signed_headers(headers)?.0
+        } else {
+            self.bearer(headers)?
+        };
+        permitted(credential, scope).map(|_| ())
+    }
+
+    /// The credential of a bearer token (the scheme in any case, as RFC 9110 allows).
+    fn bearer(&self, headers: &HeaderMap) -> Result<&Credential, ApiError> {
+        let token = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| {
+                ApiError::unauthorized(format!(
+                    "send Authorization: Bearer <token>, or sign the body ({SIGNATURE_HEADER})"
+                ))
+            })?;
+        self.by_token
+            .get(token)
+            .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))
     }
 }
+
+/// The one answer for a signature that cannot be verified, whatever the reason.
+fn unverifiable_signature() -> ApiError {
+    ApiError::unauthorized(format!(
+        "the signature cannot be verified: {SOURCE_HEADER} must name a signing credential and \
+         {SIGNATURE_HEADER} must be its HMAC of the timestamp, method, path and body"
+    ))
+}
+
+/// The credential when it holds `scope` (an operator may also read what it operates
+/// on), else 403.
+fn permitted(credential: &Credential, scope: Scope) -> Result<&Credential, ApiError> {
+    let allowed = credential.scopes.contains(&scope)
+        || (scope == Scope::Reader && credential.scopes.contains(&Scope::Operator));
+    if allowed {
+        Ok(credential)
+    } else {
+        Err(ApiError::forbidden(format!(
+            "credential {:?} may not use this endpoint (needs scope {scope:?})",
+            credential.name
+        )))
+    }
+}
+
+/// Axum middleware that authenticates a route's caller from the headers alone,
+/// before the body is read: `from_fn_with_state((credentials, scope), authenticate_first)`.
+pub async fn authenticate_first(
+    axum::extract::State((credentials, scope)): axum::extract::State<(Credentials, Scope)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match credentials.admit_headers(request.headers(), scope) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+impl Credentials {}
 
 #[cfg(test)]
 mod tests {

@@ -22,6 +22,7 @@ use crate::error::FieldProblem;
 use crate::outcomes::OutcomeIn;
 use tenure_core::intake::hr::HrEvent;
 use tenure_core::intake::itsm::ItsmEvent;
+use tenure_core::intake::source::{Announcer, announced_source};
 
 /// The consumer group of the raw-topic bridge.
 pub const GROUP: &str = "tenure-ingest-bridge";
@@ -56,19 +57,28 @@ impl BridgeHandler {
     async fn convert(
         &self,
         record: &Record,
+        joined_before: &[tenure_core::IdentityId],
     ) -> Result<Result<Option<LifecycleEvent>, String>, KafkaAdapterError> {
         let now = Utc::now();
         let converted = match record.topic.as_str() {
+            // A raw topic's writers are the broker's ACLs' business; what they may
+            // not do is announce events as one of Tenure's own sources.
             topics::HR_RAW => serde_json::from_slice::<HrEvent>(&record.payload)
                 .map_err(|e| format!("not a valid HR event: {e}"))
-                .and_then(|e| {
+                .and_then(|mut e| {
+                    let source = announced_source(e.claimed_source(), "hr", Announcer::Open)
+                        .map_err(|r| r.to_string())?;
+                    e.announce_as(source);
                     e.into_event(1, now)
                         .map(Some)
                         .map_err(|p| describe(&crate::error::from_core(p)))
                 }),
             topics::ITSM_RAW => serde_json::from_slice::<ItsmEvent>(&record.payload)
                 .map_err(|e| format!("not a valid ITSM event: {e}"))
-                .and_then(|e| {
+                .and_then(|mut e| {
+                    let source = announced_source(e.claimed_source(), "itsm", Announcer::Open)
+                        .map_err(|r| r.to_string())?;
+                    e.announce_as(source);
                     e.into_event(1, now, &self.policy)
                         .map(Some)
                         .map_err(|p| describe(&crate::error::from_core(p)))
@@ -101,9 +111,14 @@ impl BridgeHandler {
             other => return Ok(other),
         };
         // The same rules as HTTP: the core decides, with the projection's view.
-        let admitted = crate::routes::admit(Some(&self.directory), vec![(1, event)])
-            .await
-            .map_err(|e| KafkaAdapterError::Unavailable(e.message))?;
+        let admitted = crate::routes::admit(
+            Some(&self.directory),
+            vec![(1, event)],
+            joined_before,
+            &self.policy,
+        )
+        .await
+        .map_err(|e| KafkaAdapterError::Unavailable(e.message))?;
         Ok(admitted
             .map(|mut events| events.pop())
             .map_err(|problems| describe(&problems)))
@@ -113,14 +128,19 @@ impl BridgeHandler {
 impl BatchHandler for BridgeHandler {
     async fn handle(
         &self,
-        _txn: &tokio_postgres::Transaction<'_>,
+        txn: &tokio_postgres::Transaction<'_>,
         records: &[Record],
     ) -> Result<(), KafkaAdapterError> {
         let mut events = Vec::new();
         let mut letters = Vec::new();
+        // Joiners earlier in this batch make their identities known to later records.
+        let mut joined: Vec<tenure_core::IdentityId> = Vec::new();
         for record in records {
-            match self.convert(record).await? {
-                Ok(Some(event)) => events.push(event),
+            match self.convert(record, &joined).await? {
+                Ok(Some(event)) => {
+                    joined.extend(crate::directory::joined(std::slice::from_ref(&event)));
+                    events.push(event);
+                }
                 Ok(None) => {}
                 Err(reason) => {
                     warn!(topic = %record.topic, offset = record.offset, %reason, "dead letter");
@@ -152,6 +172,10 @@ impl BatchHandler for BridgeHandler {
         for result in sent_events.into_iter().chain(sent_letters) {
             result?;
         }
+        // Committed with the batch's offsets: the joiners are on the log by now.
+        crate::directory::record_joined(txn, &joined)
+            .await
+            .map_err(tenure_store::StoreError::from)?;
         Ok(())
     }
 }

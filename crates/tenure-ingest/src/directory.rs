@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use tenure_core::intake::{IssuedCommand, Lookups, Standing, View};
-use tenure_core::{CommandId, CommandType, IdentityId, RequestState, ids};
+use tenure_core::{CommandId, CommandType, IdentityId, LifecycleEvent, RequestState, ids};
 use tenure_store::Database;
 
 use crate::error::ApiError;
@@ -14,13 +14,13 @@ use crate::sql;
 /// Reads from the projection what `lookups` names. Fails with 503 when it cannot.
 pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiError> {
     let mut view = View::default();
-    if lookups.owners.is_empty() && lookups.requests.is_empty() {
+    if lookups.owners.is_empty() && lookups.requests.is_empty() && lookups.subjects.is_empty() {
         return Ok(view);
     }
+    // The database's own error text is logged, never sent to the caller.
     let unavailable = |e: String| {
-        ApiError::unavailable_store(format!(
-            "the identity directory cannot be read ({e}); resend the request"
-        ))
+        tracing::warn!(error = %e, "the identity directory cannot be read");
+        ApiError::unavailable_store("the identity directory cannot be read; resend the request")
     };
     let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
     if !lookups.owners.is_empty() {
@@ -45,6 +45,13 @@ pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiEr
             };
             view.people.insert(person, standing);
         }
+    }
+    if !lookups.subjects.is_empty() {
+        let rows = client
+            .query(sql::KNOWN_SUBJECTS, &[&lookups.subjects])
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        view.known_subjects = rows.iter().map(|r| r.get(0)).collect();
     }
     if !lookups.requests.is_empty() {
         let sources: Vec<&str> = lookups.requests.iter().map(|(s, _)| s.as_str()).collect();
@@ -78,9 +85,8 @@ pub(crate) async fn issued_commands(
     command_ids: &[CommandId],
 ) -> Result<HashMap<CommandId, IssuedCommand>, ApiError> {
     let unavailable = |e: String| {
-        ApiError::unavailable_store(format!(
-            "the issued commands cannot be read ({e}); resend the request"
-        ))
+        tracing::warn!(error = %e, "the issued commands cannot be read");
+        ApiError::unavailable_store("the issued commands cannot be read; resend the request")
     };
     let client = db.client().await.map_err(|e| unavailable(e.to_string()))?;
     let rows = client
@@ -102,4 +108,25 @@ pub(crate) async fn issued_commands(
             ))
         })
         .collect())
+}
+
+/// The identities `events` join.
+pub(crate) fn joined(events: &[LifecycleEvent]) -> Vec<IdentityId> {
+    events
+        .iter()
+        .filter(|e| matches!(e.payload, tenure_core::EventPayload::IdentityJoined { .. }))
+        .map(|e| e.identity_id)
+        .collect()
+}
+
+/// Records the identities whose joiners the broker just acknowledged, so a leaver sent
+/// right after is recognised before the projection catches up.
+pub(crate) async fn record_joined(
+    client: &impl tokio_postgres::GenericClient,
+    joined: &[IdentityId],
+) -> Result<(), tokio_postgres::Error> {
+    if !joined.is_empty() {
+        client.execute(sql::RECORD_JOINED, &[&joined]).await?;
+    }
+    Ok(())
 }

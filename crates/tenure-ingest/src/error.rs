@@ -147,3 +147,62 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Response mapper for the whole HTTP app: an error answer that is not JSON already
+/// (axum's own refusals: 404 for an unknown route, 405, 413 for an oversized body,
+/// 415, …) is given the same JSON shape as every other error, so a client parses one
+/// format. `axum::middleware::map_response(json_errors)`.
+pub async fn json_errors(response: Response) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            format!(
+                "the body is larger than {} bytes; send smaller batches",
+                crate::MAX_BODY_BYTES
+            ),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method (see Allow)".to_owned(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
+        StatusCode::UNAUTHORIZED => ("unauthorized", text),
+        StatusCode::FORBIDDEN => ("forbidden", text),
+        s if s.is_server_error() => ("unavailable", "the service cannot answer now; retry".into()),
+        _ => ("malformed_request", text),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_owned()
+    } else {
+        message
+    };
+    let mut answer = ApiError {
+        status,
+        code,
+        message,
+        problems: Vec::new(),
+    }
+    .into_response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}

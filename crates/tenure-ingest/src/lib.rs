@@ -10,12 +10,13 @@ pub mod bridge;
 mod directory;
 mod error;
 mod outcomes;
+mod replay;
 mod routes;
 pub mod scim;
 pub mod sql;
 
 pub use auth::{Credentials, Scope};
-pub use error::{ApiError, FieldProblem};
+pub use error::{ApiError, FieldProblem, json_errors};
 pub use routes::{IngestState, ROUTES, router};
 
 /// Largest request body accepted, in bytes.

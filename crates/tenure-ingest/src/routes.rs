@@ -11,19 +11,20 @@ use tenure_core::{EventId, LifecycleEvent};
 use tenure_kafka::Publisher;
 use tracing::debug;
 
-use crate::auth::{Credentials, Scope};
+use crate::auth::{Credential, Credentials, Scope};
 use crate::error::{ApiError, FieldProblem};
 use crate::outcomes::OutcomeIn;
 use crate::{MAX_BATCH_EVENTS, MAX_BODY_BYTES, body};
 use tenure_core::intake::hr::HrEvent;
 use tenure_core::intake::itsm::ItsmEvent;
+use tenure_core::intake::source::{Announcer, announced_source};
 
 /// What the routes share: the producer that appends to the log.
 #[derive(Clone)]
 pub struct IngestState {
     publisher: Publisher,
     pub(crate) credentials: Credentials,
-    policy: std::sync::Arc<tenure_core::Policy>,
+    pub(crate) policy: std::sync::Arc<tenure_core::Policy>,
     pub(crate) directory: Option<tenure_store::Database>,
     /// SCIM's read-your-writes memory and per-user locks.
     pub(crate) scim: std::sync::Arc<crate::scim::ledger::ScimLedger>,
@@ -105,12 +106,37 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The ingest API.
 pub fn router(state: IngestState) -> Router {
+    // Each route authenticates its caller from the headers before its body is read,
+    // so an anonymous client cannot make ingest buffer megabytes.
+    let first = |scope: Scope| {
+        axum::middleware::from_fn_with_state(
+            (state.credentials.clone(), scope),
+            crate::auth::authenticate_first,
+        )
+    };
+    let replay = match &state.directory {
+        Some(db) => crate::replay::ReplayGuard::Shared(Box::new(db.clone())),
+        None => crate::replay::ReplayGuard::Local(Default::default()),
+    };
     Router::new()
-        .route("/v1/hr/events", post(hr_events))
-        .route("/v1/itsm/events", post(itsm_events))
-        .route("/v1/connectors/outcomes", post(connector_outcomes))
+        .route(
+            "/v1/hr/events",
+            post(hr_events).route_layer(first(Scope::Hr)),
+        )
+        .route(
+            "/v1/itsm/events",
+            post(itsm_events).route_layer(first(Scope::Itsm)),
+        )
+        .route(
+            "/v1/connectors/outcomes",
+            post(connector_outcomes).route_layer(first(Scope::Connector)),
+        )
         .with_state(state.clone())
-        .merge(crate::scim::router(state))
+        .merge(crate::scim::router(state.clone()).route_layer(first(Scope::Hr)))
+        .layer(axum::middleware::from_fn_with_state(
+            replay,
+            crate::replay::guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -130,7 +156,7 @@ async fn convert_all<T>(
             Err(mut p) => problems.append(&mut p),
         }
     }
-    match admit(state.directory.as_ref(), events).await? {
+    match admit(state.directory.as_ref(), events, &[], &state.policy).await? {
         Ok(events) if problems.is_empty() => Ok(events),
         Ok(_) => Err(ApiError::unprocessable(problems)),
         Err(mut refused) => {
@@ -148,13 +174,31 @@ async fn convert_all<T>(
 pub(crate) async fn admit(
     directory: Option<&tenure_store::Database>,
     events: Vec<(usize, LifecycleEvent)>,
+    joined_before: &[tenure_core::IdentityId],
+    policy: &tenure_core::Policy,
 ) -> Result<Result<Vec<LifecycleEvent>, Vec<FieldProblem>>, ApiError> {
+    let role_problems = tenure_core::intake::role_problems(&events, policy);
     let view = match directory {
-        Some(db) => Some(crate::directory::view(db, &tenure_core::intake::lookups(&events)).await?),
+        Some(db) => {
+            let mut view =
+                crate::directory::view(db, &tenure_core::intake::lookups(&events)).await?;
+            // Joiners accepted just before, not yet recorded (the bridge's batch).
+            view.known_subjects.extend(joined_before.iter().copied());
+            Some(view)
+        }
         None => None,
     };
-    Ok(tenure_core::intake::admit(events, view.as_ref())
-        .map_err(|problems| problems.into_iter().map(FieldProblem::from).collect()))
+    let admitted = tenure_core::intake::admit(events, view.as_ref());
+    Ok(match (admitted, role_problems.is_empty()) {
+        (Ok(events), true) => Ok(events),
+        (Ok(_), false) => Err(role_problems),
+        (Err(mut problems), _) => {
+            problems.extend(role_problems);
+            problems.sort_by_key(|p| p.line);
+            Err(problems)
+        }
+    }
+    .map_err(|problems| problems.into_iter().map(FieldProblem::from).collect()))
 }
 
 /// Appends `events` to the log; returns only once the broker has acknowledged all.
@@ -162,17 +206,33 @@ pub(crate) async fn publish_events(
     state: &IngestState,
     events: &[LifecycleEvent],
 ) -> Result<Vec<tenure_kafka::publisher::Delivered>, ApiError> {
-    state
+    let delivered = state
         .publisher
         .send_events_within(events, state.answer_bound)
         .await
         .map_err(|e| {
             // The publisher logs the outage once; each refused request is only a debug line.
             debug!(error = %e, "broker did not acknowledge; answering 503");
-            ApiError::unavailable(format!(
-                "{e}; resend the request later, duplicates are recognised"
-            ))
-        })
+            ApiError::unavailable(
+                "the log's broker did not acknowledge the events in time; resend the request \
+                 later, duplicates are recognised",
+            )
+        })?;
+    // The events are accepted whatever happens here: a joiner not recorded is known as
+    // soon as the projection has it.
+    let joined = crate::directory::joined(events);
+    if let (Some(db), false) = (&state.directory, joined.is_empty()) {
+        let recorded = match db.client().await {
+            Ok(client) => crate::directory::record_joined(&**client, &joined)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "accepted joiners could not be recorded for intake");
+        }
+    }
+    Ok(delivered)
 }
 
 async fn publish(
@@ -189,6 +249,40 @@ async fn publish(
     ))
 }
 
+/// Binds each event to the source its caller speaks for (see
+/// `tenure_core::intake::source`); any event naming a source its caller may not speak
+/// for refuses the whole request with 403, naming the lines.
+fn bind_sources<T>(
+    items: &mut [(usize, T)],
+    default: &str,
+    credential: Option<&Credential>,
+    claimed: impl Fn(&T) -> Option<&str>,
+    announce_as: impl Fn(&mut T, String),
+) -> Result<(), ApiError> {
+    let announcer = match credential {
+        Some(c) => Announcer::Credential {
+            name: &c.name,
+            sources: c.speaks_for(),
+        },
+        None => Announcer::Open,
+    };
+    let mut refusals = Vec::new();
+    for (line, item) in items.iter_mut() {
+        match announced_source(claimed(item), default, announcer) {
+            Ok(source) => announce_as(item, source),
+            Err(refusal) => refusals.push(format!("line {line}: {refusal}")),
+        }
+    }
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "nothing was accepted: {}",
+            refusals.join("; ")
+        )))
+    }
+}
+
 async fn hr_events(
     State(state): State<IngestState>,
     headers: HeaderMap,
@@ -196,11 +290,18 @@ async fn hr_events(
     uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state
+    let credential = state
         .credentials
         .admit(&headers, &method, &uri, &body, Scope::Hr)?;
     let now = Utc::now();
-    let items = body::parse::<HrEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
+    let mut items = body::parse::<HrEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
+    bind_sources(
+        &mut items,
+        "hr",
+        credential,
+        HrEvent::claimed_source,
+        HrEvent::announce_as,
+    )?;
     let events = convert_all(&state, items, |line, e| {
         e.into_event(line, now)
             .map(Some)
@@ -217,11 +318,18 @@ async fn itsm_events(
     uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state
+    let credential = state
         .credentials
         .admit(&headers, &method, &uri, &body, Scope::Itsm)?;
     let now = Utc::now();
-    let items = body::parse::<ItsmEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
+    let mut items = body::parse::<ItsmEvent>(&headers, &body, MAX_BATCH_EVENTS)?;
+    bind_sources(
+        &mut items,
+        "itsm",
+        credential,
+        ItsmEvent::claimed_source,
+        ItsmEvent::announce_as,
+    )?;
     let policy = state.policy.clone();
     let events = convert_all(&state, items, |line, e| {
         e.into_event(line, now, &policy)

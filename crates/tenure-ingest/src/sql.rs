@@ -15,6 +15,14 @@ macro_rules! statements {
 statements! {
     /// Reads whether request owners exist, are people, and have left (intake's owner check).
     OWNER_STANDINGS = "directory/owner_standings.sql";
+    /// Reads which of the identities leavers, movers and leaves name are known.
+    KNOWN_SUBJECTS = "directory/known_subjects.sql";
+    /// Records identities whose joiner was just accepted.
+    RECORD_JOINED = "directory/record_joined.sql";
+    /// Claims a signed request's signature, shared by all ingest instances.
+    CLAIM_SIGNATURE = "replay/claim_signature.sql";
+    /// Releases the signature of a refused request.
+    RELEASE_SIGNATURE = "replay/release_signature.sql";
     /// Reads the latest state of named access requests (intake's closed-request check).
     LATEST_REQUEST_STATES = "directory/latest_request_states.sql";
     /// Reads what Tenure issued under acknowledged command ids (acknowledgement check).

@@ -58,10 +58,22 @@ impl QueryError {
 
 impl From<StoreError> for QueryError {
     fn from(e: StoreError) -> Self {
+        if !e.is_transient() {
+            // The database refused a value the caller sent (a NUL character, a number
+            // out of range): the caller's to fix, not an outage.
+            tracing::debug!(error = %e, "query refused a parameter");
+            return QueryError {
+                status: StatusCode::BAD_REQUEST,
+                message: "a query parameter holds a value that cannot be searched for \
+                          (a NUL character, or a number out of range)"
+                    .to_owned(),
+            };
+        }
         tracing::warn!(error = %e, "query failed");
         QueryError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            message: format!("the projection cannot be read right now: {e}"),
+            // The database's own error text is logged above, never sent to the caller.
+            message: "the projection cannot be read right now; retry".to_owned(),
         }
     }
 }

@@ -27,9 +27,11 @@ pub fn router(db: Database, retry: RetryPolicy) -> Router {
 }
 
 fn unavailable(e: impl std::fmt::Display) -> (StatusCode, Json<Value>) {
+    // The database's own error text is logged, never sent to the caller.
+    tracing::warn!(error = %e, "the brake's state cannot be read or changed");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"error": "unavailable", "message": format!("PostgreSQL: {e}")})),
+        Json(json!({"error": "unavailable", "message": "the database cannot be reached; retry"})),
     )
 }
 

@@ -28,8 +28,10 @@ pub enum HrEventType {
 pub struct HrEvent {
     /// The HR system's own id for this event.
     event_id: String,
-    #[serde(default = "default_source")]
-    source_system: String,
+    /// The source system announcing it; bound to the caller (see
+    /// [`super::source::announced_source`]) before the event is built.
+    #[serde(default)]
+    source_system: Option<String>,
     #[serde(rename = "type")]
     event_type: HrEventType,
     employee_id: String,
@@ -90,6 +92,17 @@ fn required<'a>(
 }
 
 impl HrEvent {
+    /// The source system the event names, if it names one.
+    pub fn claimed_source(&self) -> Option<&str> {
+        self.source_system.as_deref()
+    }
+
+    /// Records the event under `source`: the one its announcer may speak for (see
+    /// [`super::source::announced_source`]), whatever the body said.
+    pub fn announce_as(&mut self, source: String) {
+        self.source_system = Some(source);
+    }
+
     /// The lifecycle event this HR event announces, recorded at `now`.
     pub fn into_event(
         self,
@@ -185,7 +198,7 @@ impl HrEvent {
             return Err(problems);
         }
         Ok(super::person_fact(
-            self.source_system,
+            self.source_system.unwrap_or_else(default_source),
             self.event_id,
             &self.employee_id,
             self.effective_time,

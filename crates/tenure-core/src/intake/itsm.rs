@@ -40,8 +40,10 @@ pub struct RevocationIn {
 #[derive(Debug, Deserialize)]
 pub struct ItsmEvent {
     event_id: String,
-    #[serde(default = "default_source")]
-    source_system: String,
+    /// The source system announcing it; bound to the caller (see
+    /// [`super::source::announced_source`]) before the event is built.
+    #[serde(default)]
+    source_system: Option<String>,
     #[serde(rename = "type")]
     event_type: ItsmEventType,
     request_id: String,
@@ -69,6 +71,17 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 }
 
 impl ItsmEvent {
+    /// The source system the event names, if it names one.
+    pub fn claimed_source(&self) -> Option<&str> {
+        self.source_system.as_deref()
+    }
+
+    /// Records the event under `source`: the one its announcer may speak for (see
+    /// [`super::source::announced_source`]), whatever the body said.
+    pub fn announce_as(&mut self, source: String) {
+        self.source_system = Some(source);
+    }
+
     /// The governed grant this fulfilment creates, recorded at `now`, or every
     /// reason it would be ungoverned.
     pub fn into_event(
@@ -77,6 +90,7 @@ impl ItsmEvent {
         now: DateTime<Utc>,
         policy: &Policy,
     ) -> Result<LifecycleEvent, Vec<FieldProblem>> {
+        let source_system = self.source_system.clone().unwrap_or_else(default_source);
         let state = match self.event_type {
             ItsmEventType::AccessFulfilled => None,
             ItsmEventType::AccessRequested => Some(RequestState::Requested),
@@ -197,7 +211,7 @@ impl ItsmEvent {
                 return Err(problems);
             };
             EventPayload::AccessGranted {
-                grant_id: ids::request_grant(&self.source_system, &self.request_id),
+                grant_id: ids::request_grant(&source_system, &self.request_id),
                 entitlement,
                 owner: non_empty(&self.owner).unwrap_or_default().to_owned(),
                 business_reason: non_empty(&self.business_reason)
@@ -210,7 +224,7 @@ impl ItsmEvent {
             }
         };
         Ok(super::person_fact(
-            self.source_system,
+            source_system,
             self.event_id,
             &self.employee_id,
             self.effective_time,

@@ -32,7 +32,7 @@ pub use user::{ENTERPRISE, USER_SCHEMA};
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// The source system SCIM events carry.
-pub const SCIM_SOURCE: &str = "scim";
+pub use tenure_core::intake::source::SCIM_SOURCE;
 
 /// A SCIM error response (RFC 7644 §3.12).
 #[derive(Debug)]
@@ -126,11 +126,11 @@ fn parse_body(body: &[u8]) -> Result<Value, ScimError> {
 
 /// 503: the projection SCIM reads from cannot be reached; the client retries.
 fn unavailable(e: impl std::fmt::Display) -> ScimError {
-    ScimError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        None,
-        format!("the projection cannot be read ({e}); retry"),
-    )
+    ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, {
+        // The database's own error text is logged, never sent to the caller.
+        tracing::warn!(error = %e, "SCIM: the projection cannot be read");
+        "the projection cannot be read; retry".to_owned()
+    })
 }
 
 /// A connection to the projection (ingest must run with a database for SCIM).
@@ -234,12 +234,20 @@ fn event(
     }
 }
 
-/// Refuses, as SCIM's invalidValue naming the attribute, what could not be stored.
-fn refuse_unstorable(events: &[LifecycleEvent]) -> Result<(), ScimError> {
-    let lines = events.iter().cloned().map(|e| (1, e)).collect();
-    match tenure_core::intake::admit(lines, None) {
-        Ok(_) => Ok(()),
-        Err(problems) => Err(ScimError::invalid(
+/// Refuses, as SCIM's invalidValue naming the attribute, what could not be stored
+/// and a role the policy does not define.
+fn refuse_unstorable(
+    events: &[LifecycleEvent],
+    policy: &tenure_core::Policy,
+) -> Result<(), ScimError> {
+    let lines: Vec<_> = events.iter().cloned().map(|e| (1, e)).collect();
+    let mut problems = tenure_core::intake::role_problems(&lines, policy);
+    if let Err(mut unstorable) = tenure_core::intake::admit(lines, None) {
+        problems.append(&mut unstorable);
+    }
+    match problems {
+        problems if problems.is_empty() => Ok(()),
+        problems => Err(ScimError::invalid(
             problems
                 .iter()
                 .map(|p| format!("{} {}", p.field, p.problem))
@@ -257,7 +265,7 @@ async fn publish_and_show(
     events: Vec<LifecycleEvent>,
     status: StatusCode,
 ) -> ScimResult {
-    refuse_unstorable(&events)?;
+    refuse_unstorable(&events, &state.policy)?;
     let delivered = crate::routes::publish_events(state, &events).await?;
     let after = events.iter().fold(current, tenure_core::apply);
     if let Some(last) = delivered.last() {
@@ -521,7 +529,7 @@ async fn remove(
             },
             Utc::now(),
         );
-        refuse_unstorable(std::slice::from_ref(&leaver))?;
+        refuse_unstorable(std::slice::from_ref(&leaver), &state.policy)?;
         let delivered =
             crate::routes::publish_events(&state, std::slice::from_ref(&leaver)).await?;
         if let Some(last) = delivered.last() {
