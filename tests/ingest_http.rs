@@ -17,6 +17,9 @@ const POLICY: &str = r#"
 owner = "head-of-engineering"
 birthright = ["slack:acme:member"]
 
+[roles.manager]
+owner = "head-of-people"
+
 [entitlement_classes.admin]
 entitlements = ["*:*:admin"]
 max_days = 30
