@@ -98,7 +98,9 @@ async fn start_ingest(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edges_refuse_what_an_attacker_would_try() -> anyhow::Result<()> {
-    let env = TestEnv::start("security").await?;
+    let mut env = TestEnv::start("security").await?;
+    // The whole run talks to PostgreSQL over TLS.
+    env.database_url = format!("{}?sslmode=require", env.database_url);
     let file = log_dir().join("security-credentials.toml");
     std::fs::write(&file, CREDENTIALS)?;
     let path = file.to_string_lossy().into_owned();
@@ -404,6 +406,18 @@ async fn the_edges_refuse_what_an_attacker_would_try() -> anyhow::Result<()> {
     let mut expected = expected;
     expected.sort();
     assert_eq!(sourced, expected);
+    let encrypted: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+              WHERE datname = 'tenure_test_security' AND ssl",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert!(
+        encrypted >= 2,
+        "the services' connections are encrypted ({encrypted})"
+    );
     tenure.assert_running()?;
     second.assert_running()?;
     Ok(())
@@ -472,5 +486,146 @@ async fn postgres_over_tls_as_sslmode_asks() -> anyhow::Result<()> {
             .map(|e| e.to_string())
             .unwrap_or_default();
     assert!(bad.contains("sslmode"), "{bad}");
+    Ok(())
+}
+
+/// A stand-in for an operator's SSO: an OIDC issuer on loopback that publishes one
+/// EC P-256 key and signs tokens with it.
+struct Issuer {
+    url: String,
+    key: jsonwebtoken::EncodingKey,
+}
+
+impl Issuer {
+    async fn start() -> anyhow::Result<Issuer> {
+        use base64::Engine;
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| anyhow::anyhow!("key generation"))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .map_err(|_| anyhow::anyhow!("key parsing"))?;
+        let point = pair.public_key().as_ref();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+                                    "x": b64.encode(&point[1..33]), "y": b64.encode(&point[33..65])}]});
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let discovery = json!({"issuer": url, "jwks_uri": format!("{url}/jwks")});
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(discovery) }),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || async move { axum::Json(jwks) }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Issuer {
+            url,
+            key: jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()),
+        })
+    }
+
+    fn token(&self, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("a token signs")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sso_tokens_reach_the_query_and_operator_routes_by_their_scopes() -> anyhow::Result<()> {
+    let issuer = Issuer::start().await?;
+    let env = TestEnv::start("security_oidc").await?;
+    let file = log_dir().join("security_oidc-credentials.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{CREDENTIALS}\n[oidc]\nissuer = \"{}\"\naudience = \"tenure\"\nactor_claim = \"email\"\n",
+            issuer.url
+        ),
+    )?;
+    let path = file.to_string_lossy().into_owned();
+    let (tenure, base) =
+        start_tenure_run(&env, "security_oidc-tenure", &["--credentials", &path]).await?;
+    let http = reqwest::Client::new();
+    let exp = chrono::Utc::now().timestamp() + 300;
+    let claims = |scope: &str, audience: &str, exp: i64| {
+        json!({"iss": issuer.url, "aud": audience, "exp": exp, "sub": "u-1",
+               "email": "alice@example.com", "scope": scope})
+    };
+    let get = |token: String| {
+        let request = http.get(format!("{base}/v1/governance")).bearer_auth(token);
+        async move { anyhow::Ok(request.send().await?.status().as_u16()) }
+    };
+    assert_eq!(
+        get(issuer.token(&claims("openid tenure:reader", "tenure", exp))).await?,
+        200
+    );
+    assert_eq!(
+        get(issuer.token(&claims("openid tenure:operator", "tenure", exp))).await?,
+        200
+    );
+    // Another audience, an expired token, no Tenure scope: refused.
+    assert_eq!(
+        get(issuer.token(&claims("tenure:reader", "another-api", exp))).await?,
+        401
+    );
+    assert_eq!(
+        get(issuer.token(&claims("tenure:reader", "tenure", exp - 3600))).await?,
+        401
+    );
+    assert_eq!(
+        get(issuer.token(&claims("openid profile", "tenure", exp))).await?,
+        403
+    );
+    // A token signed with a shared secret under the issuer's key id is never accepted.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("k1".into());
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims("tenure:operator", "tenure", exp),
+        &jsonwebtoken::EncodingKey::from_secret(b"guessed"),
+    )?;
+    assert_eq!(get(forged).await?, 401);
+    // A signature from another key is refused too.
+    let other = Issuer::start().await?;
+    assert_eq!(
+        get(other.token(&claims("tenure:reader", "tenure", exp))).await?,
+        401
+    );
+    // A reader may not release the brake; an operator may.
+    let release = |token: String| {
+        let request = http
+            .post(format!("{base}/v1/brake/release"))
+            .bearer_auth(token)
+            .json(&json!({"reason": "checked with HR"}));
+        async move {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            anyhow::Ok((status, response.json::<Value>().await.unwrap_or_default()))
+        }
+    };
+    let (status, _) = release(issuer.token(&claims("tenure:reader", "tenure", exp))).await?;
+    assert_eq!(status, 403);
+    let (status, body) = release(issuer.token(&claims("tenure:operator", "tenure", exp))).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["actor"], "oidc:alice@example.com",
+        "the person is the actor: {body}"
+    );
+    // SSO tokens stand for people, never for sources.
+    let (status, _) = post(
+        &http,
+        &format!("{base}/v1/hr/events"),
+        &issuer.token(&claims("tenure:operator tenure:hr", "tenure", exp)),
+        &json!({"event_id": "sso-1", "type": "joiner", "employee_id": "SSO1", "role": "sales",
+                "effective_time": now()}),
+    )
+    .await?;
+    assert_eq!(status, 403);
+    tenure.assert_running()?;
     Ok(())
 }

@@ -39,6 +39,10 @@ pub async fn guard(
         return next.run(request).await;
     }
     let scope = needed(&request);
+    // The caller is known (or refused) before its body is read.
+    if let Err(refused) = credentials.admit_headers(request.headers(), scope) {
+        return refused.into_response();
+    }
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_SIGNED_BODY).await {
         Ok(body) => body,

@@ -316,7 +316,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     }
     let retry = cli.retry.policy();
     let brake = cli.brake.policy();
-    let credentials = services::load_credentials(connect.credentials.as_deref())?;
+    let credentials = services::load_credentials(connect.credentials.as_deref()).await?;
     match cli.command {
         Command::Demo(args) => demo::run(&connect, retry, brake, args).await,
         Command::Bench(args) => bench::run(&connect, args).await,

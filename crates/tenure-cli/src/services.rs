@@ -32,15 +32,21 @@ pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     })
 }
 
-/// Reads the ingest credentials file, if one is given.
-pub fn load_credentials(path: Option<&Path>) -> anyhow::Result<tenure_ingest::Credentials> {
+/// Reads the ingest credentials file, if one is given, and fetches its OIDC
+/// issuer's keys (an issuer that cannot be reached stops the start, naming it).
+pub async fn load_credentials(path: Option<&Path>) -> anyhow::Result<tenure_ingest::Credentials> {
     let Some(path) = path else {
         return Ok(tenure_ingest::Credentials::default());
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read credentials file {}", path.display()))?;
-    tenure_ingest::Credentials::from_toml(&text)
-        .with_context(|| format!("credentials file {} is invalid", path.display()))
+    let credentials = tenure_ingest::Credentials::from_toml(&text)
+        .with_context(|| format!("credentials file {} is invalid", path.display()))?;
+    credentials
+        .start_oidc()
+        .await
+        .with_context(|| format!("credentials file {}", path.display()))?;
+    Ok(credentials)
 }
 
 /// Starts the embedded broker with `storage` and creates Tenure's topics.

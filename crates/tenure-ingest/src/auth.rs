@@ -7,6 +7,7 @@
 //! timestamp more than five minutes away from Tenure's clock is refused, so a captured
 //! request cannot be replayed later.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use axum::http::HeaderMap;
@@ -115,6 +116,9 @@ pub fn sign(
 struct CredentialsFile {
     #[serde(default)]
     credential: Vec<Credential>,
+    /// People through the operator's SSO (see [`crate::oidc`]).
+    #[serde(default)]
+    oidc: Option<crate::oidc::OidcSettings>,
 }
 
 /// Why a credentials file was refused; fix the file and restart.
@@ -132,6 +136,8 @@ pub enum CredentialsError {
     SharedName(String),
     #[error("credential {0:?} speaks for {1:?}, one of Tenure's own sources; name its own source")]
     ReservedSource(String, String),
+    #[error("[oidc]: {0}")]
+    Oidc(#[from] crate::oidc::OidcError),
 }
 
 /// The credentials ingest accepts. With none configured ingest is open (for local
@@ -140,6 +146,8 @@ pub enum CredentialsError {
 pub struct Credentials {
     by_token: HashMap<String, Credential>,
     by_name: HashMap<String, Credential>,
+    /// The operator's SSO, whose tokens stand for people (readers and operators).
+    oidc: Option<std::sync::Arc<crate::oidc::Oidc>>,
 }
 
 impl Credentials {
@@ -182,12 +190,31 @@ impl Credentials {
             }
             by_name.insert(credential.name.clone(), credential);
         }
-        Ok(Credentials { by_token, by_name })
+        let oidc = match file.oidc {
+            Some(settings) => Some(std::sync::Arc::new(crate::oidc::Oidc::new(settings)?)),
+            None => None,
+        };
+        Ok(Credentials {
+            by_token,
+            by_name,
+            oidc,
+        })
+    }
+
+    /// Fetches the OIDC issuer's keys, if one is configured, and keeps them fresh in
+    /// the background; call once at start (an unreachable issuer is an error then).
+    pub async fn start_oidc(&self) -> Result<(), crate::oidc::OidcError> {
+        if let Some(oidc) = &self.oidc {
+            let keys = oidc.refresh().await?;
+            tracing::info!(keys, "OIDC issuer's keys fetched");
+            oidc.keep_fresh();
+        }
+        Ok(())
     }
 
     /// True when no credential is configured and every request is accepted.
     pub fn is_open(&self) -> bool {
-        self.by_name.is_empty()
+        self.by_name.is_empty() && self.oidc.is_none()
     }
 
     /// What a signed request's headers say, checked before its body is read: the
@@ -264,16 +291,17 @@ impl Credentials {
         uri: &axum::http::Uri,
         body: &[u8],
         scope: Scope,
-    ) -> Result<Option<&Credential>, ApiError> {
+    ) -> Result<Option<Cow<'_, Credential>>, ApiError> {
         if self.is_open() {
             return Ok(None);
         }
         let credential = if headers.contains_key(SIGNATURE_HEADER) {
-            self.signed_by(headers, method, uri, body)?
+            Cow::Borrowed(self.signed_by(headers, method, uri, body)?)
         } else {
             self.bearer(headers)?
         };
-        permitted(credential, scope).map(Some)
+        permitted(&credential, scope)?;
+        Ok(Some(credential))
     }
 
     /// Checks what can be checked before a request's body is read: a bearer token in
@@ -284,15 +312,16 @@ impl Credentials {
             return Ok(());
         }
         let credential = if headers.contains_key(SIGNATURE_HEADER) {
-            self.signed_headers(headers)?.0
+            Cow::Borrowed(self.signed_headers(headers)?.0)
         } else {
             self.bearer(headers)?
         };
-        permitted(credential, scope).map(|_| ())
+        permitted(&credential, scope)
     }
 
-    /// The credential of a bearer token (the scheme in any case, as RFC 9110 allows).
-    fn bearer(&self, headers: &HeaderMap) -> Result<&Credential, ApiError> {
+    /// The credential of a bearer token (the scheme in any case, as RFC 9110 allows):
+    /// a configured token, or a JWT from the OIDC issuer.
+    fn bearer(&self, headers: &HeaderMap) -> Result<Cow<'_, Credential>, ApiError> {
         let token = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -304,9 +333,15 @@ impl Credentials {
                     "send Authorization: Bearer <token>, or sign the body ({SIGNATURE_HEADER})"
                 ))
             })?;
-        self.by_token
-            .get(token)
-            .ok_or_else(|| ApiError::unauthorized("the bearer token is not known"))
+        if let Some(credential) = self.by_token.get(token) {
+            return Ok(Cow::Borrowed(credential));
+        }
+        match &self.oidc {
+            Some(oidc) if crate::oidc::Oidc::looks_like_jwt(token) => {
+                oidc.verify(token).map(Cow::Owned)
+            }
+            _ => Err(ApiError::unauthorized("the bearer token is not known")),
+        }
     }
 }
 
@@ -318,13 +353,13 @@ fn unverifiable_signature() -> ApiError {
     ))
 }
 
-/// The credential when it holds `scope` (an operator may also read what it operates
-/// on), else 403.
-fn permitted(credential: &Credential, scope: Scope) -> Result<&Credential, ApiError> {
+/// Whether the credential holds `scope` (an operator may also read what it operates
+/// on): 403 if not.
+fn permitted(credential: &Credential, scope: Scope) -> Result<(), ApiError> {
     let allowed = credential.scopes.contains(&scope)
         || (scope == Scope::Reader && credential.scopes.contains(&Scope::Operator));
     if allowed {
-        Ok(credential)
+        Ok(())
     } else {
         Err(ApiError::forbidden(format!(
             "credential {:?} may not use this endpoint (needs scope {scope:?})",

@@ -9,6 +9,7 @@ mod body;
 pub mod bridge;
 mod directory;
 mod error;
+pub mod oidc;
 mod outcomes;
 mod replay;
 mod routes;

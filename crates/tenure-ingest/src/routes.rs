@@ -298,7 +298,7 @@ async fn hr_events(
     bind_sources(
         &mut items,
         "hr",
-        credential,
+        credential.as_deref(),
         HrEvent::claimed_source,
         HrEvent::announce_as,
     )?;
@@ -326,7 +326,7 @@ async fn itsm_events(
     bind_sources(
         &mut items,
         "itsm",
-        credential,
+        credential.as_deref(),
         ItsmEvent::claimed_source,
         ItsmEvent::announce_as,
     )?;
