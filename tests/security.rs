@@ -548,9 +548,28 @@ async fn sso_tokens_reach_the_query_and_operator_routes_by_their_scopes() -> any
         ),
     )?;
     let path = file.to_string_lossy().into_owned();
-    let (tenure, base) =
-        start_tenure_run(&env, "security_oidc-tenure", &["--credentials", &path]).await?;
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let admin = format!("127.0.0.1:{admin_port}");
+    let (tenure, base) = start_tenure_run(
+        &env,
+        "security_oidc-tenure",
+        &["--credentials", &path, "--admin-listen", &admin],
+    )
+    .await?;
     let http = reqwest::Client::new();
+    // The operator chose an admin listener for /metrics: open there, gone from the
+    // main listener.
+    let metrics = http.get(format!("http://{admin}/metrics")).send().await?;
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await?.contains("tenure_"), "Prometheus text");
+    let on_main = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(READER)
+        .send()
+        .await?;
+    assert_eq!(on_main.status(), 404);
     let exp = chrono::Utc::now().timestamp() + 300;
     let claims = |scope: &str, audience: &str, exp: i64| {
         json!({"iss": issuer.url, "aud": audience, "exp": exp, "sub": "u-1",

@@ -278,6 +278,7 @@ async fn ingest_http(db: &Database, bootstrap: &str, count: usize) -> anyhow::Re
         credentials: Default::default(),
         check_owners: true,
         ingest_timeout: services::INGEST_TIMEOUT,
+        admin_listen: None,
     };
     let addr = services::spawn(
         &mut tasks,

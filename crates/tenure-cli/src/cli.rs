@@ -50,6 +50,11 @@ pub struct ConnectArgs {
     /// hr / itsm / connector). Without it ingest accepts unauthenticated requests.
     #[arg(long, env = "TENURE_CREDENTIALS", global = true)]
     pub credentials: Option<PathBuf>,
+    /// Serve /metrics, /healthz and /readyz on this address too, without credentials,
+    /// for a Prometheus on an internal network; /metrics then leaves the main listener.
+    /// Without it /metrics is on the main listener behind the reader scope.
+    #[arg(long, env = "TENURE_ADMIN_LISTEN", global = true)]
+    pub admin_listen: Option<SocketAddr>,
     /// The broker behind --bootstrap: `kafka` (no workarounds) or `tansu` (its
     /// workarounds on: see crates/tenure-kafka/src/flavour.rs). The embedded broker is tansu.
     #[arg(long, env = "TENURE_BROKER_KIND", global = true)]
@@ -417,6 +422,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     credentials: credentials.clone(),
                     check_owners: true,
                     ingest_timeout: std::time::Duration::from_secs(connect.ingest_timeout_secs),
+                    admin_listen: connect.admin_listen,
                 },
                 Some(args.listen.listen),
             )
@@ -461,6 +467,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 credentials,
                 check_owners: true,
                 ingest_timeout: std::time::Duration::from_secs(connect.ingest_timeout_secs),
+                admin_listen: connect.admin_listen,
             };
             run_selection(selection, &bootstrap, db, rules, listen).await
         }

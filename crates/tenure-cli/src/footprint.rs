@@ -162,9 +162,22 @@ pub async fn measure(
     }
     let limit = Duration::from_secs(900);
     // People first, so that every owner the accounts and requests name is known
-    // (projected) when they arrive.
-    let (accounts, people_lines): (Vec<String>, Vec<String>) =
-        hr.iter().cloned().partition(|l| l.contains("\"owner\""));
+    // (projected) when they arrive; every event of an account (its registration names
+    // an owner) after them, in order, so none precedes its registration.
+    let employee = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v["employee_id"].as_str().map(str::to_owned))
+    };
+    let account_ids: std::collections::HashSet<String> = hr
+        .iter()
+        .filter(|l| l.contains("\"owner\""))
+        .filter_map(|l| employee(l))
+        .collect();
+    let (accounts, people_lines): (Vec<String>, Vec<String>) = hr
+        .iter()
+        .cloned()
+        .partition(|l| employee(l).is_some_and(|id| account_ids.contains(&id)));
     let mut refused = post_all(&http, &format!("{base}/v1/hr/events"), &people_lines).await?;
     settle(&db, &bootstrap, limit).await?;
     refused += post_all(&http, &format!("{base}/v1/hr/events"), &accounts).await?;

@@ -128,6 +128,7 @@ pub async fn measure(
         credentials: Default::default(),
         check_owners: false,
         ingest_timeout: services::INGEST_TIMEOUT,
+        admin_listen: None,
     };
     let addr = services::spawn(
         &mut tasks,

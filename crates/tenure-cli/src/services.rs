@@ -83,6 +83,8 @@ pub struct Rules {
     pub check_owners: bool,
     /// How long ingest waits for the broker's acknowledgement before answering 503.
     pub ingest_timeout: Duration,
+    /// Where /metrics, /healthz and /readyz are also served, open (`--admin-listen`).
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// Ingest's default bound on waiting for the broker (`--ingest-timeout-secs`).
@@ -117,6 +119,7 @@ pub fn http_router(
     db: &Database,
     retry: tenure_reactor::RetryPolicy,
     bootstrap: Option<String>,
+    metrics_on_main: bool,
 ) -> Router {
     let policy = ingest.policy();
     let guard = axum::middleware::from_fn_with_state(ingest.credentials(), crate::access::guard);
@@ -136,7 +139,7 @@ pub fn http_router(
     }
     if selection.projector {
         app = app.merge(
-            tenure_projector::api::router(db.clone(), bootstrap, &policy)
+            tenure_projector::api::router(db.clone(), bootstrap, &policy, metrics_on_main)
                 .route_layer(guard.clone()),
         );
     }
@@ -218,6 +221,7 @@ pub async fn spawn(
         credentials,
         check_owners,
         ingest_timeout,
+        admin_listen,
     } = rules;
     if selection.ingest && listen.is_some() && credentials.is_open() {
         tracing::warn!(
@@ -253,7 +257,14 @@ pub async fn spawn(
         if check_owners {
             ingest = ingest.with_directory(db.clone());
         }
-        let app = http_router(selection, ingest, db, retry, Some(bootstrap.to_owned()));
+        let app = http_router(
+            selection,
+            ingest,
+            db,
+            retry,
+            Some(bootstrap.to_owned()),
+            admin_listen.is_none(),
+        );
         let mut stop = shutdown.clone();
         tasks.spawn(async move {
             tracing::info!(address = ?listener.local_addr().ok(), "HTTP API listening");
@@ -263,6 +274,38 @@ pub async fn spawn(
                 })
                 .await;
             ("http", served.map_err(Into::into))
+        });
+    }
+    if let Some(admin) = admin_listen {
+        // Open by design: for a Prometheus on an internal network (the operator's choice
+        // over the main listener's reader scope).
+        let listener = tokio::net::TcpListener::bind(admin)
+            .await
+            .with_context(|| format!("cannot listen on {admin} (--admin-listen)"))?;
+        let readiness = Readiness {
+            db: db.clone(),
+            bootstrap: Some(bootstrap.to_owned()),
+        };
+        let mut app = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz).with_state(readiness));
+        if selection.projector {
+            app = app.merge(tenure_projector::api::metrics_router(
+                db.clone(),
+                Some(bootstrap.to_owned()),
+                &policy,
+            ));
+        }
+        let app = app.layer(axum::middleware::map_response(tenure_ingest::json_errors));
+        let mut stop = shutdown.clone();
+        tasks.spawn(async move {
+            tracing::info!(address = ?listener.local_addr().ok(), "admin HTTP (metrics, health) listening");
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            ("admin http", served.map_err(Into::into))
         });
     }
     if selection.ingest && check_owners {
@@ -403,6 +446,7 @@ mod tests {
             &db,
             Default::default(),
             None,
+            true,
         );
         for (method, path) in documented() {
             let uri = path.replace("{id}", "hr:nobody");

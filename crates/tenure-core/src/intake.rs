@@ -174,11 +174,14 @@ pub fn lookups(events: &[(usize, LifecycleEvent)]) -> Lookups {
         .collect();
     requests.sort_unstable();
     requests.dedup();
-    // Looked up even when the request also joins them: a joiner on a later line (a
-    // rehire after the leaver) does not make the earlier lines known.
+    // Not looked up when the request joins them on an earlier line; a joiner on a
+    // later line (a rehire after the leaver) does not make the earlier lines known.
+    let joined = joined_in(events);
     let mut subjects: Vec<IdentityId> = events
         .iter()
-        .filter(|(_, e)| needs_known_subject(e))
+        .filter(|(line, e)| {
+            needs_known_subject(e) && joined.get(&e.identity_id).is_none_or(|j| j >= line)
+        })
         .map(|(_, e)| e.identity_id)
         .collect();
     subjects.sort_unstable();
@@ -990,8 +993,10 @@ mod tests {
     #[test]
     fn a_joiner_on_an_earlier_line_makes_its_leaver_known_but_not_on_a_later_one() {
         let first_joined = vec![(1, joiner("E7")), (2, leaver("E7"))];
+        assert!(lookups(&first_joined).subjects.is_empty());
         assert!(admit(first_joined, Some(&View::default())).is_ok());
         let joined_after = vec![(1, leaver("E8")), (2, joiner("E8"))];
+        assert_eq!(lookups(&joined_after).subjects.len(), 1);
         assert_eq!(
             fields(admit(joined_after, Some(&View::default()))),
             vec![(1, "employee_id".into())]

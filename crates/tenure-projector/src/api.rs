@@ -107,10 +107,15 @@ impl IntoResponse for QueryError {
 type Answer = Result<Json<Value>, QueryError>;
 type Params = Query<HashMap<String, String>>;
 
-/// The query API over `db`.
-pub fn router(db: Database, bootstrap: Option<String>, policy: &tenure_core::Policy) -> Router {
-    let sla_hours = policy.requests.fulfilment_sla_hours;
-    Router::new()
+/// The query API over `db`; with `with_metrics`, `/metrics` too (else the operator
+/// serves it on an admin listener: [`metrics_router`]).
+pub fn router(
+    db: Database,
+    bootstrap: Option<String>,
+    policy: &tenure_core::Policy,
+    with_metrics: bool,
+) -> Router {
+    let router = Router::new()
         .route("/v1/identities/{id}", get(identity))
         .route("/v1/identities/{id}/access", get(identity_access))
         .route("/v1/identities/{id}/timeline", get(timeline))
@@ -118,14 +123,31 @@ pub fn router(db: Database, bootstrap: Option<String>, policy: &tenure_core::Pol
         .route("/v1/access", get(resource_access))
         .route("/v1/governance", get(governance))
         .route("/v1/commands", get(commands))
-        .route(
-            "/metrics",
-            get(move |state| crate::metrics::metrics(state, bootstrap.clone(), sla_hours)),
-        )
         .route("/dashboard", get(crate::dashboard::page))
         .route(
             "/v1/dashboard/series",
             get(crate::dashboard::series_handler),
+        )
+        .with_state(db.clone());
+    if with_metrics {
+        router.merge(metrics_router(db, bootstrap, policy))
+    } else {
+        router
+    }
+}
+
+/// `/metrics` alone, for the main listener (behind the reader scope) or an admin
+/// listener of its own.
+pub fn metrics_router(
+    db: Database,
+    bootstrap: Option<String>,
+    policy: &tenure_core::Policy,
+) -> Router {
+    let sla_hours = policy.requests.fulfilment_sla_hours;
+    Router::new()
+        .route(
+            "/metrics",
+            get(move |state| crate::metrics::metrics(state, bootstrap.clone(), sla_hours)),
         )
         .with_state(db)
 }

@@ -137,6 +137,7 @@ pub async fn run(
             credentials: Default::default(),
             check_owners: true,
             ingest_timeout: services::INGEST_TIMEOUT,
+            admin_listen: None,
         },
         Some("127.0.0.1:0".parse()?),
         &stopped,
