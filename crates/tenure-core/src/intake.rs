@@ -81,7 +81,7 @@ pub struct Lookups {
     /// Requests (source system, request id) the events approve or fulfil.
     pub requests: Vec<(String, String)>,
     /// Identities that leavers, movers, conversions and leaves of absence are about:
-    /// each must be known (or joined on an earlier line of the same request).
+    /// each must be known (or joined in the same request).
     pub subjects: Vec<IdentityId>,
 }
 
@@ -133,15 +133,13 @@ fn needs_known_subject(event: &LifecycleEvent) -> bool {
     )
 }
 
-/// The identities joined by earlier lines of the same request, with their lines.
-fn joined_in(events: &[(usize, LifecycleEvent)]) -> HashMap<IdentityId, usize> {
-    let mut joined = HashMap::new();
-    for (line, event) in events {
-        if matches!(event.payload, EventPayload::IdentityJoined { .. }) {
-            joined.entry(event.identity_id).or_insert(*line);
-        }
-    }
-    joined
+/// The identities the request joins, on any of its lines.
+fn joined_in(events: &[(usize, LifecycleEvent)]) -> HashSet<IdentityId> {
+    events
+        .iter()
+        .filter(|(_, e)| matches!(e.payload, EventPayload::IdentityJoined { .. }))
+        .map(|(_, e)| e.identity_id)
+        .collect()
 }
 
 fn hired_in(events: &[(usize, LifecycleEvent)]) -> HashSet<&str> {
@@ -174,14 +172,11 @@ pub fn lookups(events: &[(usize, LifecycleEvent)]) -> Lookups {
         .collect();
     requests.sort_unstable();
     requests.dedup();
-    // Not looked up when the request joins them on an earlier line; a joiner on a
-    // later line (a rehire after the leaver) does not make the earlier lines known.
+    // Not looked up when the same request joins them, on any line.
     let joined = joined_in(events);
     let mut subjects: Vec<IdentityId> = events
         .iter()
-        .filter(|(line, e)| {
-            needs_known_subject(e) && joined.get(&e.identity_id).is_none_or(|j| j >= line)
-        })
+        .filter(|(_, e)| needs_known_subject(e) && !joined.contains(&e.identity_id))
         .map(|(_, e)| e.identity_id)
         .collect();
     subjects.sort_unstable();
@@ -253,16 +248,17 @@ fn owner_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Proble
 
 /// A leaver, mover, conversion or leave for an identity Tenure has never seen join is
 /// refused: accepting it would create an identity that "left" without ever joining (or
-/// moved without access), and hide a mistyped employee id. A joiner on an earlier line
-/// of the same request counts; one on a later line does not (send the joiner first).
+/// moved without access), and hide a mistyped employee id. Within one request order
+/// does not matter: a joiner on any of its lines makes its identity known (the early
+/// arrival of a joiner's later events in a bulk load); across requests the joiner
+/// must come first.
 fn subject_problems(events: &[(usize, LifecycleEvent)], view: &View) -> Vec<Problem> {
     let joined = joined_in(events);
     events
         .iter()
         .filter(|(_, e)| needs_known_subject(e))
-        .filter(|(line, e)| {
-            let joined_before = joined.get(&e.identity_id).is_some_and(|j| j < line);
-            !joined_before && !view.known_subjects.contains(&e.identity_id)
+        .filter(|(_, e)| {
+            !joined.contains(&e.identity_id) && !view.known_subjects.contains(&e.identity_id)
         })
         .map(|(line, _)| {
             Problem::new(
@@ -991,14 +987,18 @@ mod tests {
     }
 
     #[test]
-    fn a_joiner_on_an_earlier_line_makes_its_leaver_known_but_not_on_a_later_one() {
+    fn a_joiner_anywhere_in_the_same_request_makes_its_leaver_known() {
         let first_joined = vec![(1, joiner("E7")), (2, leaver("E7"))];
         assert!(lookups(&first_joined).subjects.is_empty());
         assert!(admit(first_joined, Some(&View::default())).is_ok());
+        // A bulk load's lines slightly out of order: the leaver arrives early.
         let joined_after = vec![(1, leaver("E8")), (2, joiner("E8"))];
-        assert_eq!(lookups(&joined_after).subjects.len(), 1);
+        assert!(lookups(&joined_after).subjects.is_empty());
+        assert!(admit(joined_after, Some(&View::default())).is_ok());
+        // Another person's joiner does not help.
+        let other = vec![(1, leaver("E9")), (2, joiner("E10"))];
         assert_eq!(
-            fields(admit(joined_after, Some(&View::default()))),
+            fields(admit(other, Some(&View::default()))),
             vec![(1, "employee_id".into())]
         );
     }

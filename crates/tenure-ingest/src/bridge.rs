@@ -125,6 +125,21 @@ impl BridgeHandler {
     }
 }
 
+/// The people a batch of raw HR records announces as joiners (or rehires).
+fn announced_joiners(records: &[Record]) -> Vec<tenure_core::IdentityId> {
+    records
+        .iter()
+        .filter(|r| r.topic == topics::HR_RAW)
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.payload).ok())
+        .filter(|v| matches!(v["type"].as_str(), Some("joiner" | "rehire")))
+        .filter_map(|v| {
+            v["employee_id"]
+                .as_str()
+                .map(|id| tenure_core::ids::identity(tenure_core::ids::PEOPLE, id))
+        })
+        .collect()
+}
+
 impl BatchHandler for BridgeHandler {
     async fn handle(
         &self,
@@ -133,10 +148,12 @@ impl BatchHandler for BridgeHandler {
     ) -> Result<(), KafkaAdapterError> {
         let mut events = Vec::new();
         let mut letters = Vec::new();
-        // Joiners earlier in this batch make their identities known to later records.
+        // As within one HTTP request, order inside a batch does not matter: a joiner
+        // anywhere in it makes its person known to the batch's other records.
+        let announced = announced_joiners(records);
         let mut joined: Vec<tenure_core::IdentityId> = Vec::new();
         for record in records {
-            match self.convert(record, &joined).await? {
+            match self.convert(record, &announced).await? {
                 Ok(Some(event)) => {
                     joined.extend(crate::directory::joined(std::slice::from_ref(&event)));
                     events.push(event);
