@@ -64,38 +64,6 @@ async fn post(
     Ok((status, response.json().await?))
 }
 
-/// A second ingest instance on the same database and broker.
-async fn start_ingest(
-    env: &TestEnv,
-    credentials: &str,
-) -> anyhow::Result<(tenure_tests::Service, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let service = env.spawn_tenure(
-        &["ingest", "--listen", &listen, "--credentials", credentials],
-        "security-second-ingest",
-    )?;
-    let base = format!("http://{listen}");
-    let http = reqwest::Client::new();
-    eventually(
-        "the second ingest to answer",
-        Duration::from_secs(60),
-        || async {
-            service.assert_running()?;
-            Ok(http
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success()))
-        },
-    )
-    .await?;
-    Ok((service, base))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edges_refuse_what_an_attacker_would_try() -> anyhow::Result<()> {
     let mut env = TestEnv::start("security").await?;
@@ -357,7 +325,14 @@ async fn the_edges_refuse_what_an_attacker_would_try() -> anyhow::Result<()> {
     .send()
     .await?;
     assert_eq!(response.status(), 202, "{}", response.text().await?);
-    let (second, second_base) = start_ingest(&env, &path).await?;
+    // A second ingest instance on the same database and broker.
+    let (second, second_base) = tenure_tests::start_tenure_service(
+        &env,
+        "security-second-ingest",
+        "ingest",
+        &["--credentials", &path],
+    )
+    .await?;
     for target in [&base, &second_base] {
         let response = signed(
             target,

@@ -334,11 +334,23 @@ pub async fn start_tenure_run(
     log: &str,
     extra: &[&str],
 ) -> anyhow::Result<(Service, String)> {
+    start_tenure_service(env, log, "run", extra).await
+}
+
+/// Starts `tenure <command> --listen <a free port> <extra>` (`run`, or one service
+/// such as `ingest`) against the environment and waits until its API answers; returns
+/// the process and the API's base URL.
+pub async fn start_tenure_service(
+    env: &TestEnv,
+    log: &str,
+    command: &str,
+    extra: &[&str],
+) -> anyhow::Result<(Service, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["run", "--listen", &listen];
+    let mut args = vec![command, "--listen", &listen];
     args.extend_from_slice(extra);
     let service = env.spawn_tenure(&args, log)?;
     let base = format!("http://127.0.0.1:{port}");

@@ -4,16 +4,7 @@
 //! saying why the statement exists and what its parameters are, and a test prepares
 //! each against the migrated schema (through [`ALL`]).
 
-macro_rules! statements {
-    ($($(#[$doc:meta])* $name:ident = $path:literal;)*) => {
-        $($(#[$doc])* pub const $name: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));)*
-        /// Every statement with its name, so a test can prepare each against the migrated schema.
-        #[allow(dead_code)]
-        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
-    };
-}
-
-statements! {
+tenure_store::sql_statements! {
     /// Asks PostgreSQL the cheapest question, for `/readyz`.
     PING = "services/ping.sql";
     /// Reads how each command issued for an identity was delivered (`tenure audit`).

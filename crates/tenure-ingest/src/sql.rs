@@ -4,15 +4,7 @@
 //! the statement exists and what its parameters are, and a test prepares each
 //! against the migrated schema (through [`ALL`]).
 
-macro_rules! statements {
-    ($($(#[$doc:meta])* $name:ident = $path:literal;)*) => {
-        $($(#[$doc])* pub const $name: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));)*
-        /// Every statement with its name, so a test can prepare each against the migrated schema.
-        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
-    };
-}
-
-statements! {
+tenure_store::sql_statements! {
     /// Reads whether request owners exist, are people, and have left (intake's owner check).
     OWNER_STANDINGS = "directory/owner_standings.sql";
     /// Reads which of the identities leavers, movers and leaves name are known.

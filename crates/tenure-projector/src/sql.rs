@@ -4,15 +4,7 @@
 //! against the migrated schema. Only statements naming a schema chosen at run time
 //! (the replay's) are still built in Rust, next to their use in [`crate::replay`].
 
-macro_rules! statements {
-    ($($(#[$doc:meta])* $name:ident = $path:literal;)*) => {
-        $($(#[$doc])* pub const $name: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));)*
-        /// Every statement with its name, so a test can prepare each against the migrated schema.
-        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
-    };
-}
-
-statements! {
+tenure_store::sql_statements! {
     // The query API (`api.rs`).
     /// Whether the projection knows an identity (404 otherwise).
     IDENTITY_EXISTS = "api/identity_exists.sql";

@@ -4,15 +4,7 @@
 //! are, and a list ([`ALL`]) a test can prepare against the migrated schema. The
 //! modules that run them go through small typed functions; no SQL text lives in Rust.
 
-macro_rules! statements {
-    ($($(#[$doc:meta])* $name:ident = $path:literal;)*) => {
-        $($(#[$doc])* pub const $name: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));)*
-        /// Every statement with its name, so a test can prepare each against the migrated schema.
-        pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
-    };
-}
-
-statements! {
+tenure_store::sql_statements! {
     // The safety brake (brake.rs).
     /// Serialises the brake's decisions and releases across partition transactions.
     TAKE_BRAKE_LOCK = "brake/take_lock.sql";

@@ -8,15 +8,21 @@
 //! `DROP DATABASE` naming a schema or database given at run time, in [`crate::db`])
 //! stays in Rust.
 
-macro_rules! statements {
+/// Declares a crate's SQL statements from its `sql/` directory: one `pub const` per
+/// file (its text, included at build time) and `ALL`, every statement with its name,
+/// so a test can prepare each against the migrated schema. Every crate that owns SQL
+/// declares its statements with it.
+#[macro_export]
+macro_rules! sql_statements {
     ($($(#[$doc:meta])* $name:ident = $path:literal;)*) => {
         $($(#[$doc])* pub const $name: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $path));)*
         /// Every statement with its name, so a test can prepare each against the migrated schema.
+        #[allow(dead_code)]
         pub const ALL: &[(&str, &str)] = &[$((stringify!($name), $name)),*];
     };
 }
 
-statements! {
+crate::sql_statements! {
     /// Writes messages into the outbox with the state change that caused them, once per id.
     INSERT_OUTBOX_MESSAGES = "outbox/insert_messages.sql";
     /// Locks the oldest unpublished, unheld messages for a relay to publish.
