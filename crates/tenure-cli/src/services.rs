@@ -172,15 +172,23 @@ async fn readyz(
             .map(|_| ())
             .map_err(|e| e.to_string())
     };
+    // The open answer says what is down, never the other component's own error text
+    // (that goes to the log).
     let database = match tokio::time::timeout(bound, database).await {
         Ok(Ok(())) => serde_json::json!({"up": true}),
-        Ok(Err(e)) => serde_json::json!({"up": false, "error": e}),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "readiness: PostgreSQL cannot be queried");
+            serde_json::json!({"up": false, "error": "PostgreSQL cannot be queried"})
+        }
         Err(_) => serde_json::json!({"up": false, "error": "no answer within 2 s"}),
     };
     let broker = match &ready.bootstrap {
         Some(bootstrap) => match tenure_kafka::broker::probe(bootstrap, bound).await {
             Ok(()) => serde_json::json!({"up": true}),
-            Err(e) => serde_json::json!({"up": false, "error": e}),
+            Err(e) => {
+                tracing::debug!(error = %e, "readiness: the broker does not answer");
+                serde_json::json!({"up": false, "error": "the broker does not answer a metadata request"})
+            }
         },
         None => serde_json::json!({"up": null}),
     };
