@@ -6,6 +6,7 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tenure_ingest::auth::HeaderCheck;
 use tenure_ingest::{Credentials, Scope};
 
 /// The most a signed request to these routes may carry (a brake release is tiny).
@@ -18,11 +19,7 @@ const OPEN_PAGES: &[&str] = &["/dashboard"];
 /// Which scope a request to the query and operator routes needs: reads need
 /// `reader` (which `operator` includes), anything else `operator`.
 fn needed(request: &Request) -> Scope {
-    if request.method().is_safe() {
-        Scope::Reader
-    } else {
-        Scope::Operator
-    }
+    Scope::for_operations(request.method().is_safe())
 }
 
 /// Admits a request to the query or operator routes, or answers 401/403. An admitted
@@ -39,10 +36,27 @@ pub async fn guard(
         return next.run(request).await;
     }
     let scope = needed(&request);
-    // The caller is known (or refused) before its body is read.
-    if let Err(refused) = credentials.admit_headers(request.headers(), scope) {
-        return refused.into_response();
+    // The caller is known (or refused) before its body is read; only a signed
+    // request needs its body to be verified.
+    let name = match credentials.admit_headers(request.headers(), scope) {
+        Err(refused) => return refused.into_response(),
+        Ok(HeaderCheck::Open) => None,
+        Ok(HeaderCheck::Admitted(credential)) => Some(credential.name.clone()),
+        Ok(HeaderCheck::SignatureToCheck) => {
+            return signed(&credentials, request, next, scope).await;
+        }
+    };
+    let mut request = request;
+    if let Some(name) = name {
+        request
+            .extensions_mut()
+            .insert(tenure_reactor::api::Actor(name));
     }
+    next.run(request).await
+}
+
+/// Admits a signed request, whose signature covers its (small) body.
+async fn signed(credentials: &Credentials, request: Request, next: Next, scope: Scope) -> Response {
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_SIGNED_BODY).await {
         Ok(body) => body,

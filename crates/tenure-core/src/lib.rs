@@ -5,6 +5,7 @@
 //! [`apply`] folds an event into an identity's state and [`react`] decides which
 //! commands and follow-up facts an event calls for under a [`Policy`].
 
+pub mod access;
 pub mod event;
 pub mod fold;
 pub mod governance;

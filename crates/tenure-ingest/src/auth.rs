@@ -18,22 +18,7 @@ use sha2::Sha256;
 
 use crate::error::ApiError;
 
-/// What a credential may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Announce joiners, movers, leavers and leaves of absence.
-    Hr,
-    /// Record fulfilled access requests.
-    Itsm,
-    /// Acknowledge commands.
-    Connector,
-    /// Read the query API, the dashboard's data and `/metrics`: who holds what, and
-    /// Tenure's own figures.
-    Reader,
-    /// Change what Tenure will do (release the safety brake); also reads.
-    Operator,
-}
+pub use tenure_core::access::Scope;
 
 /// One source's credential.
 #[derive(Clone, Debug, Deserialize)]
@@ -307,16 +292,21 @@ impl Credentials {
     /// Checks what can be checked before a request's body is read: a bearer token in
     /// full, a signed request's credential, timestamp and form, and the scope. A
     /// request that fails here is answered without reading (or buffering) its body.
-    pub fn admit_headers(&self, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
+    pub fn admit_headers(
+        &self,
+        headers: &HeaderMap,
+        scope: Scope,
+    ) -> Result<HeaderCheck<'_>, ApiError> {
         if self.is_open() {
-            return Ok(());
+            return Ok(HeaderCheck::Open);
         }
-        let credential = if headers.contains_key(SIGNATURE_HEADER) {
-            Cow::Borrowed(self.signed_headers(headers)?.0)
-        } else {
-            self.bearer(headers)?
-        };
-        permitted(&credential, scope)
+        if headers.contains_key(SIGNATURE_HEADER) {
+            permitted(self.signed_headers(headers)?.0, scope)?;
+            return Ok(HeaderCheck::SignatureToCheck);
+        }
+        let credential = self.bearer(headers)?;
+        permitted(&credential, scope)?;
+        Ok(HeaderCheck::Admitted(credential))
     }
 
     /// The credential of a bearer token (the scheme in any case, as RFC 9110 allows):
@@ -345,6 +335,18 @@ impl Credentials {
     }
 }
 
+/// What the headers alone settle about a request.
+#[derive(Debug)]
+pub enum HeaderCheck<'a> {
+    /// No credentials are configured: everyone is admitted.
+    Open,
+    /// A bearer credential, admitted for the scope: nothing more to check.
+    Admitted(Cow<'a, Credential>),
+    /// A signed request whose signer may use the route; the signature over the body
+    /// is still to be verified ([`Credentials::admit`]).
+    SignatureToCheck,
+}
+
 /// The one answer for a signature that cannot be verified, whatever the reason.
 fn unverifiable_signature() -> ApiError {
     ApiError::unauthorized(format!(
@@ -356,9 +358,7 @@ fn unverifiable_signature() -> ApiError {
 /// Whether the credential holds `scope` (an operator may also read what it operates
 /// on): 403 if not.
 fn permitted(credential: &Credential, scope: Scope) -> Result<(), ApiError> {
-    let allowed = credential.scopes.contains(&scope)
-        || (scope == Scope::Reader && credential.scopes.contains(&Scope::Operator));
-    if allowed {
+    if Scope::permits(&credential.scopes, scope) {
         Ok(())
     } else {
         Err(ApiError::forbidden(format!(
@@ -377,7 +377,7 @@ pub async fn authenticate_first(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     match credentials.admit_headers(request.headers(), scope) {
-        Ok(()) => next.run(request).await,
+        Ok(_) => next.run(request).await,
         Err(refusal) => refusal.into_response(),
     }
 }

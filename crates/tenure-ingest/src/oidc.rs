@@ -20,6 +20,9 @@ use crate::error::ApiError;
 /// this; a token signed with an unknown key also triggers a fetch).
 pub const KEY_REFRESH: Duration = Duration::from_secs(600);
 
+/// The least time between two fetches caused by tokens naming an unknown key.
+const UNKNOWN_KEY_FETCH_GAP: Duration = Duration::from_secs(60);
+
 /// How far the clocks of Tenure and the issuer may disagree.
 const LEEWAY_SECS: u64 = 60;
 
@@ -71,6 +74,8 @@ pub struct Oidc {
     settings: OidcSettings,
     keys: RwLock<HashMap<String, Arc<Key>>>,
     http: reqwest::Client,
+    /// When a token naming an unknown key last made Tenure fetch the keys.
+    unknown_key_fetch: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Oidc {
@@ -115,11 +120,25 @@ impl Oidc {
         Ok(Oidc {
             settings,
             keys: RwLock::new(HashMap::new()),
+            unknown_key_fetch: std::sync::Mutex::new(None),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("an HTTP client with a timeout builds"),
         })
+    }
+
+    /// A JSON document from the issuer, or why not (naming the address).
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| format!("{url}: {e}"))
     }
 
     /// Fetches the issuer's keys (discovering the JWKS address when not configured);
@@ -135,28 +154,13 @@ impl Oidc {
                     jwks_uri: String,
                 }
                 let discovery: Discovery = self
-                    .http
-                    .get(format!("{issuer}/.well-known/openid-configuration"))
-                    .send()
+                    .get_json(&format!("{issuer}/.well-known/openid-configuration"))
                     .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(|e| fail(e.to_string()))?
-                    .json()
-                    .await
-                    .map_err(|e| fail(format!("discovery document: {e}")))?;
+                    .map_err(fail)?;
                 discovery.jwks_uri
             }
         };
-        let set: JwkSet = self
-            .http
-            .get(&jwks_uri)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| fail(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| fail(format!("JWKS {jwks_uri}: {e}")))?;
+        let set: JwkSet = self.get_json(&jwks_uri).await.map_err(fail)?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
@@ -228,13 +232,28 @@ impl Oidc {
             .get(&kid)
             .cloned();
         let Some(key) = key else {
-            // A key rotated in since the last fetch: fetch now, for the next attempt.
-            let oidc = Arc::clone(self);
-            tokio::spawn(async move {
-                if let Err(e) = oidc.refresh().await {
-                    tracing::warn!(error = %e, "the OIDC issuer's keys could not be fetched");
+            // A key rotated in since the last fetch: fetch now, for the next attempt;
+            // at most once a minute, so tokens naming made-up keys cannot make Tenure
+            // hammer the issuer.
+            let due = {
+                let mut last = self
+                    .unknown_key_fetch
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let due = last.is_none_or(|at| at.elapsed() >= UNKNOWN_KEY_FETCH_GAP);
+                if due {
+                    *last = Some(std::time::Instant::now());
                 }
-            });
+                due
+            };
+            if due {
+                let oidc = Arc::clone(self);
+                tokio::spawn(async move {
+                    if let Err(e) = oidc.refresh().await {
+                        tracing::warn!(error = %e, "the OIDC issuer's keys could not be fetched");
+                    }
+                });
+            }
             return Err(refused(
                 "signed with a key the issuer does not publish (yet); retry",
             ));
@@ -270,11 +289,7 @@ impl Oidc {
         };
         let scopes: Vec<Scope> = granted
             .iter()
-            .filter_map(|g| match *g {
-                "tenure:reader" => Some(Scope::Reader),
-                "tenure:operator" => Some(Scope::Operator),
-                _ => None,
-            })
+            .filter_map(|g| Scope::from_sso_value(g))
             .collect();
         Ok(Credential {
             name: format!("oidc:{actor}"),
