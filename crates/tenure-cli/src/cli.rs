@@ -319,6 +319,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     if let Some(kind) = connect.broker_kind {
         tenure_kafka::flavour::declare(kind);
     }
+    tenure_kafka::connection::load_passthrough().map_err(anyhow::Error::msg)?;
     let retry = cli.retry.policy();
     let brake = cli.brake.policy();
     let credentials = services::load_credentials(connect.credentials.as_deref()).await?;

@@ -45,19 +45,33 @@ pub fn passthrough_from(
     Ok(properties)
 }
 
-/// The pass-through properties of this process, read once. A properties file that
-/// cannot be read stops the process with a message naming it: connecting without the
-/// operator's TLS or SASL settings would only fail later, less clearly.
-pub fn passthrough() -> &'static [(String, String)] {
-    static PROPERTIES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+/// This process's pass-through properties, read once.
+fn read_once() -> &'static Result<Vec<(String, String)>, String> {
+    static PROPERTIES: OnceLock<Result<Vec<(String, String)>, String>> = OnceLock::new();
     PROPERTIES.get_or_init(|| {
-        let file = std::env::var(PROPERTIES_FILE_ENV).ok().map(|path| {
-            std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{PROPERTIES_FILE_ENV}={path} cannot be read: {e}"))
-        });
+        let file = match std::env::var(PROPERTIES_FILE_ENV) {
+            Ok(path) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{PROPERTIES_FILE_ENV}={path} cannot be read: {e}"))?,
+            ),
+            Err(_) => None,
+        };
         passthrough_from(std::env::vars(), file.as_deref())
-            .unwrap_or_else(|e| panic!("{PROPERTIES_FILE_ENV}: {e}"))
+            .map_err(|e| format!("{PROPERTIES_FILE_ENV}: {e}"))
     })
+}
+
+/// Reads the pass-through properties, or says why they cannot be: called at start, so
+/// a bad properties file stops the process with a message naming it instead of
+/// connecting without the operator's TLS or SASL settings.
+pub fn load_passthrough() -> Result<(), String> {
+    read_once().as_ref().map(|_| ()).map_err(Clone::clone)
+}
+
+/// The pass-through properties (none when they could not be read; see
+/// [`load_passthrough`]).
+pub fn passthrough() -> &'static [(String, String)] {
+    read_once().as_deref().unwrap_or_default()
 }
 
 /// A client configuration for `bootstrap` with the operator's pass-through properties;
