@@ -174,6 +174,7 @@ async fn only_acknowledgements_of_issued_commands_change_anything() -> anyhow::R
         identity_id: identity.clone(),
         command_type: v1::CommandType::Revoke as i32,
         connector: "github".into(),
+        ..Default::default()
     };
     publisher
         .send(topics::OUTCOMES, &identity, &wire.encode_to_vec(), &[])

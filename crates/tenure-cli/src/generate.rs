@@ -208,6 +208,12 @@ fn outcome_protobuf(json: &serde_json::Value) -> Vec<u8> {
         identity_id: text("identity_id"),
         command_type: command_type as i32,
         connector: text("connector"),
+        attempt: json["attempt"]
+            .as_u64()
+            .and_then(|a| u32::try_from(a).ok())
+            .unwrap_or(0),
+        completed_time: None,
+        system: text("system"),
     }
     .encode_to_vec()
 }

@@ -458,7 +458,9 @@ pub fn person_change(current: &IdentityState, wanted: &StatedPerson) -> Option<E
         || a.department != b.department
         || a.title != b.title
         || a.manager_id != b.manager_id
-        || a.location != b.location;
+        || a.location != b.location
+        || a.login != b.login
+        || a.email != b.email;
     moved.then(|| EventPayload::IdentityMoved {
         role,
         attributes: wanted.attributes.clone(),
@@ -482,6 +484,9 @@ pub struct Acknowledgement {
     pub attempt: u32,
     /// When the connector finished; when Tenure received the report if not said.
     pub completed_at: Option<DateTime<Utc>>,
+    /// The target system the connector says the command was for (`None`: not said);
+    /// checked against the command issued.
+    pub system: Option<String>,
 }
 
 /// The fact an acknowledgement records: a revocation done (or the access already
@@ -597,6 +602,15 @@ pub fn verify_acknowledgement(
             command_id: ack.command_id,
             system: issued.target_system.clone(),
         });
+    }
+    if let Some(system) = &ack.system
+        && *system != issued.target_system
+    {
+        return Err(mismatch(
+            "system",
+            issued.target_system.clone(),
+            system.clone(),
+        ));
     }
     if issued.command_type != ack.command_type {
         return Err(mismatch(
@@ -727,6 +741,7 @@ mod tests {
             detail: String::new(),
             attempt,
             completed_at: None,
+            system: None,
         }
     }
 
@@ -837,6 +852,7 @@ mod tests {
             detail: String::new(),
             attempt: 1,
             completed_at: None,
+            system: None,
         };
         assert_eq!(verify_acknowledgement(&ack, Some(&issued), None), Ok(()));
         assert_eq!(
@@ -881,6 +897,25 @@ mod tests {
             verify_acknowledgement(&ack, Some(&issued), Some(&aws_only)),
             Err(AckRefusal::OtherSystem { system, .. }) if system == "github"
         ));
+        let said_aws = Acknowledgement {
+            system: Some("aws".into()),
+            ..ack.clone()
+        };
+        assert!(matches!(
+            verify_acknowledgement(&said_aws, Some(&issued), None),
+            Err(AckRefusal::Mismatch {
+                field: "system",
+                ..
+            })
+        ));
+        let said_github = Acknowledgement {
+            system: Some("github".into()),
+            ..ack.clone()
+        };
+        assert_eq!(
+            verify_acknowledgement(&said_github, Some(&issued), None),
+            Ok(())
+        );
         let github = ["github".to_owned()];
         assert_eq!(
             verify_acknowledgement(&ack, Some(&issued), Some(&github)),

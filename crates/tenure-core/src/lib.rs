@@ -6,6 +6,7 @@
 //! commands and follow-up facts an event calls for under a [`Policy`].
 
 pub mod access;
+pub mod account;
 pub mod event;
 pub mod fold;
 pub mod governance;
@@ -19,6 +20,7 @@ pub mod react;
 pub mod simulate;
 pub mod state;
 
+pub use account::{GrantTerms, TargetAccount};
 pub use event::{EventPayload, LifecycleEvent};
 pub use fold::fold_log;
 pub use model::*;

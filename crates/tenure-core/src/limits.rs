@@ -18,6 +18,9 @@ use crate::model::{Attributes, Entitlement, GrantOrigin};
 pub const MAX_IDENTIFIER_BYTES: usize = 512;
 /// Longest free text (a business reason, a leave reason, a connector's detail) in bytes.
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+/// Most per-system account names one identity carries: an identity with more is
+/// almost certainly a mapping mistake, and each name rides on every command.
+pub const MAX_ACCOUNTS: usize = 64;
 /// Earliest year a time may name.
 pub const MIN_YEAR: i32 = 1000;
 /// Latest year a time may name.
@@ -175,7 +178,7 @@ impl Checker {
     }
 
     fn attributes(&mut self, a: &Attributes) {
-        let fields: [(&'static str, &Option<String>); 8] = [
+        let fields: [(&'static str, &Option<String>); 10] = [
             ("display_name", &a.display_name),
             ("department", &a.department),
             ("title", &a.title),
@@ -184,11 +187,26 @@ impl Checker {
             ("owner", &a.owner),
             ("sponsor", &a.sponsor),
             ("credential_system", &a.credential_system),
+            ("login", &a.login),
+            ("email", &a.email),
         ];
         for (field, value) in fields {
             if let Some(v) = value {
                 self.identifier(field, v);
             }
+        }
+        if a.accounts.len() > MAX_ACCOUNTS {
+            self.problems.push(StorageProblem {
+                field: "accounts",
+                problem: format!(
+                    "names {} systems; Tenure keeps at most {MAX_ACCOUNTS} account names per identity",
+                    a.accounts.len()
+                ),
+            });
+        }
+        for (system, name) in &a.accounts {
+            self.identifier("accounts", system);
+            self.identifier("accounts", name);
         }
         if let Some(t) = &a.credential_expires_at {
             self.time("expires_at", t);

@@ -1,5 +1,6 @@
 //! The vocabulary of identity governance: who holds what, why, and until when.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -112,6 +113,16 @@ pub struct Attributes {
     /// Non-human identities: how often the credential must be rotated.
     #[serde(default)]
     pub rotation_period_days: Option<u32>,
+    /// The sign-in name most target systems know the account by.
+    #[serde(default)]
+    pub login: Option<String>,
+    /// The primary e-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Account names in particular target systems where they differ from the login
+    /// (system to name); an empty name in an update removes the system's entry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, String>,
 }
 
 /// When a grant must end. A grant always ends when its holder leaves; this adds the rest.

@@ -12,6 +12,7 @@ use crate::ids::{CommandId, EventId, GrantId, IdentityId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::account::{GrantTerms, TargetAccount};
 use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
 use crate::model::*;
@@ -30,6 +31,12 @@ pub struct RevocationCommand {
     pub entitlement: Entitlement,
     pub cause: RevocationCause,
     pub trigger_event_id: EventId,
+    /// The account that holds the access in the target system.
+    #[serde(default)]
+    pub holder: TargetAccount,
+    /// The governance of the grant being revoked, for the target's audit trail.
+    #[serde(default)]
+    pub terms: GrantTerms,
 }
 
 /// Provision one birthright grant.
@@ -40,6 +47,12 @@ pub struct GrantCommand {
     pub identity_id: IdentityId,
     pub entitlement: Entitlement,
     pub trigger_event_id: EventId,
+    /// The account to give the access to.
+    #[serde(default)]
+    pub holder: TargetAccount,
+    /// Owner, business reason and revocation condition the grant is made under.
+    #[serde(default)]
+    pub terms: GrantTerms,
 }
 
 /// Suspend a grant for a leave of absence, or restore it on return; the grant stays
@@ -51,6 +64,9 @@ pub struct SuspensionCommand {
     pub identity_id: IdentityId,
     pub entitlement: Entitlement,
     pub trigger_event_id: EventId,
+    /// The account whose access is suspended or restored.
+    #[serde(default)]
+    pub holder: TargetAccount,
 }
 
 /// Rotate a non-human identity's credential in the system that holds it.
@@ -64,6 +80,9 @@ pub struct RotationCommand {
     pub account: String,
     pub due_time: DateTime<Utc>,
     pub trigger_event_id: EventId,
+    /// The account whose credential is rotated.
+    #[serde(default)]
+    pub holder: TargetAccount,
 }
 
 /// A command for a provisioning connector.
@@ -126,6 +145,25 @@ impl Command {
             identity_id: self.identity_id(),
             grant_id: self.grant_id(),
             target_system: self.target_system().to_owned(),
+        }
+    }
+
+    /// The account the command acts on in its target system.
+    pub fn holder(&self) -> &TargetAccount {
+        match self {
+            Command::Revoke(c) => &c.holder,
+            Command::Grant(c) => &c.holder,
+            Command::Suspend(c) | Command::Restore(c) => &c.holder,
+            Command::Rotate(c) => &c.holder,
+        }
+    }
+
+    fn holder_mut(&mut self) -> &mut TargetAccount {
+        match self {
+            Command::Revoke(c) => &mut c.holder,
+            Command::Grant(c) => &mut c.holder,
+            Command::Suspend(c) | Command::Restore(c) => &mut c.holder,
+            Command::Rotate(c) => &mut c.holder,
         }
     }
 
@@ -213,6 +251,8 @@ impl Reaction {
             entitlement: grant.entitlement.clone(),
             cause,
             trigger_event_id: trigger.event_id,
+            holder: TargetAccount::default(),
+            terms: GrantTerms::of(grant),
         }));
     }
 
@@ -248,6 +288,7 @@ impl Reaction {
             identity_id: trigger.identity_id,
             entitlement: grant.entitlement.clone(),
             trigger_event_id: trigger.event_id,
+            holder: TargetAccount::default(),
         };
         self.commands.push(if restore {
             Command::Restore(command)
@@ -278,6 +319,7 @@ impl Reaction {
             account: before.source_person_id.clone().unwrap_or_default(),
             due_time: due,
             trigger_event_id: trigger.event_id,
+            holder: TargetAccount::default(),
         }));
     }
 
@@ -293,6 +335,16 @@ impl Reaction {
         };
         let grant_id = ids::birthright_grant(trigger.identity_id, trigger.event_id, entitlement);
         let command_id = ids::grant_command(grant_id);
+        let terms = GrantTerms {
+            owner: role_policy.owner.clone(),
+            business_reason: format!("birthright access of role {role}"),
+            revocation: RevocationCondition {
+                expires_at: None,
+                ends_on_role_change: true,
+            },
+            birthright_role: Some(role.to_owned()),
+            request_id: None,
+        };
         self.facts.push(decision_fact(
             trigger,
             ids::reactor_event("access_granted", grant_id),
@@ -300,12 +352,9 @@ impl Reaction {
             EventPayload::AccessGranted {
                 grant_id,
                 entitlement: entitlement.clone(),
-                owner: role_policy.owner.clone(),
-                business_reason: format!("birthright access of role {role}"),
-                revocation: RevocationCondition {
-                    expires_at: None,
-                    ends_on_role_change: true,
-                },
+                owner: terms.owner.clone(),
+                business_reason: terms.business_reason.clone(),
+                revocation: terms.revocation.clone(),
                 origin: GrantOrigin::Birthright {
                     role: role.to_owned(),
                 },
@@ -317,6 +366,8 @@ impl Reaction {
             identity_id: trigger.identity_id,
             entitlement: entitlement.clone(),
             trigger_event_id: trigger.event_id,
+            holder: TargetAccount::default(),
+            terms,
         }));
     }
 }
@@ -341,8 +392,18 @@ fn decision_fact(
     }
 }
 
-/// Decides what `event` calls for, given the identity's state before it.
+/// Decides what `event` calls for, given the identity's state before it. Every
+/// command names the account it acts on, as the identity is known once `event` holds.
 pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) -> Reaction {
+    let mut reaction = decide(before, event, policy);
+    for command in &mut reaction.commands {
+        *command.holder_mut() = TargetAccount::of(before, event, command.target_system());
+    }
+    reaction
+}
+
+/// What `event` calls for, before the commands are addressed to their accounts.
+fn decide(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) -> Reaction {
     let mut reaction = Reaction::default();
     match &event.payload {
         EventPayload::IdentityJoined { role, .. } => {

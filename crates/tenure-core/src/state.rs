@@ -380,7 +380,7 @@ impl IdentityState {
     }
 }
 
-fn merge_attributes(into: &mut Attributes, from: &Attributes) {
+pub(crate) fn merge_attributes(into: &mut Attributes, from: &Attributes) {
     let fields = [
         (&mut into.display_name, &from.display_name),
         (&mut into.department, &from.department),
@@ -390,10 +390,19 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) {
         (&mut into.owner, &from.owner),
         (&mut into.sponsor, &from.sponsor),
         (&mut into.credential_system, &from.credential_system),
+        (&mut into.login, &from.login),
+        (&mut into.email, &from.email),
     ];
     for (to, from) in fields {
         if from.is_some() {
             to.clone_from(from);
+        }
+    }
+    for (system, name) in &from.accounts {
+        if name.is_empty() {
+            into.accounts.remove(system);
+        } else {
+            into.accounts.insert(system.clone(), name.clone());
         }
     }
     if from.credential_expires_at.is_some() {

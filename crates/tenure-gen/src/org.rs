@@ -534,6 +534,7 @@ fn acknowledge(
             },
             attempt: attempt as u32,
             completed_at: Some(when),
+            system: None,
         };
         let Ok(event) = tenure_core::intake::acknowledged(ack, 1, when) else {
             continue;

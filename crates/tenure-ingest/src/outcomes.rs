@@ -27,11 +27,15 @@ pub(crate) struct OutcomeIn {
     /// When the connector finished; defaults to when Tenure received the outcome.
     #[serde(default)]
     completed_at: Option<DateTime<Utc>>,
+    /// The command's target system; refused when the command was for another.
+    #[serde(default)]
+    system: Option<String>,
 }
 
 impl OutcomeIn {
-    /// An outcome read from `tenure.outcomes.v1`; `offset` tells apart repeated
-    /// reports of the same status (each retry's failure is its own fact).
+    /// An outcome read from `tenure.outcomes.v1`. The connector's attempt count tells
+    /// apart repeated reports of the same status (each retry's failure is its own
+    /// fact); a connector that does not count gets the record's `offset` instead.
     pub(crate) fn from_wire(o: tenure_proto::Outcome, offset: i64) -> OutcomeIn {
         OutcomeIn {
             command_id: o.command_id.into(),
@@ -41,8 +45,13 @@ impl OutcomeIn {
             status: o.status,
             connector: o.connector,
             detail: o.detail,
-            attempt: u32::try_from(offset).unwrap_or(u32::MAX),
-            completed_at: None,
+            attempt: if o.attempt > 0 {
+                o.attempt
+            } else {
+                u32::try_from(offset).unwrap_or(u32::MAX)
+            },
+            completed_at: o.completed_time,
+            system: o.system,
         }
     }
 
@@ -58,6 +67,7 @@ impl OutcomeIn {
             detail: self.detail,
             attempt: self.attempt,
             completed_at: self.completed_at,
+            system: self.system,
         }
     }
 }

@@ -90,6 +90,13 @@ fn attributes_to(a: &core::Attributes) -> v1::IdentityAttributes {
         credential_system: s(&a.credential_system),
         credential_expires_at: a.credential_expires_at.map(ts),
         rotation_period_days: a.rotation_period_days.unwrap_or(0),
+        login: s(&a.login),
+        email: s(&a.email),
+        accounts: a
+            .accounts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
@@ -109,6 +116,9 @@ fn attributes_from(a: Option<v1::IdentityAttributes>) -> Result<core::Attributes
             .map(|t| from_ts(Some(t), "credential_expires_at"))
             .transpose()?,
         rotation_period_days: (a.rotation_period_days > 0).then_some(a.rotation_period_days),
+        login: opt_string(&a.login),
+        email: opt_string(&a.email),
+        accounts: a.accounts.into_iter().collect(),
     })
 }
 
@@ -294,10 +304,7 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
             entitlement: Some(entitlement_to(entitlement)),
             owner: owner.clone(),
             business_reason: business_reason.clone(),
-            revocation: Some(v1::RevocationCondition {
-                expires_at: revocation.expires_at.map(ts),
-                ends_on_role_change: revocation.ends_on_role_change,
-            }),
+            revocation: Some(revocation_to(revocation)),
             origin: Some(match origin {
                 core::GrantOrigin::Birthright { role } => {
                     v1::access_granted::Origin::BirthrightRole(role.clone())
@@ -489,13 +496,7 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
                 entitlement: entitlement_from(g.entitlement)?,
                 owner: g.owner,
                 business_reason: g.business_reason,
-                revocation: core::RevocationCondition {
-                    expires_at: revocation
-                        .expires_at
-                        .map(|t| from_ts(Some(t), "expires_at"))
-                        .transpose()?,
-                    ends_on_role_change: revocation.ends_on_role_change,
-                },
+                revocation: revocation_from(Some(revocation))?,
                 origin: match g.origin.ok_or(DecodeError::Missing("origin"))? {
                     v1::access_granted::Origin::BirthrightRole(role) => {
                         core::GrantOrigin::Birthright { role }
@@ -644,6 +645,8 @@ pub fn encode_command(command: &core::Command, issued: DateTime<Utc>) -> Vec<u8>
             cause: cause_to(c.cause) as i32,
             issued_time: Some(ts(issued)),
             trigger_event_id: c.trigger_event_id.to_string(),
+            holder: Some(holder_to(&c.holder)),
+            terms: Some(terms_to(&c.terms)),
         }
         .encode_to_vec(),
         core::Command::Grant(c) => v1::GrantCommand {
@@ -653,6 +656,8 @@ pub fn encode_command(command: &core::Command, issued: DateTime<Utc>) -> Vec<u8>
             entitlement: Some(entitlement_to(&c.entitlement)),
             issued_time: Some(ts(issued)),
             trigger_event_id: c.trigger_event_id.to_string(),
+            holder: Some(holder_to(&c.holder)),
+            terms: Some(terms_to(&c.terms)),
         }
         .encode_to_vec(),
         core::Command::Suspend(c) | core::Command::Restore(c) => v1::SuspensionCommand {
@@ -662,6 +667,7 @@ pub fn encode_command(command: &core::Command, issued: DateTime<Utc>) -> Vec<u8>
             entitlement: Some(entitlement_to(&c.entitlement)),
             issued_time: Some(ts(issued)),
             trigger_event_id: c.trigger_event_id.to_string(),
+            holder: Some(holder_to(&c.holder)),
         }
         .encode_to_vec(),
         core::Command::Rotate(c) => v1::RotationCommand {
@@ -672,6 +678,7 @@ pub fn encode_command(command: &core::Command, issued: DateTime<Utc>) -> Vec<u8>
             due_time: Some(ts(c.due_time)),
             issued_time: Some(ts(issued)),
             trigger_event_id: c.trigger_event_id.to_string(),
+            holder: Some(holder_to(&c.holder)),
         }
         .encode_to_vec(),
     }
@@ -706,6 +713,8 @@ pub fn decode_command(
                     entitlement: entitlement_from(c.entitlement)?,
                     cause: cause_from(c.cause)?,
                     trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+                    holder: holder_from(c.holder),
+                    terms: terms_from(c.terms)?,
                 }),
                 from_ts(c.issued_time, "issued_time")?,
             )
@@ -719,6 +728,8 @@ pub fn decode_command(
                     identity_id: uuid(&c.identity_id, "identity_id")?,
                     entitlement: entitlement_from(c.entitlement)?,
                     trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+                    holder: holder_from(c.holder),
+                    terms: terms_from(c.terms)?,
                 }),
                 from_ts(c.issued_time, "issued_time")?,
             )
@@ -731,6 +742,7 @@ pub fn decode_command(
                 identity_id: uuid(&c.identity_id, "identity_id")?,
                 entitlement: entitlement_from(c.entitlement)?,
                 trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+                holder: holder_from(c.holder),
             };
             let command = if ce_type.ends_with("suspend") {
                 core::Command::Suspend(suspension)
@@ -749,11 +761,74 @@ pub fn decode_command(
                     account: c.account,
                     due_time: from_ts(c.due_time, "due_time")?,
                     trigger_event_id: uuid(&c.trigger_event_id, "trigger_event_id")?,
+                    holder: holder_from(c.holder),
                 }),
                 from_ts(c.issued_time, "issued_time")?,
             )
         }
         other => return Err(DecodeError::UnknownCommandType(other.to_owned())),
+    })
+}
+
+fn revocation_to(r: &core::RevocationCondition) -> v1::RevocationCondition {
+    v1::RevocationCondition {
+        expires_at: r.expires_at.map(ts),
+        ends_on_role_change: r.ends_on_role_change,
+    }
+}
+
+fn revocation_from(
+    r: Option<v1::RevocationCondition>,
+) -> Result<core::RevocationCondition, DecodeError> {
+    let r = r.unwrap_or_default();
+    Ok(core::RevocationCondition {
+        expires_at: r
+            .expires_at
+            .map(|t| from_ts(Some(t), "expires_at"))
+            .transpose()?,
+        ends_on_role_change: r.ends_on_role_change,
+    })
+}
+
+fn holder_to(h: &core::TargetAccount) -> v1::TargetAccount {
+    v1::TargetAccount {
+        name: h.name.clone(),
+        login: h.login.clone(),
+        email: h.email.clone(),
+        source_person_id: h.source_person_id.clone(),
+        display_name: h.display_name.clone(),
+    }
+}
+
+fn holder_from(h: Option<v1::TargetAccount>) -> core::TargetAccount {
+    let h = h.unwrap_or_default();
+    core::TargetAccount {
+        name: h.name,
+        login: h.login,
+        email: h.email,
+        source_person_id: h.source_person_id,
+        display_name: h.display_name,
+    }
+}
+
+fn terms_to(t: &core::GrantTerms) -> v1::GrantTerms {
+    v1::GrantTerms {
+        owner: t.owner.clone(),
+        business_reason: t.business_reason.clone(),
+        revocation: Some(revocation_to(&t.revocation)),
+        birthright_role: t.birthright_role.clone().unwrap_or_default(),
+        request_id: t.request_id.clone().unwrap_or_default(),
+    }
+}
+
+fn terms_from(t: Option<v1::GrantTerms>) -> Result<core::GrantTerms, DecodeError> {
+    let t = t.unwrap_or_default();
+    Ok(core::GrantTerms {
+        owner: t.owner,
+        business_reason: t.business_reason,
+        revocation: revocation_from(t.revocation)?,
+        birthright_role: opt_string(&t.birthright_role),
+        request_id: opt_string(&t.request_id),
     })
 }
 
@@ -767,6 +842,11 @@ pub struct Outcome {
     pub status: core::CommandStatus,
     pub connector: String,
     pub detail: String,
+    /// The connector's count of deliveries (0: not counted).
+    pub attempt: u32,
+    pub completed_time: Option<DateTime<Utc>>,
+    /// The target system the connector says the command was for (`None`: not said).
+    pub system: Option<String>,
 }
 
 /// Validates a wire outcome (from `tenure.outcomes.v1` or HTTP).
@@ -779,6 +859,12 @@ pub fn outcome_from_wire(o: v1::CommandOutcome) -> Result<Outcome, DecodeError> 
         status: status_from(o.status)?,
         connector: o.connector,
         detail: o.detail,
+        attempt: o.attempt,
+        completed_time: o
+            .completed_time
+            .map(|t| from_ts(Some(t), "completed_time"))
+            .transpose()?,
+        system: opt_string(&o.system),
     })
 }
 

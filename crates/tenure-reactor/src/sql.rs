@@ -60,6 +60,8 @@ tenure_store::sql_statements! {
     ESCALATE_FAILED_COMMAND = "tracking/escalate_failed.sql";
     /// Records a retryable failure and brings the command's next publication forward.
     RECORD_RETRYABLE_FAILURE = "tracking/record_retryable_failure.sql";
+    /// How many failures connectors reported for a command so far.
+    FAILURES_SO_FAR = "tracking/failures_so_far.sql";
 
     // The retrier (retry.rs).
     /// Locks the unacknowledged commands due for a retry.

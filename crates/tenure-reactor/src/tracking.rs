@@ -74,7 +74,15 @@ pub(crate) async fn record_outcome(
             ..
         } => {
             let failure = format!("{connector}: {detail}");
-            match after_outcome(*status, connector, detail, event.recorded_time, policy) {
+            let failures_before = failures_so_far(txn, *command_id).await?;
+            match after_outcome(
+                *status,
+                connector,
+                detail,
+                event.recorded_time,
+                failures_before,
+                policy,
+            ) {
                 AfterFailure::Escalate { reason } => {
                     record_failure(txn, *command_id, &failure, status.as_str()).await?;
                     // Escalated once: a command the retrier already gave up keeps its
@@ -140,6 +148,12 @@ async fn escalate_once(
         .execute(sql::ESCALATE_FAILED_COMMAND, &[&command, &at, &reason])
         .await?;
     Ok(escalated > 0)
+}
+
+/// How many failures connectors reported for `command` so far (0 if untracked).
+async fn failures_so_far(txn: &Transaction<'_>, command: CommandId) -> Result<u32, StoreError> {
+    let row = txn.query_opt(sql::FAILURES_SO_FAR, &[&command]).await?;
+    Ok(row.map_or(0, |r| u32::try_from(r.get::<_, i32>(0)).unwrap_or(0)))
 }
 
 /// Records a connector's retryable failure of `command`, unless it is already

@@ -100,6 +100,13 @@ impl Database {
         pooled(target)
     }
 
+    /// One plain connection to `url`, with the same TLS settings, to a database
+    /// Tenure does not own (a connector's target system): nothing is created or
+    /// migrated there.
+    pub async fn connect_unmanaged(url: &str) -> Result<tokio_postgres::Client, StoreError> {
+        connect_with(&Target::parse(url)?).await
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
@@ -172,7 +179,8 @@ fn pooled(target: Target) -> Result<Database, StoreError> {
     Ok(Database { pool, config })
 }
 
-fn quote_ident(name: &str) -> String {
+/// `name` quoted as a PostgreSQL identifier, for DDL, which takes no parameters.
+pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

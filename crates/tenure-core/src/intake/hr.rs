@@ -66,6 +66,17 @@ pub struct HrEvent {
     /// Non-human identities: days between credential rotations; required at registration.
     #[serde(default)]
     rotation_period_days: Option<u32>,
+    /// The sign-in name target systems know the account by (for a non-human identity,
+    /// the account or key name); connectors act on it.
+    #[serde(default)]
+    login: Option<String>,
+    /// The primary e-mail address.
+    #[serde(default)]
+    email: Option<String>,
+    /// Account names in target systems where they differ from `login`
+    /// (`{"github": "ada-l"}`); an empty name removes the system's entry.
+    #[serde(default)]
+    accounts: std::collections::BTreeMap<String, String>,
 }
 
 fn default_source() -> String {
@@ -127,6 +138,9 @@ impl HrEvent {
             credential_system: self.credential_system.clone(),
             credential_expires_at: self.expires_at,
             rotation_period_days: self.rotation_period_days,
+            login: self.login.clone(),
+            email: self.email.clone(),
+            accounts: self.accounts.clone(),
         };
         let non_human = self.kind.is_some_and(IdentityKind::is_non_human);
         let joins = matches!(self.event_type, HrEventType::Joiner | HrEventType::Rehire);

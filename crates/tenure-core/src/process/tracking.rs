@@ -132,18 +132,22 @@ pub enum AfterFailure {
     /// The connector says it will never succeed: a person must finish it.
     Escalate { reason: String },
     /// The connector asked to be tried again: republish no later than `by`, sooner
-    /// than the acknowledgement timeout would.
+    /// than the acknowledgement timeout would, and later with each failure.
     RetryBy { by: DateTime<Utc> },
     /// Not a failure (the command succeeded or the access was already gone).
     Closed,
 }
 
-/// The rule for a connector's outcome with `status`, reported at `at`.
+/// The rule for a connector's outcome with `status`, reported at `at`, after
+/// `failures_before` earlier failure reports of the same command. A retryable failure
+/// comes back after a quarter of the backoff a silent connector would get, doubling
+/// with each failure: a target that is down is not hammered.
 pub fn after_outcome(
     status: CommandStatus,
     connector: &str,
     detail: &str,
     at: DateTime<Utc>,
+    failures_before: u32,
     policy: &RetryPolicy,
 ) -> AfterFailure {
     match status {
@@ -152,7 +156,9 @@ pub fn after_outcome(
             reason: format!("connector reported a permanent failure: {connector}: {detail}"),
         },
         CommandStatus::FailedRetryable => AfterFailure::RetryBy {
-            by: at.checked_add_signed(policy.backoff(1) / 4).unwrap_or(at),
+            by: at
+                .checked_add_signed(policy.backoff(failures_before.saturating_add(1)) / 4)
+                .unwrap_or(at),
         },
     }
 }
@@ -266,17 +272,41 @@ mod tests {
     fn a_permanent_failure_escalates_and_a_retryable_one_comes_back_sooner() {
         let policy = RetryPolicy::default();
         assert!(matches!(
-            after_outcome(CommandStatus::FailedPermanent, "connector:ldap", "no such user", t(1), &policy),
+            after_outcome(CommandStatus::FailedPermanent, "connector:ldap", "no such user", t(1), 0, &policy),
             AfterFailure::Escalate { reason } if reason.contains("connector:ldap: no such user")
         ));
-        let AfterFailure::RetryBy { by } =
-            after_outcome(CommandStatus::FailedRetryable, "c", "busy", t(1), &policy)
-        else {
+        let AfterFailure::RetryBy { by } = after_outcome(
+            CommandStatus::FailedRetryable,
+            "c",
+            "busy",
+            t(1),
+            0,
+            &policy,
+        ) else {
             panic!("a retryable failure is retried")
         };
         assert!(by > t(1) && by < t(1) + policy.backoff(1));
+        let waits: Vec<_> = (0..4)
+            .map(|failures| {
+                match after_outcome(
+                    CommandStatus::FailedRetryable,
+                    "c",
+                    "busy",
+                    t(1),
+                    failures,
+                    &policy,
+                ) {
+                    AfterFailure::RetryBy { by } => by - t(1),
+                    other => panic!("a retryable failure is retried, not {other:?}"),
+                }
+            })
+            .collect();
+        assert!(
+            waits.windows(2).all(|w| w[1] == w[0] * 2),
+            "each retryable failure doubles the wait: {waits:?}"
+        );
         assert_eq!(
-            after_outcome(CommandStatus::Done, "c", "", t(1), &policy),
+            after_outcome(CommandStatus::Done, "c", "", t(1), 0, &policy),
             AfterFailure::Closed
         );
     }

@@ -92,6 +92,16 @@ pub fn person_from_json(body: &Value) -> Result<ScimPerson, InvalidUser> {
         .and_then(Value::as_array)
         .and_then(|a| a.first())
         .and_then(|a| text(a.get("locality")));
+    let email = user
+        .get("emails")
+        .and_then(Value::as_array)
+        .and_then(|emails| {
+            emails
+                .iter()
+                .find(|e| e.get("primary").and_then(boolean) == Some(true))
+                .or_else(|| emails.first())
+                .and_then(|e| text(e.get("value")))
+        });
     let manager = enterprise
         .get("manager")
         .and_then(|m| text(m.get("value")).or_else(|| text(Some(m))));
@@ -106,6 +116,9 @@ pub fn person_from_json(body: &Value) -> Result<ScimPerson, InvalidUser> {
             title: text(user.get("title")),
             manager_id: manager,
             location,
+            // Connectors act on the account by the name the IdP knows it by.
+            login: text(user.get("userName")),
+            email,
             ..Attributes::default()
         },
     })
@@ -132,7 +145,7 @@ pub fn resource(state: &IdentityState, base: &str) -> Value {
     let mut user = json!({
         "schemas": [USER_SCHEMA, ENTERPRISE],
         "id": state.identity_id,
-        "userName": person,
+        "userName": a.login.clone().unwrap_or_else(|| person.clone()),
         "active": active,
         "userType": user_type,
         ENTERPRISE: enterprise,
@@ -152,6 +165,9 @@ pub fn resource(state: &IdentityState, base: &str) -> Value {
     }
     if let Some(l) = &a.location {
         user["addresses"] = json!([{"locality": l}]);
+    }
+    if let Some(e) = &a.email {
+        user["emails"] = json!([{"value": e, "primary": true}]);
     }
     user
 }
