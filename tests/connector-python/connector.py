@@ -13,7 +13,8 @@ commands.proto:
 - each command is "executed" against a tiny target, a JSON state file mapping an
   account name to its sorted "resource:permission" strings;
 - commands are deduplicated by `command_id`: a redelivered command is not executed
-  again, its stored outcome is published again (with the delivery count as attempt);
+  again, its stored outcome is published again unchanged (same attempt, same time),
+  so Tenure sees the same fact, not a new one;
 - every command is acknowledged with a `CommandOutcome` on `tenure.outcomes.v1`, and
   its offset is committed only once the broker confirmed the outcome's delivery.
 
@@ -21,6 +22,7 @@ The state file looks like:
 
     {"accounts":  {"ada": ["repo-x:admin"]},
      "processed": {"<command_id>": {"status": "COMMAND_STATUS_DONE", "deliveries": 1,
+                                    "attempt": 1,
                                     "completed_time": "2026-01-02T03:04:05.000000Z",
                                     "detail": "repo-x:admin of ada changed"}}}
 
@@ -161,8 +163,11 @@ class Connector:
     def execute(self, command, command_type) -> tuple[int, str]:
         """Carries out one command against the state file: (CommandStatus, detail)."""
         lc = self.lc
-        # The account to act on; Tenure promises a non-empty name, but be lenient.
-        account = command.holder.name or command.identity_id
+        # The account to act on. Empty only when the source said nothing about the
+        # identity: the contract says never to guess one.
+        account = command.holder.name
+        if not account:
+            return lc.COMMAND_STATUS_FAILED_PERMANENT, "the command names no account (holder.name)"
         if command_type == lc.COMMAND_TYPE_ROTATE:
             system = command.system
         else:
@@ -207,8 +212,10 @@ class Connector:
         record = self.state.processed.get(command.command_id)
         if record is None:
             status, detail = self.execute(command, command_type)
+            # `attempt` is the delivery that executed it: a re-acknowledgement repeats
+            # it, so Tenure records the outcome once however often it is resent.
             record = {"status": self.lc.CommandStatus.Name(status), "deliveries": 0,
-                      "completed_time": now_rfc3339(), "detail": detail}
+                      "attempt": 1, "completed_time": now_rfc3339(), "detail": detail}
             self.state.processed[command.command_id] = record
             verb = "executed"
         else:
@@ -233,7 +240,7 @@ class Connector:
             identity_id=command.identity_id,
             command_type=command_type,
             connector=self.args.connector,
-            attempt=record["deliveries"],
+            attempt=record.get("attempt", 1),
             system=self.args.system,
         )
         outcome.completed_time.FromJsonString(record["completed_time"])
