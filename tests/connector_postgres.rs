@@ -2,6 +2,8 @@
 //! becomes a real role membership in the local server, the leaver's revocation takes
 //! it away, Tenure records the connector's acknowledgements, and a redelivered
 //! command is answered from the connector's ledger without being executed again.
+//! The same holds with per-system command topics, where an outcome for the
+//! connector's command published on another system's outcome topic is refused.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use serde_json::{Value, json};
 use tenure_connector::{Metrics, RunnerConfig};
 use tenure_connector_postgres::{PostgresRoles, SYSTEM};
 use tenure_core::{CommandStatus, CommandType, ids};
+use tenure_kafka::topics::CommandTopics;
 use tenure_kafka::{Publisher, topics};
 use tenure_tests::{TestEnv, eventually, log_dir, pg_server, read_topic, start_tenure_run};
 
@@ -37,7 +40,17 @@ async fn post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leavers_postgres_role_membership_is_really_gone() -> anyhow::Result<()> {
-    let env = TestEnv::start("connector_postgres").await?;
+    leaver_loses_the_role("connector_postgres", CommandTopics::Shared).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_per_system_topics_the_connector_reads_and_answers_only_its_own() -> anyhow::Result<()>
+{
+    leaver_loses_the_role("connector_postgres_per_system", CommandTopics::PerSystem).await
+}
+
+async fn leaver_loses_the_role(name: &str, routes: CommandTopics) -> anyhow::Result<()> {
+    let env = TestEnv::start(name).await?;
     // Roles are the server's, not a database's: names unique to this run.
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let (role, login) = (format!("it_{suffix}_reader"), format!("it_{suffix}_ada"));
@@ -60,10 +73,19 @@ async fn a_leavers_postgres_role_membership_is_really_gone() -> anyhow::Result<(
             "[roles.analyst]\nowner = \"head-of-data\"\nbirthright = [\"postgres:{target_db}:{role}\"]\n"
         ),
     )?;
+    let mode = match routes {
+        CommandTopics::Shared => "shared",
+        CommandTopics::PerSystem => "per-system",
+    };
     let (_tenure, base) = start_tenure_run(
         &env,
-        "connector_postgres-tenure",
-        &["--policy", policy.to_str().unwrap_or_default()],
+        &format!("{name}-tenure"),
+        &[
+            "--policy",
+            policy.to_str().unwrap_or_default(),
+            "--command-topics",
+            mode,
+        ],
     )
     .await?;
 
@@ -73,6 +95,14 @@ async fn a_leavers_postgres_role_membership_is_really_gone() -> anyhow::Result<(
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ledger = log_dir().join(format!("connector_postgres-{suffix}.ledger"));
     let mut config = RunnerConfig::new(env.bootstrap(), SYSTEM, "pg-e2e", ledger);
+    if routes == CommandTopics::PerSystem {
+        config = config.per_system_topics();
+        // The system's topics come with its first command; until then there is
+        // nothing to subscribe to.
+        tenure_kafka::topics::ensure_system_topics(env.bootstrap(), SYSTEM, 4).await?;
+    }
+    let (commands_topic, outcomes_topic) =
+        (config.commands_topic.clone(), config.outcomes_topic.clone());
     config.group_id = format!("pg-e2e-{suffix}");
     let metrics = Metrics::default();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -145,7 +175,12 @@ async fn a_leavers_postgres_role_membership_is_really_gone() -> anyhow::Result<(
 
     // The revocation delivered again (as after a lost acknowledgement): answered from
     // the ledger, not executed, and the role stays as it is.
-    let commands = read_topic(env.bootstrap(), topics::COMMANDS).await?;
+    let commands = read_topic(env.bootstrap(), &commands_topic).await?;
+    assert_eq!(
+        metrics.duplicates(),
+        0,
+        "no duplicate before the redelivery"
+    );
     let revoke = commands
         .iter()
         .find(|r| r.header("ce_type") == Some("tenure.commands.v1.revoke"))
@@ -153,7 +188,7 @@ async fn a_leavers_postgres_role_membership_is_really_gone() -> anyhow::Result<(
     let headers: Vec<(String, String)> = revoke.headers.clone();
     Publisher::new(env.bootstrap())?
         .send(
-            topics::COMMANDS,
+            &commands_topic,
             &identity.to_string(),
             &revoke.payload,
             &headers,
@@ -171,7 +206,7 @@ async fn a_leavers_postgres_role_membership_is_really_gone() -> anyhow::Result<(
         "not executed twice"
     );
     assert!(members(&admin, &role).await?.is_empty());
-    let outcomes = read_topic(env.bootstrap(), topics::OUTCOMES).await?;
+    let outcomes = read_topic(env.bootstrap(), &outcomes_topic).await?;
     let mine: Vec<_> = outcomes
         .iter()
         .filter(|r| r.header("ce_source") == Some("connector:pg-e2e"))
@@ -185,6 +220,39 @@ async fn a_leavers_postgres_role_membership_is_really_gone() -> anyhow::Result<(
         mine[1].payload, mine[2].payload,
         "the repeated acknowledgement is the same fact"
     );
+
+    if routes == CommandTopics::PerSystem {
+        // Nothing went to the shared topic, and another system's outcome topic cannot
+        // acknowledge a postgres command: the report is parked with its reason.
+        let shared = read_topic(env.bootstrap(), topics::COMMANDS).await?;
+        assert!(
+            shared.is_empty(),
+            "{} commands on the shared topic",
+            shared.len()
+        );
+        tenure_kafka::topics::ensure_system_topics(env.bootstrap(), "github", 4).await?;
+        Publisher::new(env.bootstrap())?
+            .send(
+                "tenure.outcomes.v1.github",
+                &identity.to_string(),
+                &mine[1].payload,
+                &[],
+            )
+            .await?;
+        let reason = eventually(
+            "the misdirected outcome to be parked",
+            Duration::from_secs(60),
+            || async {
+                let letters = read_topic(env.bootstrap(), topics::DEAD_LETTERS).await?;
+                Ok(letters.iter().find_map(|l| {
+                    l.header(tenure_ingest::bridge::ERROR_HEADER)
+                        .map(str::to_owned)
+                }))
+            },
+        )
+        .await?;
+        assert!(reason.contains("postgres"), "{reason}");
+    }
 
     stop.send(true)?;
     let summary = running.await??;

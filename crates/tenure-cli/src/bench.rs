@@ -279,6 +279,7 @@ async fn ingest_http(db: &Database, bootstrap: &str, count: usize) -> anyhow::Re
         check_owners: true,
         ingest_timeout: services::INGEST_TIMEOUT,
         admin_listen: None,
+        command_topics: Default::default(),
     };
     let addr = services::spawn(
         &mut tasks,

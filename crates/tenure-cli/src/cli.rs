@@ -68,6 +68,16 @@ pub struct ConnectArgs {
         global = true
     )]
     pub ingest_timeout_secs: u64,
+    /// Where the reactor publishes connector commands: "shared" (every system on
+    /// tenure.commands.v1) or "per-system" (tenure.commands.v1.<system>, answered on
+    /// tenure.outcomes.v1.<system>, so Kafka ACLs can keep each connector to its own).
+    #[arg(
+        long,
+        env = "TENURE_COMMAND_TOPICS",
+        default_value = "shared",
+        global = true
+    )]
+    pub command_topics: tenure_kafka::topics::CommandTopics,
 }
 
 /// When the reactor's safety brake holds revocations back.
@@ -424,6 +434,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                     check_owners: true,
                     ingest_timeout: std::time::Duration::from_secs(connect.ingest_timeout_secs),
                     admin_listen: connect.admin_listen,
+                    command_topics: connect.command_topics,
                 },
                 Some(args.listen.listen),
             )
@@ -469,6 +480,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 check_owners: true,
                 ingest_timeout: std::time::Duration::from_secs(connect.ingest_timeout_secs),
                 admin_listen: connect.admin_listen,
+                command_topics: connect.command_topics,
             };
             run_selection(selection, &bootstrap, db, rules, listen).await
         }

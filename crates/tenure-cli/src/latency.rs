@@ -129,6 +129,7 @@ pub async fn measure(
         check_owners: false,
         ingest_timeout: services::INGEST_TIMEOUT,
         admin_listen: None,
+        command_topics: Default::default(),
     };
     let addr = services::spawn(
         &mut tasks,

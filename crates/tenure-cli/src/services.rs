@@ -85,6 +85,8 @@ pub struct Rules {
     pub ingest_timeout: Duration,
     /// Where /metrics, /healthz and /readyz are also served, open (`--admin-listen`).
     pub admin_listen: Option<SocketAddr>,
+    /// Where the reactor publishes connector commands.
+    pub command_topics: tenure_kafka::topics::CommandTopics,
 }
 
 /// Ingest's default bound on waiting for the broker (`--ingest-timeout-secs`).
@@ -230,6 +232,7 @@ pub async fn spawn(
         check_owners,
         ingest_timeout,
         admin_listen,
+        command_topics: routes,
     } = rules;
     if selection.ingest && listen.is_some() && credentials.is_open() {
         tracing::warn!(
@@ -344,7 +347,7 @@ pub async fn spawn(
         tasks.spawn(async move {
             (
                 "reactor",
-                tenure_reactor::run(&bootstrap, reactor_db, policy, retry, brake, stop)
+                tenure_reactor::run(&bootstrap, reactor_db, policy, retry, brake, routes, stop)
                     .await
                     .map_err(Into::into),
             )

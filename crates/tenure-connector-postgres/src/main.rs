@@ -33,9 +33,10 @@ struct Args {
         default_value = "tenure-connector-postgres.ledger"
     )]
     ledger: PathBuf,
-    /// Read commands from this topic (the system's own topic with per-system topics).
-    #[arg(long, env = "COMMANDS_TOPIC", default_value = "tenure.commands.v1")]
-    commands_topic: String,
+    /// "shared" (tenure.commands.v1 and tenure.outcomes.v1) or "per-system"
+    /// (tenure.commands.v1.postgres and tenure.outcomes.v1.postgres), as Tenure runs.
+    #[arg(long, env = "TENURE_COMMAND_TOPICS", default_value = "shared")]
+    command_topics: tenure_kafka::topics::CommandTopics,
     /// Roles reconciliation looks at (comma-separated; empty: all but pg_*).
     #[arg(long, env = "MANAGED_ROLES", value_delimiter = ',')]
     managed_roles: Vec<String>,
@@ -59,7 +60,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = RunnerConfig::new(&args.bootstrap, SYSTEM, &args.name, args.ledger);
-    config.commands_topic = args.commands_topic;
+    if args.command_topics == tenure_kafka::topics::CommandTopics::PerSystem {
+        config = config.per_system_topics();
+    }
     config.command_timeout = Duration::from_secs(args.command_timeout_secs);
     config.metrics_listen = args.metrics_listen;
     let (stop, shutdown) = tokio::sync::watch::channel(false);

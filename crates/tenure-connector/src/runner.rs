@@ -56,6 +56,16 @@ impl RunnerConfig {
             metrics_listen: None,
         }
     }
+
+    /// Reads and answers on the system's own topics (`tenure.commands.v1.<system>`,
+    /// `tenure.outcomes.v1.<system>`), for a Tenure run with per-system command
+    /// topics, where Kafka ACLs can keep this connector to them.
+    pub fn per_system_topics(mut self) -> Self {
+        let safe = topics::topic_safe(&self.system);
+        self.commands_topic = format!("{}{safe}", topics::COMMANDS_PREFIX);
+        self.outcomes_topic = format!("{}{safe}", topics::OUTCOMES_PREFIX);
+        self
+    }
 }
 
 /// Why the runner stopped before it was asked to; restart the connector once the

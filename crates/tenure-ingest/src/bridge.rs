@@ -83,27 +83,33 @@ impl BridgeHandler {
                         .map(Some)
                         .map_err(|p| describe(&crate::error::from_core(p)))
                 }),
-            topics::OUTCOMES => match tenure_proto::decode_outcome(&record.payload) {
-                Err(e) => Err(format!("not a valid CommandOutcome: {e}")),
-                Ok(outcome) => {
-                    let ack = OutcomeIn::from_wire(outcome, record.offset).acknowledgement();
-                    // Only a command Tenure issued can be acknowledged, as it was issued.
-                    let checked =
-                        crate::outcomes::verify(&self.directory, &[(1, ack.clone())], None)
-                            .await
-                            .map_err(|e| KafkaAdapterError::Unavailable(e.message))?;
-                    match checked {
-                        Err(refusals) => Err(refusals
-                            .iter()
-                            .map(|(_, r)| r.to_string())
-                            .collect::<Vec<_>>()
-                            .join("; ")),
-                        Ok(()) => {
-                            crate::outcomes::into_event(ack, 1, now).map_err(|p| describe(&p))
+            topic if topic == topics::OUTCOMES || topic.starts_with(topics::OUTCOMES_PREFIX) => {
+                match tenure_proto::decode_outcome(&record.payload) {
+                    Err(e) => Err(format!("not a valid CommandOutcome: {e}")),
+                    Ok(outcome) => {
+                        let ack = OutcomeIn::from_wire(outcome, record.offset).acknowledgement();
+                        // Only a command Tenure issued can be acknowledged, as it was issued;
+                        // on a system's own topic, only a command for that system.
+                        let checked = crate::outcomes::verify_from_topic(
+                            &self.directory,
+                            &ack,
+                            topics::system_of_outcomes_topic(topic),
+                        )
+                        .await
+                        .map_err(|e| KafkaAdapterError::Unavailable(e.message))?;
+                        match checked {
+                            Err(refusals) => Err(refusals
+                                .iter()
+                                .map(|(_, r)| r.to_string())
+                                .collect::<Vec<_>>()
+                                .join("; ")),
+                            Ok(()) => {
+                                crate::outcomes::into_event(ack, 1, now).map_err(|p| describe(&p))
+                            }
                         }
                     }
                 }
-            },
+            }
             other => Err(format!("topic {other} is not a raw source topic")),
         };
         let event = match converted {
@@ -207,7 +213,12 @@ pub async fn run(
     let settings = ConsumerSettings::new(
         bootstrap,
         GROUP,
-        &[topics::HR_RAW, topics::ITSM_RAW, topics::OUTCOMES],
+        &[
+            topics::HR_RAW,
+            topics::ITSM_RAW,
+            topics::OUTCOMES,
+            topics::PER_SYSTEM_OUTCOMES_PATTERN,
+        ],
     );
     let handler = BridgeHandler {
         publisher: Publisher::new(bootstrap)?,

@@ -122,6 +122,30 @@ pub(crate) fn refused(refusals: Vec<(usize, AckRefusal)>) -> ApiError {
     }
 }
 
+/// Checks an acknowledgement read from an outcome topic against what Tenure issued;
+/// `topic_system` is the system a per-system topic belongs to (as its name spells it),
+/// whose connector may acknowledge only that system's commands.
+pub(crate) async fn verify_from_topic(
+    db: &tenure_store::Database,
+    ack: &Acknowledgement,
+    topic_system: Option<&str>,
+) -> Result<Result<(), Vec<(usize, AckRefusal)>>, ApiError> {
+    let issued = crate::directory::issued_commands(db, &[ack.command_id]).await?;
+    let issued = issued.get(&ack.command_id);
+    // The topic speaks for the system its name carries, in Kafka's spelling of it.
+    let systems: Option<Vec<String>> = topic_system.map(|topic_system| {
+        issued
+            .map(|i| i.target_system.clone())
+            .filter(|s| tenure_kafka::topics::topic_safe(s) == topic_system)
+            .into_iter()
+            .collect()
+    });
+    Ok(
+        tenure_core::intake::verify_acknowledgement(ack, issued, systems.as_deref())
+            .map_err(|r| vec![(1, r)]),
+    )
+}
+
 /// Checks every acknowledgement against what Tenure issued (read from `db`) and the
 /// systems the credential may speak for (`None`: any).
 pub(crate) async fn verify(

@@ -281,7 +281,14 @@ fn consume_loop<H: BatchHandler>(
         failure: Mutex::new(None),
         quiet: Default::default(),
     };
-    let consumer: BaseConsumer<FencedContext> = crate::client_config(&settings.bootstrap)
+    let mut config = crate::client_config(&settings.bootstrap);
+    if settings.topics.iter().any(|t| t.starts_with('^')) {
+        // A pattern subscription finds topics created later (a new system's outcome
+        // topic) only when librdkafka refreshes its metadata: every few seconds, not
+        // the default five minutes.
+        config.set("topic.metadata.refresh.interval.ms", "3000");
+    }
+    let consumer: BaseConsumer<FencedContext> = config
         .set("group.id", &settings.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")

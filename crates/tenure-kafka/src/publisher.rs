@@ -28,6 +28,7 @@ pub struct Publisher {
     /// When the broker last acknowledged a message (milliseconds since `epoch`).
     last_delivery_ms: Arc<AtomicU64>,
     epoch: Instant,
+    bootstrap: Arc<str>,
 }
 
 /// How long librdkafka keeps retrying one message before it reports a failure.
@@ -80,6 +81,7 @@ impl Publisher {
             all_brokers_down,
             last_delivery_ms: Arc::default(),
             epoch: Instant::now(),
+            bootstrap: bootstrap.into(),
         })
     }
 
@@ -121,6 +123,11 @@ impl Publisher {
         !self.failing.load(Ordering::SeqCst)
             && !self.all_brokers_down.load(Ordering::SeqCst)
             && crate::broker::embedded_health().is_none_or(|h| h.up)
+    }
+
+    /// The bootstrap servers this publisher talks to (for creating topics on demand).
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
     }
 
     /// Sends one message and waits for the broker's acknowledgement.

@@ -26,14 +26,104 @@ pub const ITSM_RAW: &str = "tenure.itsm.raw";
 /// `tenure_error` header.
 pub const DEAD_LETTERS: &str = "tenure.dead-letters.v1";
 
+/// Prefix of the per-system command topics (`tenure.commands.v1.<system>`).
+pub const COMMANDS_PREFIX: &str = "tenure.commands.v1.";
+/// Prefix of the per-system outcome topics (`tenure.outcomes.v1.<system>`).
+pub const OUTCOMES_PREFIX: &str = "tenure.outcomes.v1.";
+/// A subscription to every per-system outcome topic, present and future.
+pub const PER_SYSTEM_OUTCOMES_PATTERN: &str = r"^tenure\.outcomes\.v1\..+";
+
+/// Where connector commands travel. One shared topic is simplest; a topic per target
+/// system lets a deployment's Kafka ACLs give each connector only its own system's
+/// commands and outcomes (prefix ACLs on `tenure.commands.v1.` and
+/// `tenure.outcomes.v1.`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommandTopics {
+    /// Every system's commands on `tenure.commands.v1`, told apart by the
+    /// `tenure_target_system` header.
+    #[default]
+    Shared,
+    /// Each system's commands on `tenure.commands.v1.<system>`.
+    PerSystem,
+}
+
+impl std::str::FromStr for CommandTopics {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "shared" => Ok(CommandTopics::Shared),
+            "per-system" => Ok(CommandTopics::PerSystem),
+            other => Err(format!(
+                "command topics {other:?} must be \"shared\" or \"per-system\""
+            )),
+        }
+    }
+}
+
+impl CommandTopics {
+    /// The topic a command for `system` is published on.
+    pub fn commands_for(self, system: &str) -> String {
+        match self {
+            CommandTopics::Shared => COMMANDS.to_owned(),
+            CommandTopics::PerSystem => format!("{COMMANDS_PREFIX}{}", topic_safe(system)),
+        }
+    }
+}
+
+/// Whether `topic` carries connector commands (shared or per system).
+pub fn is_commands_topic(topic: &str) -> bool {
+    topic == COMMANDS || topic.starts_with(COMMANDS_PREFIX)
+}
+
+/// `system` as it appears in a per-system topic name: Kafka allows only ASCII
+/// letters, digits, `.`, `_` and `-` (each other character becomes `_`) and at
+/// most 249 characters in all.
+pub fn topic_safe(system: &str) -> String {
+    system
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect()
+}
+
+/// The system a per-system outcome topic belongs to (as [`topic_safe`] wrote it).
+pub fn system_of_outcomes_topic(topic: &str) -> Option<&str> {
+    topic
+        .strip_prefix(OUTCOMES_PREFIX)
+        .filter(|s| !s.is_empty())
+}
+
+/// Creates `system`'s command and outcome topics if they do not exist yet.
+pub async fn ensure_system_topics(
+    bootstrap: &str,
+    system: &str,
+    partitions: i32,
+) -> Result<(), KafkaAdapterError> {
+    let safe = topic_safe(system);
+    create(
+        bootstrap,
+        &[
+            format!("{COMMANDS_PREFIX}{safe}"),
+            format!("{OUTCOMES_PREFIX}{safe}"),
+        ],
+        partitions,
+    )
+    .await
+}
+
 /// Partitions per topic when Tenure creates them; the log's order is per identity,
 /// so this bounds how many projector/reactor instances can share the work.
 pub const DEFAULT_PARTITIONS: i32 = 4;
 
 /// Creates Tenure's topics if they do not exist yet; existing topics are left alone.
 pub async fn ensure_topics(bootstrap: &str, partitions: i32) -> Result<(), KafkaAdapterError> {
-    let admin: AdminClient<DefaultClientContext> = crate::client_config(bootstrap).create()?;
-    let topics: Vec<NewTopic> = [
+    let names = [
         LIFECYCLE,
         COMMANDS,
         OUTCOMES,
@@ -41,16 +131,28 @@ pub async fn ensure_topics(bootstrap: &str, partitions: i32) -> Result<(), Kafka
         ITSM_RAW,
         DEAD_LETTERS,
     ]
-    .iter()
-    .map(|name| {
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-        if *name == LIFECYCLE || *name == DEAD_LETTERS {
-            topic.set("retention.ms", "-1")
-        } else {
-            topic
-        }
-    })
-    .collect();
+    .map(str::to_owned);
+    create(bootstrap, &names, partitions).await
+}
+
+/// Creates the topics `names` that do not exist yet.
+async fn create(
+    bootstrap: &str,
+    names: &[String],
+    partitions: i32,
+) -> Result<(), KafkaAdapterError> {
+    let admin: AdminClient<DefaultClientContext> = crate::client_config(bootstrap).create()?;
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|name| {
+            let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+            if name == LIFECYCLE || name == DEAD_LETTERS {
+                topic.set("retention.ms", "-1")
+            } else {
+                topic
+            }
+        })
+        .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&topics, &options).await? {
         match result {

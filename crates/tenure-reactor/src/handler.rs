@@ -15,6 +15,7 @@ pub struct ReactorHandler {
     policy: Policy,
     retry: RetryPolicy,
     brake: BrakePolicy,
+    routes: tenure_kafka::topics::CommandTopics,
 }
 
 impl ReactorHandler {
@@ -25,7 +26,14 @@ impl ReactorHandler {
             policy,
             retry,
             brake,
+            routes: Default::default(),
         }
+    }
+
+    /// Publishes commands on the topics `routes` names.
+    pub fn with_command_topics(mut self, routes: tenure_kafka::topics::CommandTopics) -> Self {
+        self.routes = routes;
+        self
     }
 }
 
@@ -94,7 +102,12 @@ impl BatchHandler for ReactorHandler {
                     latest_trigger =
                         latest_trigger.max(event.recorded_time.max(event.effective_time));
                 }
-                outbox.push(messages::command(command, event.identity_id, issued));
+                outbox.push(messages::command(
+                    command,
+                    event.identity_id,
+                    issued,
+                    self.routes,
+                ));
                 issued_commands.push((command.command_id(), command.issued()));
                 tracked.extend(Tracked::from_command(command, &event, &self.retry));
             }

@@ -39,13 +39,14 @@ pub async fn run(
     policy: Policy,
     retry: RetryPolicy,
     brake: BrakePolicy,
+    routes: topics::CommandTopics,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaAdapterError> {
     let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]);
     run_consumer(
         settings,
         db,
-        ReactorHandler::new(policy, retry, brake),
+        ReactorHandler::new(policy, retry, brake).with_command_topics(routes),
         shutdown,
     )
     .await

@@ -23,12 +23,13 @@ pub fn command_type(command: &Command) -> &'static str {
     tenure_proto::command_ce_type(command)
 }
 
-/// A connector command, bound for `tenure.commands.v1`, with a header naming the
-/// target system so each connector reads only its own.
+/// A connector command, bound for `tenure.commands.v1` (or its system's own topic),
+/// with a header naming the target system so each connector reads only its own.
 pub(crate) fn command(
     command: &Command,
     identity: IdentityId,
     issued: DateTime<Utc>,
+    routes: topics::CommandTopics,
 ) -> OutboxMessage {
     let id = command.command_id();
     let mut hs = headers::cloud_event(
@@ -44,7 +45,7 @@ pub(crate) fn command(
     ));
     OutboxMessage {
         message_id: id.into(),
-        topic: topics::COMMANDS.to_owned(),
+        topic: routes.commands_for(command.target_system()),
         key: identity.to_string(),
         payload: tenure_proto::encode_command(command, issued),
         headers: hs,

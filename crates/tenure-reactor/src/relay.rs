@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use tenure_kafka::{KafkaAdapterError, Publisher};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use tenure_kafka::{KafkaAdapterError, Publisher, topics};
 use tenure_store::{Database, StoreError, outbox};
 use tokio::sync::watch;
 use tokio_postgres::Transaction;
@@ -64,9 +67,10 @@ pub async fn relay_once(
     // The log's facts first, acknowledged, then the commands: a connector can only
     // see a command once the decision behind it (`revocation_issued`, …) is on the
     // identity's log, so its acknowledgement always lands after that decision.
-    let (facts, commands): (Vec<_>, Vec<_>) = pending
+    let (commands, facts): (Vec<_>, Vec<_>) = pending
         .iter()
-        .partition(|m| m.message.topic != tenure_kafka::topics::COMMANDS);
+        .partition(|m| topics::is_commands_topic(&m.message.topic));
+    ensure_system_topics(publisher, &commands).await?;
     for phase in [facts, commands] {
         let sends = phase.iter().map(|m| {
             publisher.send(
@@ -84,6 +88,36 @@ pub async fn relay_once(
     outbox::mark_published(&*txn, &seqs, chrono::Utc::now()).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(pending.len())
+}
+
+/// Creates the per-system topics of `commands` that this process has not seen yet
+/// (and the matching outcome topics, so their connectors can answer at once).
+async fn ensure_system_topics(
+    publisher: &Publisher,
+    commands: &[&outbox::StoredMessage],
+) -> Result<(), KafkaAdapterError> {
+    static ENSURED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let wanted: BTreeSet<String> = commands
+        .iter()
+        .map(|m| m.message.topic.clone())
+        .filter(|t| t.starts_with(topics::COMMANDS_PREFIX))
+        .filter(|t| {
+            !ENSURED
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(t)
+        })
+        .collect();
+    for topic in wanted {
+        let system = topic.trim_start_matches(topics::COMMANDS_PREFIX);
+        topics::ensure_system_topics(publisher.bootstrap(), system, topics::DEFAULT_PARTITIONS)
+            .await?;
+        ENSURED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(topic);
+    }
+    Ok(())
 }
 
 /// Takes the relay's lock for the rest of `txn` if no other relay holds it; returns

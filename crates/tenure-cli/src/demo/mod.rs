@@ -138,6 +138,7 @@ pub async fn run(
             check_owners: true,
             ingest_timeout: services::INGEST_TIMEOUT,
             admin_listen: None,
+            command_topics: Default::default(),
         },
         Some("127.0.0.1:0".parse()?),
         &stopped,
