@@ -21,14 +21,19 @@ pub const DEFAULT_POLICY: &str = include_str!("../../../deploy/policy.toml");
 
 /// Reads the policy file, or the built-in one.
 pub fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
-    let text = match path {
-        Some(p) => std::fs::read_to_string(p)
-            .with_context(|| format!("cannot read policy file {}", p.display()))?,
-        None => DEFAULT_POLICY.to_owned(),
-    };
+    let text = policy_text(path)?;
     Policy::from_toml(&text).with_context(|| match path {
         Some(p) => format!("policy file {} is invalid", p.display()),
         None => "built-in policy is invalid".to_owned(),
+    })
+}
+
+/// The policy file's text (the built-in copy of deploy/policy.toml without one).
+pub fn policy_text(path: Option<&Path>) -> anyhow::Result<String> {
+    Ok(match path {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read policy file {}", p.display()))?,
+        None => DEFAULT_POLICY.to_owned(),
     })
 }
 

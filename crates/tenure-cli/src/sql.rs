@@ -29,6 +29,8 @@ tenure_store::sql_statements! {
     TRIGGER_EVENT = "demo/trigger_event.sql";
     /// Reads when a revocation command was first confirmed (demo report).
     FIRST_CONFIRMATION = "demo/first_confirmation.sql";
+    /// Lists the demo target's memberships in the demo's group roles (demo report).
+    TARGET_MEMBERSHIPS = "demo/target_memberships.sql";
     /// Reads a person's display name (demo report).
     PERSON_NAME = "demo/person_name.sql";
     /// Drops the COPY benchmark's scratch table a previous run left behind.

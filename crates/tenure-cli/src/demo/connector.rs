@@ -31,6 +31,14 @@ pub async fn run(
             m = consumer.recv() => m?,
             _ = shutdown.wait_for(|s| *s) => return Ok(()),
         };
+        // PostgreSQL's commands are the real connector's (demo/target.rs).
+        let target = message
+            .headers()
+            .and_then(|hs| hs.iter().find(|h| h.key == headers::TARGET_SYSTEM))
+            .and_then(|h| h.value);
+        if target == Some(tenure_connector_postgres::SYSTEM.as_bytes()) {
+            continue;
+        }
         let kind = message
             .headers()
             .and_then(|hs| hs.iter().find(|h| h.key == headers::CE_TYPE))

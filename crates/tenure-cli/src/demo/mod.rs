@@ -4,6 +4,7 @@
 mod connector;
 mod report;
 mod scenario;
+mod target;
 
 use std::time::{Duration, Instant};
 
@@ -94,7 +95,16 @@ pub async fn run(
     args: DemoArgs,
 ) -> anyhow::Result<()> {
     let url = with_database(&connect.database_url, &args.database)?;
-    let policy = services::load_policy(connect.policy.as_deref())?;
+    let target_database = format!("{}_target", args.database);
+    let target_url = with_database(&connect.database_url, &target_database)?;
+    let policy = services::policy_text(connect.policy.as_deref())?;
+    let policy = tenure_core::Policy::from_toml(&target::extend_policy(&policy, &target_database)?)
+        .context("the demo's policy is invalid")?;
+    target::prepare(
+        &with_database(&connect.database_url, "postgres")?,
+        &target_url,
+    )
+    .await?;
     Database::drop_database(&url)
         .await
         .with_context(|| format!("cannot reach PostgreSQL at {url}"))?;
@@ -121,6 +131,7 @@ pub async fn run(
     println!("Tenure demo");
     println!("  broker     {bootstrap} (tansu, storage {storage})");
     println!("  database   {url}");
+    println!("  target     {target_url} (roles granted and revoked by the PostgreSQL connector)");
     println!();
 
     let (stop, stopped) = shutdown::channel();
@@ -156,10 +167,38 @@ pub async fn run(
         });
     }
 
+    {
+        let (bootstrap, target_url, stopped) =
+            (bootstrap.clone(), target_url.clone(), stopped.clone());
+        let ledger = std::path::Path::new(".tenure/demo").join("postgres-connector.ledger");
+        let _ = std::fs::remove_file(&ledger);
+        tasks.spawn(async move {
+            let run = async {
+                let connector = tenure_connector_postgres::PostgresRoles::connect(
+                    &target_url,
+                    target::GROUP_ROLES
+                        .iter()
+                        .map(|(_, g)| (*g).to_owned())
+                        .collect(),
+                )
+                .await?;
+                let config = tenure_connector::RunnerConfig::new(
+                    &bootstrap,
+                    tenure_connector_postgres::SYSTEM,
+                    "postgres-demo",
+                    ledger,
+                );
+                tenure_connector::run(connector, config, Default::default(), stopped).await?;
+                anyhow::Ok(())
+            };
+            ("postgres connector", run.await)
+        });
+    }
+
     let play = async {
         let scenario =
             scenario::Scenario::new(chrono::Utc::now(), Duration::from_secs(args.expiry_seconds));
-        let log = scenario.play(&base, &db, &bootstrap).await?;
+        let log = scenario.play(&base, &db, &bootstrap, &target_url).await?;
         settle(
             &db,
             &bootstrap,
@@ -177,7 +216,7 @@ pub async fn run(
         }
     };
     let result = match outcome {
-        Ok(log) => report::print(&db, &log, args.json).await,
+        Ok(log) => report::print(&db, &log, &target_url, args.json).await,
         Err(e) => Err(e),
     };
     let _ = stop.send(true);

@@ -180,8 +180,14 @@ async fn person_name(
 }
 
 /// Prints the report from the projection and the outbox.
-pub async fn print(db: &Database, log: &PlayLog, json: bool) -> anyhow::Result<()> {
+pub async fn print(
+    db: &Database,
+    log: &PlayLog,
+    target_url: &str,
+    json: bool,
+) -> anyhow::Result<()> {
     let client = db.client().await?;
+    let postgres_after = super::target::memberships(target_url).await?;
     let grants: Vec<GrantRow> = projected_grants(&client)
         .await?
         .into_iter()
@@ -251,7 +257,8 @@ pub async fn print(db: &Database, log: &PlayLog, json: bool) -> anyhow::Result<(
     }
 
     if json {
-        let doc = serde_json::json!({"steps": log.steps, "refused": log.refused, "grants": grants, "revocations": revocations});
+        let doc = serde_json::json!({"steps": log.steps, "refused": log.refused, "grants": grants, "revocations": revocations,
+            "postgres_roles": {"before": log.postgres_before, "after": postgres_after}});
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
@@ -362,6 +369,39 @@ pub async fn print(db: &Database, log: &PlayLog, json: bool) -> anyhow::Result<(
     );
     println!(
         "(Deadline-driven revocations are timed from the deadline itself: the scheduler checks every 200 ms.)"
+    );
+    println!();
+    println!("PostgreSQL role memberships in the demo target, as the server reports them");
+    let logins: std::collections::BTreeSet<&str> = log
+        .postgres_before
+        .iter()
+        .chain(&postgres_after)
+        .map(|(login, _)| login.as_str())
+        .collect();
+    let roles_of = |held: &[(String, String)], login: &str| {
+        let roles: Vec<&str> = held
+            .iter()
+            .filter(|(l, _)| l == login)
+            .map(|(_, r)| r.as_str())
+            .collect();
+        if roles.is_empty() {
+            "(none)".to_owned()
+        } else {
+            roles.join(", ")
+        }
+    };
+    table(
+        &["login", "after the joiners", "at the end"],
+        &logins
+            .iter()
+            .map(|login| {
+                vec![
+                    (*login).to_owned(),
+                    roles_of(&log.postgres_before, login),
+                    roles_of(&postgres_after, login),
+                ]
+            })
+            .collect::<Vec<_>>(),
     );
     Ok(())
 }

@@ -12,6 +12,8 @@ pub struct Person {
     pub employee_id: &'static str,
     pub name: &'static str,
     pub role: &'static str,
+    /// The sign-in name target systems know them by.
+    pub login: &'static str,
 }
 
 /// The demo's organisation.
@@ -20,26 +22,31 @@ pub const PEOPLE: [Person; 5] = [
         employee_id: "E001",
         name: "Margaret Hamilton",
         role: "engineer",
+        login: "margaret.hamilton",
     },
     Person {
         employee_id: "E002",
         name: "Ada Lovelace",
         role: "engineer",
+        login: "ada.lovelace",
     },
     Person {
         employee_id: "E003",
         name: "Grace Hopper",
         role: "engineer",
+        login: "grace.hopper",
     },
     Person {
         employee_id: "E004",
         name: "Linus Pauling",
         role: "sales",
+        login: "linus.pauling",
     },
     Person {
         employee_id: "E005",
         name: "Katherine Johnson",
         role: "finance",
+        login: "katherine.johnson",
     },
 ];
 
@@ -48,6 +55,8 @@ pub const PEOPLE: [Person; 5] = [
 pub struct PlayLog {
     pub steps: Vec<String>,
     pub refused: Vec<Value>,
+    /// The target database's memberships once the joiners were provisioned.
+    pub postgres_before: Vec<(String, String)>,
 }
 
 /// The demo's timeline, anchored at the moment it starts.
@@ -86,6 +95,7 @@ impl Scenario {
         base: &str,
         db: &Database,
         bootstrap: &str,
+        target_url: &str,
     ) -> anyhow::Result<PlayLog> {
         let http = reqwest::Client::new();
         let mut log = PlayLog::default();
@@ -97,7 +107,7 @@ impl Scenario {
             .map(|p| {
                 json!({"source_system": "workday", "event_id": format!("hire-{}", p.employee_id), "type": "joiner",
                        "employee_id": p.employee_id, "display_name": p.name, "role": p.role,
-                       "department": p.role, "effective_time": hired})
+                       "login": p.login, "department": p.role, "effective_time": hired})
             })
             .collect();
         post_ndjson(&http, &format!("{base}/v1/hr/events"), &joiners).await?;
@@ -106,6 +116,7 @@ impl Scenario {
             joiners.len()
         ));
         super::settle(db, bootstrap, Utc::now(), Duration::from_secs(60)).await?;
+        log.postgres_before = super::target::memberships(target_url).await?;
 
         let itsm = format!("{base}/v1/itsm/events");
         post_json(&http, &itsm, &json!({"source_system": "servicenow", "event_id": "sn-9001", "type": "access_fulfilled",
