@@ -254,12 +254,89 @@ async fn leaver_loses_the_role(name: &str, routes: CommandTopics) -> anyhow::Res
         assert!(reason.contains("postgres"), "{reason}");
     }
 
-    stop.send(true)?;
-    let summary = running.await??;
-    assert_eq!((summary.executed, summary.duplicates), (2, 1));
+    // Reconciliation: the leaver's membership comes back out of band (a revocation
+    // that did not stick) and someone Tenure never granted joins the role. One pass
+    // finds both; the revocation is issued again and really carried out.
+    let mallory = format!("it_{suffix}_mallory");
     admin
         .batch_execute(&format!(
-            "DROP ROLE IF EXISTS {login}; DROP ROLE IF EXISTS {role}"
+            "GRANT {role} TO {login}; CREATE ROLE {mallory} LOGIN; GRANT {role} TO {mallory}"
+        ))
+        .await?;
+    env.run_tenure(&["reconcile", "--system", SYSTEM, "--command-topics", mode])
+        .await?;
+    let findings: Value = eventually(
+        "reconciliation's findings",
+        Duration::from_secs(60),
+        || async {
+            let f: Value = http
+                .get(format!("{base}/v1/reconciliation/findings?system={SYSTEM}"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            Ok((f["findings"].as_array().map(Vec::len) == Some(2)).then_some(f))
+        },
+    )
+    .await?;
+    let found: std::collections::BTreeSet<(String, String)> = findings["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap_or_default().to_owned(),
+                f["account"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("not_removed".to_owned(), login.clone()),
+            ("out_of_band".to_owned(), mallory.clone())
+        ]
+        .into(),
+        "{findings}"
+    );
+    eventually(
+        "the re-issued revocation to take the membership away again",
+        Duration::from_secs(60),
+        || async { Ok((members(&admin, &role).await? == vec![mallory.clone()]).then_some(())) },
+    )
+    .await?;
+    assert_eq!(metrics.reconciliations(), 1);
+    assert_eq!(
+        metrics.outcomes(CommandType::Revoke, CommandStatus::Done),
+        2,
+        "the first revocation and the re-issued one"
+    );
+    let exposition = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        exposition.contains(&format!(
+            "tenure_reconciliation_findings_total{{system=\"{SYSTEM}\",kind=\"not_removed\"}} 1"
+        )),
+        "{exposition}"
+    );
+
+    stop.send(true)?;
+    let summary = running.await??;
+    assert_eq!(
+        (
+            summary.executed,
+            summary.duplicates,
+            summary.reconciliations
+        ),
+        (3, 1, 1)
+    );
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {login}; DROP ROLE IF EXISTS {mallory}; DROP ROLE IF EXISTS {role}"
         ))
         .await?;
     admin

@@ -312,6 +312,19 @@ pub async fn timeline(db: &Database, identity: &str) -> anyhow::Result<Vec<Timel
                     row.detail = detail;
                 }
             }
+            EventPayload::AccessDiscrepancyFound {
+                kind,
+                account,
+                entitlement,
+                connector,
+                ..
+            } => {
+                row.entitlement = entitlement.to_string();
+                row.detail = format!(
+                    "reconciliation ({connector}): {} for account {account}",
+                    kind.as_str()
+                );
+            }
         }
         out.push(row);
     }

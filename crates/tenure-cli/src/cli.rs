@@ -202,6 +202,10 @@ pub enum Command {
         #[command(subcommand)]
         action: BrakeAction,
     },
+    /// Ask a system's connector to list what its target holds, so Tenure can compare
+    /// it with its grants: access given out of band, revocations that did not stick,
+    /// grants missing from the target. Example: tenure reconcile --system postgres
+    Reconcile(crate::reconcile::ReconcileArgs),
     /// Create Tenure's topics on the broker given by --bootstrap, if missing.
     Topics {
         /// Partitions per topic.
@@ -383,6 +387,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let db = Database::connect(&connect.database_url).await?;
             println!("database {} is migrated to the latest schema", db.name());
             Ok(())
+        }
+        Command::Reconcile(args) => {
+            let bootstrap = require_bootstrap(&connect)?;
+            crate::reconcile::run(&bootstrap, connect.command_topics, args).await
         }
         Command::Topics { partitions } => {
             let bootstrap = require_bootstrap(&connect)?;

@@ -10,6 +10,7 @@ mod events;
 mod footprint;
 mod generate;
 mod latency;
+mod reconcile;
 mod replay;
 mod services;
 mod shutdown;

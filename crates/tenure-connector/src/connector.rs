@@ -3,8 +3,9 @@
 
 use std::future::Future;
 
+pub use tenure_core::reconcile::HeldAccess;
 use tenure_core::{
-    CommandStatus, Entitlement, GrantCommand, RevocationCommand, RotationCommand, SuspensionCommand,
+    CommandStatus, GrantCommand, RevocationCommand, RotationCommand, SuspensionCommand,
 };
 
 /// What executing a command did to the target system. Tenure treats "already in the
@@ -67,14 +68,6 @@ impl ConnectorError {
             }
         }
     }
-}
-
-/// One access the target system says an account holds, as reconciliation sees it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HeldAccess {
-    /// The account's name in the target system (what commands call `holder.name`).
-    pub account: String,
-    pub entitlement: Entitlement,
 }
 
 /// A provisioning connector for one target system. Every method must be idempotent:

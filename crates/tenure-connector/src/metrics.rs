@@ -40,6 +40,11 @@ struct Counters {
     skipped: AtomicU64,
     /// Messages that could not be read as commands, acknowledged nowhere and logged.
     undecodable: AtomicU64,
+    /// Reconciliation passes that listed the target, and the access they found.
+    reconciliations: AtomicU64,
+    observed: AtomicU64,
+    /// Reconciliation passes whose listing failed.
+    reconciliation_failures: AtomicU64,
 }
 
 fn index<T: PartialEq>(all: &[T], item: &T) -> usize {
@@ -62,6 +67,22 @@ impl Metrics {
     }
     pub(crate) fn undecodable(&self) {
         self.inner.undecodable.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn reconciled(&self, held: usize) {
+        self.inner.reconciliations.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .observed
+            .fetch_add(held as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn reconciliation_failed(&self) {
+        self.inner
+            .reconciliation_failures
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reconciliation passes that listed the target so far.
+    pub fn reconciliations(&self) -> u64 {
+        self.inner.reconciliations.load(Ordering::Relaxed)
     }
 
     /// Acknowledged commands of `command_type` with `status` so far.
@@ -114,6 +135,21 @@ impl Metrics {
                 "undecodable",
                 "Messages that could not be read as commands.",
                 &c.undecodable,
+            ),
+            (
+                "reconciliations",
+                "Reconciliation passes that listed the target.",
+                &c.reconciliations,
+            ),
+            (
+                "observed_access",
+                "Access found in the target by reconciliation passes.",
+                &c.observed,
+            ),
+            (
+                "reconciliation_failures",
+                "Reconciliation passes whose listing failed.",
+                &c.reconciliation_failures,
             ),
         ] {
             let _ = writeln!(

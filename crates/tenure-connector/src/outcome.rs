@@ -60,14 +60,23 @@ fn type_to(command_type: CommandType) -> v1::CommandType {
     }
 }
 
-/// CloudEvents headers of an outcome published by `connector` for `identity`.
-pub(crate) fn headers(connector: &str, identity: &str, at: DateTime<Utc>) -> Vec<(String, String)> {
+/// The CloudEvents type of an acknowledgement.
+pub(crate) const OUTCOME_CE_TYPE: &str = "tenure.outcomes.v1.outcome";
+
+/// CloudEvents headers of a message of `ce_type` published by `connector` about
+/// `subject` (an identity, or the system for an observation).
+pub(crate) fn headers(
+    connector: &str,
+    ce_type: &str,
+    subject: &str,
+    at: DateTime<Utc>,
+) -> Vec<(String, String)> {
     tenure_kafka::headers::cloud_event(
         &uuid::Uuid::new_v4().to_string(),
         &format!("connector:{connector}"),
-        "tenure.outcomes.v1.outcome",
+        ce_type,
         at,
-        identity,
+        subject,
     )
 }
 

@@ -39,6 +39,9 @@ pub struct RunnerConfig {
     pub command_timeout: Duration,
     /// Where to serve `/metrics`, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// List the target for reconciliation this often, besides when Tenure asks
+    /// (`tenure reconcile`); `None`: only when asked.
+    pub reconcile_every: Option<Duration>,
 }
 
 impl RunnerConfig {
@@ -54,6 +57,7 @@ impl RunnerConfig {
             ledger,
             command_timeout: Duration::from_secs(30),
             metrics_listen: None,
+            reconcile_every: None,
         }
     }
 
@@ -91,6 +95,8 @@ pub struct RunSummary {
     pub duplicates: u64,
     /// Messages for other systems.
     pub skipped: u64,
+    /// Reconciliation passes asked for by Tenure.
+    pub reconciliations: u64,
 }
 
 /// Runs `connector` until `shutdown` turns true, then returns after the command in
@@ -120,16 +126,31 @@ pub async fn run<C: Connector>(
     info!(system = %config.system, connector = %config.connector,
           topic = %config.commands_topic, "connector started");
     let mut summary = RunSummary::default();
+    let mut schedule = config.reconcile_every.map(|every| {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
     loop {
-        let message = tokio::select! {
-            m = consumer.recv() => m?,
+        // The branches only pick what comes next; the work happens outside select!,
+        // which keeps every branch's future alive until its arm finishes.
+        let next = tokio::select! {
+            m = consumer.recv() => Some(m?),
             _ = shutdown.wait_for(|s| *s) => break,
+            _ = async { schedule.as_mut()?.tick().await; Some(()) }, if schedule.is_some() => None,
+        };
+        let Some(message) = next else {
+            if let Some(ack) = observe(&connector, &config, &metrics, None).await {
+                acknowledge(&publisher, &config, &ack).await?;
+            }
+            continue;
         };
         let (step, ack) = handle(&connector, &config, &ledger, &metrics, &message).await?;
         match step {
             Step::Executed => summary.executed += 1,
             Step::Duplicate => summary.duplicates += 1,
             Step::Skipped => summary.skipped += 1,
+            Step::Reconciled => summary.reconciliations += 1,
             Step::Undecodable => {}
         }
         if let Some(ack) = ack {
@@ -147,6 +168,7 @@ pub async fn run<C: Connector>(
 /// What handling one message came to.
 enum Step {
     Executed,
+    Reconciled,
     Duplicate,
     Skipped,
     Undecodable,
@@ -154,7 +176,10 @@ enum Step {
 
 /// An acknowledgement ready to publish: the identity (its key) and the payload.
 struct Ack {
+    /// The message key: the identity (an outcome) or the system (an observation).
     identity: String,
+    /// The CloudEvents type of what is published.
+    ce_type: &'static str,
     payload: Vec<u8>,
 }
 
@@ -173,6 +198,22 @@ async fn handle<C: Connector>(
         return Ok((Step::Skipped, None));
     }
     let ce_type = header(message, headers::CE_TYPE).unwrap_or_default();
+    if ce_type == tenure_proto::reconcile::RECONCILE_CE_TYPE {
+        let request = tenure_proto::reconcile::decode_reconciliation_request(
+            message.payload().unwrap_or_default(),
+        );
+        return Ok(match request {
+            Ok((request_id, _)) => (
+                Step::Reconciled,
+                observe(connector, config, metrics, Some(request_id)).await,
+            ),
+            Err(e) => {
+                metrics.undecodable();
+                error!(error = %e, "a reconciliation request this connector cannot read");
+                (Step::Undecodable, None)
+            }
+        });
+    }
     let command = match tenure_proto::decode_command(ce_type, message.payload().unwrap_or_default())
     {
         Ok((command, _issued)) => command,
@@ -190,7 +231,14 @@ async fn handle<C: Connector>(
     let delivery = ledger.delivered(&id).await?;
     if let Some(payload) = delivery.finished {
         metrics.duplicate();
-        return Ok((Step::Duplicate, Some(Ack { identity, payload })));
+        return Ok((
+            Step::Duplicate,
+            Some(Ack {
+                identity,
+                ce_type: outcome::OUTCOME_CE_TYPE,
+                payload,
+            }),
+        ));
     }
     let result = if command.target_system() != config.system {
         Err(ConnectorError::Permanent(format!(
@@ -230,7 +278,59 @@ async fn handle<C: Connector>(
         ledger.finish(&id, status.as_str(), payload.clone()).await?;
     }
     metrics.outcome(command.command_type(), status);
-    Ok((Step::Executed, Some(Ack { identity, payload })))
+    Ok((
+        Step::Executed,
+        Some(Ack {
+            identity,
+            ce_type: outcome::OUTCOME_CE_TYPE,
+            payload,
+        }),
+    ))
+}
+
+/// Lists what the target holds and makes it an observation for Tenure to compare
+/// with its grants; `None` when the listing failed (logged and counted: Tenure
+/// keeps its last findings, and the next pass tries again). A request's
+/// observation id is derived from the request, so a redelivered request yields the
+/// same findings.
+async fn observe<C: Connector>(
+    connector: &C,
+    config: &RunnerConfig,
+    metrics: &Metrics,
+    request: Option<uuid::Uuid>,
+) -> Option<Ack> {
+    let listed = tokio::time::timeout(config.command_timeout, connector.list()).await;
+    let held = match listed {
+        Ok(Ok(held)) => held,
+        Ok(Err(e)) => {
+            metrics.reconciliation_failed();
+            error!(error = %e, "listing the target for reconciliation failed");
+            return None;
+        }
+        Err(_) => {
+            metrics.reconciliation_failed();
+            error!(timeout = ?config.command_timeout, "listing the target for reconciliation timed out");
+            return None;
+        }
+    };
+    let observation_id = match request {
+        Some(id) => uuid::Uuid::new_v5(&id, config.connector.as_bytes()),
+        None => uuid::Uuid::new_v4(),
+    };
+    metrics.reconciled(held.len());
+    info!(system = %config.system, held = held.len(), %observation_id, "target listed for reconciliation");
+    let observation = tenure_core::reconcile::Observation {
+        observation_id,
+        system: config.system.clone(),
+        connector: config.connector.clone(),
+        observed_at: chrono::Utc::now(),
+        held,
+    };
+    Some(Ack {
+        identity: config.system.clone(),
+        ce_type: tenure_proto::reconcile::OBSERVATION_CE_TYPE,
+        payload: tenure_proto::reconcile::encode_observation(&observation),
+    })
 }
 
 /// Runs the trait method for `command`'s type.
@@ -254,7 +354,12 @@ async fn acknowledge(
     config: &RunnerConfig,
     ack: &Ack,
 ) -> Result<(), RunnerError> {
-    let hs = outcome::headers(&config.connector, &ack.identity, chrono::Utc::now());
+    let hs = outcome::headers(
+        &config.connector,
+        ack.ce_type,
+        &ack.identity,
+        chrono::Utc::now(),
+    );
     let mut wait = Duration::from_millis(100);
     loop {
         match publisher

@@ -157,6 +157,16 @@ pub enum EventPayload {
         command_id: CommandId,
         reason: String,
     },
+    /// Reconciliation found the target system holding other access than Tenure
+    /// granted (see [`crate::reconcile`]). The grant is nil for out-of-band access.
+    AccessDiscrepancyFound {
+        observation_id: uuid::Uuid,
+        kind: DiscrepancyKind,
+        account: String,
+        entitlement: Entitlement,
+        grant_id: GrantId,
+        connector: String,
+    },
 }
 
 impl EventPayload {
@@ -183,6 +193,7 @@ impl EventPayload {
             EventPayload::RevocationReleased { .. } => "revocation_released",
             EventPayload::CommandRepublished { .. } => "command_republished",
             EventPayload::CommandEscalated { .. } => "command_escalated",
+            EventPayload::AccessDiscrepancyFound { .. } => "access_discrepancy_found",
         }
     }
 }

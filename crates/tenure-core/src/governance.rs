@@ -75,6 +75,7 @@ mod tests {
             escalated: false,
             suspended: false,
             held_by_brake: false,
+            found_not_removed: 0,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod model;
 pub mod policy;
 pub mod process;
 pub mod react;
+pub mod reconcile;
 pub mod simulate;
 pub mod state;
 

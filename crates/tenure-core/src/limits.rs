@@ -92,6 +92,16 @@ pub fn storage_problems(event: &LifecycleEvent) -> Vec<StorageProblem> {
         EventPayload::CommandCompleted { connector, .. } => {
             check.identifier("connector", connector);
         }
+        EventPayload::AccessDiscrepancyFound {
+            account,
+            entitlement,
+            connector,
+            ..
+        } => {
+            check.identifier("account", account);
+            check.entitlement(entitlement);
+            check.identifier("connector", connector);
+        }
         EventPayload::DeadlineReached { due_time, .. }
         | EventPayload::CredentialRotationIssued { due_time, .. } => {
             check.time("due_time", due_time);

@@ -156,6 +156,9 @@ pub enum RevocationCause {
     Expiry,
     OrphanedOwner,
     Policy,
+    /// Reconciliation found the access in the target after its revocation was
+    /// confirmed, or found access Tenure never granted and the policy revokes it.
+    Reconciliation,
 }
 
 impl RevocationCause {
@@ -167,6 +170,30 @@ impl RevocationCause {
             RevocationCause::Expiry => "expiry",
             RevocationCause::OrphanedOwner => "orphaned_owner",
             RevocationCause::Policy => "policy",
+            RevocationCause::Reconciliation => "reconciliation",
+        }
+    }
+}
+
+/// How what a target system holds differs from what Tenure granted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancyKind {
+    /// The target holds access Tenure never granted.
+    OutOfBand,
+    /// The target still holds access whose revocation its connector confirmed.
+    NotRemoved,
+    /// Tenure granted access the target does not hold.
+    Missing,
+}
+
+impl DiscrepancyKind {
+    /// The stable lowercase name used in JSON, SQL and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscrepancyKind::OutOfBand => "out_of_band",
+            DiscrepancyKind::NotRemoved => "not_removed",
+            DiscrepancyKind::Missing => "missing",
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::event::{EventPayload, LifecycleEvent};
 use crate::ids;
 use crate::model::*;
 use crate::policy::Policy;
-use crate::state::{Grant, IdentityState, IdentityStatus};
+use crate::state::{Grant, GrantStatus, IdentityState, IdentityStatus};
 
 /// The system name the reactor's own facts carry as their source.
 pub const REACTOR_SOURCE: &str = "tenure-reactor";
@@ -256,6 +256,15 @@ impl Reaction {
         }));
     }
 
+    /// Revokes again a grant whose confirmed revocation reconciliation found undone,
+    /// naming the account as the target listed it.
+    fn reissue_revocation(&mut self, trigger: &LifecycleEvent, grant: &Grant, account: &str) {
+        self.revoke(trigger, grant, RevocationCause::Reconciliation);
+        if let Some(Command::Revoke(command)) = self.commands.last_mut() {
+            command.holder.name = account.to_owned();
+        }
+    }
+
     fn suspend(&mut self, trigger: &LifecycleEvent, grant: &Grant, restore: bool) {
         let action = if restore { "restore" } else { "suspend" };
         let command_id = ids::suspension_command(grant.grant_id, action, trigger.event_id);
@@ -397,7 +406,14 @@ fn decision_fact(
 pub fn react(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) -> Reaction {
     let mut reaction = decide(before, event, policy);
     for command in &mut reaction.commands {
-        *command.holder_mut() = TargetAccount::of(before, event, command.target_system());
+        let resolved = TargetAccount::of(before, event, command.target_system());
+        let holder = command.holder_mut();
+        // A rule that knows the account better (reconciliation's) keeps its name.
+        let name = std::mem::take(&mut holder.name);
+        *holder = resolved;
+        if !name.is_empty() {
+            holder.name = name;
+        }
     }
     reaction
 }
@@ -482,6 +498,35 @@ fn decide(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) -> Re
                 && same_instant(grant.revocation.expires_at, *due_time)
             {
                 reaction.revoke(event, grant, RevocationCause::Expiry);
+            }
+        }
+        EventPayload::AccessDiscrepancyFound {
+            kind: DiscrepancyKind::NotRemoved,
+            grant_id,
+            account,
+            ..
+        } => {
+            // A revocation its connector confirmed did not stick: ask again, once; if
+            // reconciliation finds it there again, a person must look.
+            if let Some(grant) = before.grants.get(grant_id)
+                && let GrantStatus::Revoked { command_id, .. } = &grant.status
+            {
+                if grant.found_not_removed == 0 {
+                    reaction.reissue_revocation(event, grant, account);
+                } else {
+                    reaction
+                        .facts
+                        .push(crate::process::tracking::escalated_fact(
+                            event.identity_id,
+                            grant.grant_id,
+                            *command_id,
+                            format!(
+                                "{} still holds {} after its revocation was confirmed twice",
+                                account, grant.entitlement
+                            ),
+                            event.recorded_time,
+                        ));
+                }
             }
         }
         EventPayload::AccessGranted {
@@ -591,7 +636,8 @@ fn decide(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) -> Re
         | EventPayload::RevocationHeld { .. }
         | EventPayload::RevocationReleased { .. }
         | EventPayload::CommandRepublished { .. }
-        | EventPayload::CommandEscalated { .. } => {}
+        | EventPayload::CommandEscalated { .. }
+        | EventPayload::AccessDiscrepancyFound { .. } => {}
     }
     reaction
 }

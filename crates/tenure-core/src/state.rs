@@ -98,6 +98,14 @@ pub struct Grant {
     /// Its revocation is held back by the safety brake until an operator releases it.
     #[serde(default)]
     pub held_by_brake: bool,
+    /// Reconciliation found it still in its target after its revocation was
+    /// confirmed this many times (the first re-issues the revocation, a second escalates).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub found_not_removed: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Grant {
@@ -579,6 +587,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 escalated: false,
                 suspended: false,
                 held_by_brake: false,
+                found_not_removed: 0,
             });
         }
         EventPayload::RevocationIssued {
@@ -669,6 +678,17 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             }
         }
         EventPayload::CommandRepublished { .. } => {}
+        EventPayload::AccessDiscrepancyFound {
+            kind: DiscrepancyKind::NotRemoved,
+            grant_id,
+            ..
+        } => {
+            if let Some(grant) = state.grants.get_mut(grant_id) {
+                grant.found_not_removed = grant.found_not_removed.saturating_add(1);
+            }
+        }
+        // Other findings are reported, not folded: Tenure's grants stay as granted.
+        EventPayload::AccessDiscrepancyFound { .. } => {}
         EventPayload::CommandEscalated { grant_id, .. } => {
             if let Some(grant) = state.grants.get_mut(grant_id)
                 && !matches!(grant.status, GrantStatus::Revoked { .. })

@@ -51,6 +51,51 @@ fn describe(problems: &[FieldProblem]) -> String {
 }
 
 impl BridgeHandler {
+    /// The findings a connector's observation of its target calls for (see
+    /// `tenure_core::reconcile`), or why it cannot be used (a dead letter).
+    async fn observe(
+        &self,
+        record: &Record,
+    ) -> Result<Result<Vec<LifecycleEvent>, String>, KafkaAdapterError> {
+        let observation = match tenure_proto::reconcile::decode_observation(&record.payload) {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(format!("not a valid AccessObservation: {e}"))),
+        };
+        if let Some(topic_system) = topics::system_of_outcomes_topic(&record.topic)
+            && topics::topic_safe(&observation.system) != topic_system
+        {
+            return Ok(Err(format!(
+                "an observation of system {:?} cannot come on {}",
+                observation.system, record.topic
+            )));
+        }
+        if let Some(other) = observation
+            .held
+            .iter()
+            .find(|h| h.entitlement.system != observation.system)
+        {
+            return Ok(Err(format!(
+                "an observation of system {:?} lists {} of another system",
+                observation.system, other.entitlement
+            )));
+        }
+        let expected = crate::directory::expected_grants(&self.directory, &observation.system)
+            .await
+            .map_err(KafkaAdapterError::Unavailable)?;
+        let findings = tenure_core::reconcile::discrepancies(&observation, &expected, Utc::now());
+        if let Some(problem) = findings
+            .iter()
+            .flat_map(tenure_core::limits::storage_problems)
+            .next()
+        {
+            return Ok(Err(format!(
+                "the observation cannot be recorded: {}: {}",
+                problem.field, problem.problem
+            )));
+        }
+        Ok(Ok(findings))
+    }
+
     /// The event one record announces (`Ok(Ok(_))`), or why it cannot be ingested
     /// (`Ok(Err(reason))`, a dead letter). The outer error is a failure to decide at
     /// all (the projection cannot be read): the batch is retried.
@@ -159,6 +204,18 @@ impl BatchHandler for BridgeHandler {
         let announced = announced_joiners(records);
         let mut joined: Vec<tenure_core::IdentityId> = Vec::new();
         for record in records {
+            if record.header(tenure_kafka::headers::CE_TYPE)
+                == Some(tenure_proto::reconcile::OBSERVATION_CE_TYPE)
+            {
+                match self.observe(record).await? {
+                    Ok(findings) => events.extend(findings),
+                    Err(reason) => {
+                        warn!(topic = %record.topic, offset = record.offset, %reason, "dead letter");
+                        letters.push((record, reason));
+                    }
+                }
+                continue;
+            }
             match self.convert(record, &announced).await? {
                 Ok(Some(event)) => {
                     joined.extend(crate::directory::joined(std::slice::from_ref(&event)));

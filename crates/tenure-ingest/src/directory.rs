@@ -78,6 +78,53 @@ pub(crate) async fn view(db: &Database, lookups: &Lookups) -> Result<View, ApiEr
     Ok(view)
 }
 
+/// Tenure's grants on `system`, each with the account it was made to, for comparing
+/// a connector's observation of the system with them.
+pub(crate) async fn expected_grants(
+    db: &Database,
+    system: &str,
+) -> Result<Vec<tenure_core::reconcile::ExpectedGrant>, String> {
+    use tenure_core::reconcile::{ExpectedGrant, Standing};
+    let client = db.client().await.map_err(|e| e.to_string())?;
+    let rows = client
+        .query(sql::STATES_WITH_GRANTS_ON, &[&system])
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut expected = Vec::new();
+    for row in rows {
+        let state: tenure_core::IdentityState = tenure_store::state_document::decode(
+            "projection_identities",
+            row.get(0),
+            tenure_core::STATE_DOCUMENT_VERSION,
+            row.get(1),
+        )
+        .map_err(|e| e.to_string())?;
+        let account = tenure_core::TargetAccount::resolve(
+            &state.attributes,
+            state.source_person_id.as_deref().unwrap_or_default(),
+            system,
+        );
+        for grant in state
+            .grants
+            .values()
+            .filter(|g| g.entitlement.system == system)
+        {
+            expected.push(ExpectedGrant {
+                identity_id: state.identity_id,
+                grant_id: grant.grant_id,
+                account: account.name.clone(),
+                entitlement: grant.entitlement.clone(),
+                standing: match grant.status {
+                    tenure_core::GrantStatus::Active => Standing::Held,
+                    tenure_core::GrantStatus::RevocationPending { .. } => Standing::Pending,
+                    tenure_core::GrantStatus::Revoked { .. } => Standing::Revoked,
+                },
+            });
+        }
+    }
+    Ok(expected)
+}
+
 /// What Tenure issued under each of these command ids (absent: never issued), for
 /// checking connectors' acknowledgements. Fails with 503 when it cannot be read.
 pub(crate) async fn issued_commands(

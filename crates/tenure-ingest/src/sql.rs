@@ -19,6 +19,8 @@ tenure_store::sql_statements! {
     LATEST_REQUEST_STATES = "directory/latest_request_states.sql";
     /// Reads what Tenure issued under acknowledged command ids (acknowledgement check).
     ISSUED_COMMANDS = "directory/issued_commands.sql";
+    /// Reads the states of the identities with grants on a system (reconciliation).
+    STATES_WITH_GRANTS_ON = "directory/states_with_grants_on.sql";
     /// Reads where the projector stands in a lifecycle partition (SCIM read-your-writes).
     PROJECTED_NEXT_OFFSET = "scim/projected_next_offset.sql";
     /// Reads the projected states of the SCIM Users with given ids.

@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/access"),
     ("get", "/v1/governance"),
     ("get", "/v1/commands"),
+    ("get", "/v1/reconciliation/findings"),
     ("get", "/metrics"),
     ("get", "/dashboard"),
     ("get", "/v1/dashboard/series"),
@@ -123,6 +124,7 @@ pub fn router(
         .route("/v1/access", get(resource_access))
         .route("/v1/governance", get(governance))
         .route("/v1/commands", get(commands))
+        .route("/v1/reconciliation/findings", get(findings))
         .route("/dashboard", get(crate::dashboard::page))
         .route(
             "/v1/dashboard/series",
@@ -397,6 +399,39 @@ async fn commands(State(db): State<Database>, Query(params): Params) -> Answer {
     let client = db.client().await?;
     let commands = tracked_commands(&client, state).await?;
     Ok(Json(json!({"commands": commands})))
+}
+
+/// What reconciliation found: access in a target system that Tenure never granted,
+/// access whose confirmed revocation did not stick, and granted access missing from
+/// its target. Optional `system` and `kind` narrow it.
+async fn findings(State(db): State<Database>, Query(params): Params) -> Answer {
+    let kind = match params.get("kind").map(String::as_str) {
+        None => None,
+        Some(k @ ("out_of_band" | "not_removed" | "missing")) => Some(k.to_owned()),
+        Some(other) => {
+            return Err(QueryError::bad(format!(
+                "kind: {other:?} is not one of out_of_band, not_removed, missing"
+            )));
+        }
+    };
+    let system = params.get("system").cloned();
+    let client = db.client().await?;
+    let rows = client
+        .query(sql::RECONCILIATION_FINDINGS, &[&system, &kind])
+        .await?;
+    let findings: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "event_id": r.get::<_, EventId>(0), "observation_id": r.get::<_, uuid::Uuid>(1),
+                "identity_id": r.get::<_, IdentityId>(2), "kind": r.get::<_, String>(3),
+                "entitlement": format!("{}:{}:{}", r.get::<_, String>(4), r.get::<_, String>(5), r.get::<_, String>(6)),
+                "account": r.get::<_, String>(7), "grant_id": r.get::<_, Option<GrantId>>(8),
+                "connector": r.get::<_, String>(9), "observed_at": r.get::<_, DateTime<Utc>>(10),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"findings": findings})))
 }
 
 // The reads behind the handlers (the repository): one typed function per statement of

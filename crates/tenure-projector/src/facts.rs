@@ -144,7 +144,75 @@ pub(crate) async fn record(
         )
         .await?;
     }
+    record_discrepancies(txn, events).await
+}
+
+/// Records reconciliation's findings among `events`.
+async fn record_discrepancies(
+    txn: &Transaction<'_>,
+    events: &[&LifecycleEvent],
+) -> Result<(), StoreError> {
+    let mut c = DiscrepancyColumns::default();
+    for event in events {
+        if let EventPayload::AccessDiscrepancyFound {
+            observation_id,
+            kind,
+            account,
+            entitlement,
+            grant_id,
+            connector,
+        } = &event.payload
+        {
+            c.events.push(event.event_id);
+            c.observations.push(*observation_id);
+            c.identities.push(event.identity_id);
+            c.kinds.push(kind.as_str());
+            c.systems.push(&entitlement.system);
+            c.resources.push(&entitlement.resource);
+            c.permissions.push(&entitlement.permission);
+            c.accounts.push(account);
+            c.grants.push((!grant_id.is_nil()).then_some(*grant_id));
+            c.connectors.push(connector);
+            c.observed.push(event.effective_time);
+        }
+    }
+    if c.events.is_empty() {
+        return Ok(());
+    }
+    txn.execute(
+        sql::RECORD_DISCREPANCIES,
+        &[
+            &c.events,
+            &c.observations,
+            &c.identities,
+            &c.kinds,
+            &c.systems,
+            &c.resources,
+            &c.permissions,
+            &c.accounts,
+            &c.grants,
+            &c.connectors,
+            &c.observed,
+        ],
+    )
+    .await?;
     Ok(())
+}
+
+/// Reconciliation's findings as parallel arrays, for one `unnest` insert.
+#[derive(Default)]
+struct DiscrepancyColumns<'a> {
+    events: Vec<tenure_core::EventId>,
+    observations: Vec<uuid::Uuid>,
+    identities: Vec<IdentityId>,
+    kinds: Vec<&'static str>,
+    systems: Vec<&'a str>,
+    resources: Vec<&'a str>,
+    permissions: Vec<&'a str>,
+    accounts: Vec<&'a str>,
+    grants: Vec<Option<GrantId>>,
+    connectors: Vec<&'a str>,
+    observed: Vec<DateTime<Utc>>,
 }
 
 /// The request facts as parallel arrays, for one `unnest` insert.

@@ -137,6 +137,7 @@ fn grant_touched_by(event: &LifecycleEvent) -> Option<GrantId> {
         | P::OwnerLeft { .. }
         | P::AccessRequestChanged { .. }
         | P::CommandCompleted { .. }
-        | P::CommandRepublished { .. } => None,
+        | P::CommandRepublished { .. }
+        | P::AccessDiscrepancyFound { .. } => None,
     }
 }

@@ -285,6 +285,23 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
         );
     }
 
+    out.family(
+        "tenure_reconciliation_findings_total",
+        "counter",
+        "Reconciliation's findings, by system and kind (out_of_band, not_removed, missing).",
+    );
+    for row in client
+        .query(sql::COUNT_RECONCILIATION_FINDINGS, &[])
+        .await?
+    {
+        let (system, kind): (String, String) = (row.get(0), row.get(1));
+        out.sample(
+            "tenure_reconciliation_findings_total",
+            &[("system", &system), ("kind", &kind)],
+            row.get::<_, i64>(2) as f64,
+        );
+    }
+
     let (waiting_to_publish, held) = outbox_depth(&client).await?;
     out.gauge(
         "tenure_outbox_depth",

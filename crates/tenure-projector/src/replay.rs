@@ -16,7 +16,7 @@ use tenure_store::{Database, StoreError};
 use crate::{BATCH_LINGER_MS, BATCH_RECORDS, GROUP, ProjectionHandler};
 
 /// The projection's tables: what a replay rebuilds, compares and swaps.
-pub const PROJECTION_TABLES: [&str; 7] = [
+pub const PROJECTION_TABLES: [&str; 8] = [
     "projection_identities",
     "projection_grants",
     "projection_events",
@@ -24,6 +24,7 @@ pub const PROJECTION_TABLES: [&str; 7] = [
     "identity_history",
     "projection_access_requests",
     "projection_revocations",
+    "projection_discrepancies",
 ];
 
 /// The consumer group a replay into `schema` uses.

@@ -26,6 +26,10 @@ tenure_store::sql_statements! {
     GOVERNANCE_COUNTERS = "api/governance_counters.sql";
     /// Tracked commands with their delivery state, optionally narrowed to one state.
     TRACKED_COMMANDS = "api/tracked_commands.sql";
+    /// Reads reconciliation's findings, newest first (`GET /v1/reconciliation/findings`).
+    RECONCILIATION_FINDINGS = "api/reconciliation_findings.sql";
+    /// Counts reconciliation's findings by system and kind (`/metrics`).
+    COUNT_RECONCILIATION_FINDINGS = "metrics/reconciliation_findings.sql";
 
     // `/metrics` (`metrics.rs`).
     /// Each consumer group's next offset on one topic, per partition (for consumer lag).
@@ -70,6 +74,8 @@ tenure_store::sql_statements! {
     RECORD_ACCESS_REQUESTS = "facts/record_access_requests.sql";
     /// Records the revocations a batch decided, with their causes.
     RECORD_REVOCATIONS = "facts/record_revocations.sql";
+    /// Records reconciliation's findings among a batch's facts.
+    RECORD_DISCREPANCIES = "facts/record_discrepancies.sql";
     /// The folded states of the identities a batch is about.
     LOAD_IDENTITY_STATES = "tables/load_identity_states.sql";
     /// Inserts or replaces a batch's identities.

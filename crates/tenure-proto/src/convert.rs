@@ -26,20 +26,23 @@ pub enum DecodeError {
     UnknownCommandType(String),
 }
 
-fn ts(t: DateTime<Utc>) -> Timestamp {
+pub(crate) fn ts(t: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: t.timestamp(),
         nanos: t.timestamp_subsec_nanos() as i32,
     }
 }
 
-fn from_ts(t: Option<Timestamp>, field: &'static str) -> Result<DateTime<Utc>, DecodeError> {
+pub(crate) fn from_ts(
+    t: Option<Timestamp>,
+    field: &'static str,
+) -> Result<DateTime<Utc>, DecodeError> {
     let t = t.ok_or(DecodeError::Missing(field))?;
     DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).ok_or(DecodeError::BadTime(field))
 }
 
 /// Any of the core's id types (or a plain UUID) from its text on the wire.
-fn uuid<T: From<Uuid>>(value: &str, field: &'static str) -> Result<T, DecodeError> {
+pub(crate) fn uuid<T: From<Uuid>>(value: &str, field: &'static str) -> Result<T, DecodeError> {
     Uuid::parse_str(value)
         .map(T::from)
         .map_err(|_| DecodeError::BadUuid {
@@ -60,7 +63,7 @@ fn opt_string(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-fn entitlement_to(e: &core::Entitlement) -> v1::Entitlement {
+pub(crate) fn entitlement_to(e: &core::Entitlement) -> v1::Entitlement {
     v1::Entitlement {
         system: e.system.clone(),
         resource: e.resource.clone(),
@@ -68,7 +71,9 @@ fn entitlement_to(e: &core::Entitlement) -> v1::Entitlement {
     }
 }
 
-fn entitlement_from(e: Option<v1::Entitlement>) -> Result<core::Entitlement, DecodeError> {
+pub(crate) fn entitlement_from(
+    e: Option<v1::Entitlement>,
+) -> Result<core::Entitlement, DecodeError> {
     let e = e.ok_or(DecodeError::Missing("entitlement"))?;
     Ok(core::Entitlement {
         system: e.system,
@@ -155,7 +160,30 @@ fn cause_to(c: core::RevocationCause) -> v1::RevocationCause {
         core::RevocationCause::Expiry => v1::RevocationCause::Expiry,
         core::RevocationCause::OrphanedOwner => v1::RevocationCause::OrphanedOwner,
         core::RevocationCause::Policy => v1::RevocationCause::Policy,
+        core::RevocationCause::Reconciliation => v1::RevocationCause::Reconciliation,
     }
+}
+
+fn discrepancy_to(k: core::DiscrepancyKind) -> v1::DiscrepancyKind {
+    match k {
+        core::DiscrepancyKind::OutOfBand => v1::DiscrepancyKind::OutOfBand,
+        core::DiscrepancyKind::NotRemoved => v1::DiscrepancyKind::NotRemoved,
+        core::DiscrepancyKind::Missing => v1::DiscrepancyKind::Missing,
+    }
+}
+
+fn discrepancy_from(value: i32) -> Result<core::DiscrepancyKind, DecodeError> {
+    Ok(match v1::DiscrepancyKind::try_from(value) {
+        Ok(v1::DiscrepancyKind::OutOfBand) => core::DiscrepancyKind::OutOfBand,
+        Ok(v1::DiscrepancyKind::NotRemoved) => core::DiscrepancyKind::NotRemoved,
+        Ok(v1::DiscrepancyKind::Missing) => core::DiscrepancyKind::Missing,
+        _ => {
+            return Err(DecodeError::BadEnum {
+                field: "kind",
+                value,
+            });
+        }
+    })
 }
 
 fn cause_from(value: i32) -> Result<core::RevocationCause, DecodeError> {
@@ -165,6 +193,7 @@ fn cause_from(value: i32) -> Result<core::RevocationCause, DecodeError> {
         Ok(v1::RevocationCause::Expiry) => core::RevocationCause::Expiry,
         Ok(v1::RevocationCause::OrphanedOwner) => core::RevocationCause::OrphanedOwner,
         Ok(v1::RevocationCause::Policy) => core::RevocationCause::Policy,
+        Ok(v1::RevocationCause::Reconciliation) => core::RevocationCause::Reconciliation,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "cause",
@@ -458,6 +487,21 @@ fn payload_to(p: &EventPayload) -> v1::lifecycle_event::Payload {
             command_id: command_id.to_string(),
             reason: reason.clone(),
         }),
+        EventPayload::AccessDiscrepancyFound {
+            observation_id,
+            kind,
+            account,
+            entitlement,
+            grant_id,
+            connector,
+        } => P::AccessDiscrepancyFound(v1::AccessDiscrepancyFound {
+            observation_id: observation_id.to_string(),
+            kind: discrepancy_to(*kind) as i32,
+            account: account.clone(),
+            entitlement: Some(entitlement_to(entitlement)),
+            grant_id: optional_grant(grant_id),
+            connector: connector.clone(),
+        }),
     }
 }
 
@@ -597,6 +641,14 @@ fn payload_from(p: v1::lifecycle_event::Payload) -> Result<EventPayload, DecodeE
             grant_id: opt_uuid(&e.grant_id, "grant_id")?.unwrap_or_default(),
             command_id: uuid(&e.command_id, "command_id")?,
             reason: e.reason,
+        },
+        P::AccessDiscrepancyFound(d) => EventPayload::AccessDiscrepancyFound {
+            observation_id: uuid(&d.observation_id, "observation_id")?,
+            kind: discrepancy_from(d.kind)?,
+            account: d.account,
+            entitlement: entitlement_from(d.entitlement)?,
+            grant_id: opt_uuid(&d.grant_id, "grant_id")?.unwrap_or_default(),
+            connector: d.connector,
         },
     })
 }
@@ -967,6 +1019,14 @@ mod tests {
                 grant_id: g,
                 command_id: core::CommandId::from_u128(14),
                 reason: "no acknowledgement after 5 publications".into(),
+            },
+            EventPayload::AccessDiscrepancyFound {
+                observation_id: uuid::Uuid::from_u128(15),
+                kind: core::DiscrepancyKind::NotRemoved,
+                account: "ada".into(),
+                entitlement: core::Entitlement::new("postgres", "app", "reader"),
+                grant_id: g,
+                connector: "pg-1".into(),
             },
             EventPayload::IdentityMoved {
                 role: "sales".into(),

@@ -9,6 +9,7 @@ pub mod v1 {
 }
 
 mod convert;
+pub mod reconcile;
 
 pub use convert::{
     DecodeError, Outcome, command_ce_type, decode_command, decode_event, decode_outcome,
