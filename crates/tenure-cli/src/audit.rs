@@ -455,6 +455,11 @@ pub struct GovernanceReport {
     pub revocations_overdue: usize,
     /// Non-human identities this person owns that are still active.
     pub owned_non_human_identities: i64,
+    /// What reconciliation found in target systems about this identity: access
+    /// still there after its revocation, access never granted, granted access missing.
+    pub found_not_removed: i64,
+    pub found_out_of_band: i64,
+    pub found_missing: i64,
 }
 
 /// The governance picture of one identity, now.
@@ -468,6 +473,7 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
         None => 0,
     };
     let active: Vec<_> = state.active_grants().collect();
+    let found = client.query_one(sql::COUNT_FINDINGS, &[&id]).await?;
     Ok(GovernanceReport {
         identity: identity.to_owned(),
         identity_id: id,
@@ -503,6 +509,9 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
         time_to_revoke_median_s: tracking.median_s,
         time_to_revoke_max_s: tracking.max_s,
         owned_non_human_identities: owned,
+        found_not_removed: found.get(0),
+        found_out_of_band: found.get(1),
+        found_missing: found.get(2),
     })
 }
 
@@ -539,6 +548,10 @@ pub async fn run_report(database_url: &str, args: ReportArgs) -> anyhow::Result<
     println!(
         "  non-human identities owned   {}",
         r.owned_non_human_identities
+    );
+    println!(
+        "  reconciliation found         {} still there after revocation, {} never granted, {} missing",
+        r.found_not_removed, r.found_out_of_band, r.found_missing
     );
     Ok(())
 }

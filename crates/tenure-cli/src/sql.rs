@@ -13,6 +13,8 @@ tenure_store::sql_statements! {
     IDENTITY_EVENTS = "audit/identity_events.sql";
     /// Summarises an identity's escalated and acknowledged revocations (`tenure report`).
     REVOCATION_SUMMARY = "report/revocation_summary.sql";
+    /// Counts reconciliation's findings about an identity by kind (`tenure report`).
+    COUNT_FINDINGS = "report/count_findings.sql";
     /// Counts the identities a person owns (`tenure report`).
     COUNT_OWNED_IDENTITIES = "report/count_owned_identities.sql";
     /// Reads the whole journal in log order (`tenure simulate`).

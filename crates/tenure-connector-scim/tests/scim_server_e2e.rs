@@ -57,6 +57,7 @@ async fn start_server(port: u16) -> anyhow::Result<ScimServer> {
     );
     let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("scim-server-{port}.log"));
     let output = std::fs::File::create(&log)?;
+    let port_arg = port.to_string();
     let mut child = Command::new(&python)
         .args([
             "-m",
@@ -64,7 +65,7 @@ async fn start_server(port: u16) -> anyhow::Result<ScimServer> {
             "--hostname",
             "127.0.0.1",
         ])
-        .args(["--port", &port.to_string(), "--bearer-token", TOKEN])
+        .args(["--port", port_arg.as_str(), "--bearer-token", TOKEN])
         .env("PYTHONUNBUFFERED", "1")
         .stdout(output.try_clone()?)
         .stderr(output)
@@ -171,7 +172,7 @@ impl Scim {
             .map(|ms| {
                 ms.iter()
                     .filter_map(|m| m["value"].as_str().map(str::to_owned))
-                    .collect()
+                    .collect::<Vec<_>>()
             })
             .unwrap_or_default())
     }

@@ -343,6 +343,8 @@ pub async fn governance_counters(
         "escalated_revocations",
         "escalated_other_commands",
         "orphaned_non_human_identities",
+        "reconciliation_not_removed",
+        "reconciliation_out_of_band",
     ];
     let counters: serde_json::Map<String, Value> = names
         .iter()

@@ -371,6 +371,14 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
             "orphaned_non_human_identities",
             "Active service accounts, API keys and agents whose owner has left.",
         ),
+        (
+            "reconciliation_not_removed",
+            "Times reconciliation found access still in its target after its revocation was confirmed.",
+        ),
+        (
+            "reconciliation_out_of_band",
+            "Times reconciliation found access in a target that Tenure never granted.",
+        ),
     ];
     for (name, text) in help {
         let value = counters.get(name).and_then(|v| v.as_i64()).unwrap_or(0);

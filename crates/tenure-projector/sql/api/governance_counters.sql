@@ -18,4 +18,8 @@ SELECT
       AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_revocations,
   (SELECT count(*) FROM command_tracking WHERE command_type <> 'revoke'
       AND acknowledged_at IS NULL AND escalated_at IS NOT NULL) AS escalated_other_commands,
-  (SELECT count(*) FROM projection_identities WHERE orphaned) AS orphaned_non_human_identities;
+  (SELECT count(*) FROM projection_identities WHERE orphaned) AS orphaned_non_human_identities,
+  (SELECT count(*) FROM projection_discrepancies WHERE kind = 'not_removed')
+      AS reconciliation_not_removed,
+  (SELECT count(*) FROM projection_discrepancies WHERE kind = 'out_of_band')
+      AS reconciliation_out_of_band;
