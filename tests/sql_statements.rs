@@ -97,6 +97,7 @@ fn no_sql_text_in_rust_sources() {
         "tenure-cli",
         "tenure-gen",
         "tenure-core",
+        "tenure-connector-postgres",
     ] {
         rust_files(&root.join(krate).join("src"), &mut files);
     }

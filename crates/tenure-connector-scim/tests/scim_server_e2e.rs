@@ -349,6 +349,69 @@ async fn users_and_memberships_are_provisioned_on_a_real_scim_server() -> anyhow
     expected.sort();
     assert_eq!(connector.list().await?, expected);
 
+    // Reconciliation: someone puts grace back into engineering by hand (a revocation
+    // that did not stick), and o"brien was never granted sales by Tenure. The core's
+    // rule, given what Tenure granted, finds both in what the connector lists.
+    let text = scim
+        .http
+        .patch(format!("{}/Groups/{engineering}", scim.base))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "add", "path": "members", "value": [{"value": grace_id}]}]})
+            .to_string(),
+        )
+        .send()
+        .await?;
+    ensure!(text.status().is_success(), "the out-of-band PATCH failed");
+    let expected_grants = [
+        tenure_core::reconcile::ExpectedGrant {
+            identity_id: IdentityId::from_u128(3),
+            grant_id: GrantId::from_u128(2),
+            account: "grace".into(),
+            entitlement: entitlement("engineering"),
+            standing: tenure_core::reconcile::Standing::Revoked,
+        },
+        tenure_core::reconcile::ExpectedGrant {
+            identity_id: IdentityId::from_u128(3),
+            grant_id: GrantId::from_u128(7),
+            account: "grace".into(),
+            entitlement: entitlement("sales"),
+            standing: tenure_core::reconcile::Standing::Held,
+        },
+    ];
+    let observation = tenure_core::reconcile::Observation {
+        observation_id: uuid::Uuid::from_u128(1),
+        system: "scim".into(),
+        connector: "scim-e2e".into(),
+        observed_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).context("a time")?,
+        held: connector.list().await?,
+    };
+    let found: Vec<(tenure_core::DiscrepancyKind, String)> = tenure_core::reconcile::discrepancies(
+        &observation,
+        &expected_grants,
+        observation.observed_at,
+    )
+    .into_iter()
+    .filter_map(|f| match f.payload {
+        tenure_core::EventPayload::AccessDiscrepancyFound { kind, account, .. } => {
+            Some((kind, account))
+        }
+        _ => None,
+    })
+    .collect();
+    assert_eq!(
+        found,
+        vec![
+            (tenure_core::DiscrepancyKind::NotRemoved, "grace".to_owned()),
+            (
+                tenure_core::DiscrepancyKind::OutOfBand,
+                r#"o"brien\x"#.to_owned()
+            ),
+        ]
+    );
+
     // Suspend disables the user, restore enables it again; each once.
     assert_eq!(
         connector.suspend(&suspension(&grace, "sales")).await,

@@ -150,6 +150,10 @@ fn comparable(table: &str) -> &'static str {
              state_recorded_time, requested_at, closed_at, fulfilled_at"
         }
         "projection_revocations" => "command_id, grant_id, identity_id, cause, issued_at",
+        "projection_discrepancies" => {
+            "event_id, observation_id, identity_id, kind, system, resource, permission, account,
+             grant_id, connector, observed_at"
+        }
         _ => "identity_id, status, role, valid_from, recorded_from, event_id",
     }
 }

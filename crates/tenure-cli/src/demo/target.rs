@@ -54,6 +54,7 @@ pub async fn prepare(admin_url: &str, target_url: &str) -> anyhow::Result<()> {
         ddl.push_str(&format!("DROP ROLE IF EXISTS {};", quote_ident(login)));
     }
     for (_, group) in GROUP_ROLES {
+        // Built at run time: role names are identifiers (quoted).
         ddl.push_str(&format!(
             "DROP ROLE IF EXISTS {0}; CREATE ROLE {0} NOLOGIN;",
             quote_ident(group)

@@ -145,7 +145,9 @@ pub fn resource(state: &IdentityState, base: &str) -> Value {
     let mut user = json!({
         "schemas": [USER_SCHEMA, ENTERPRISE],
         "id": state.identity_id,
-        "userName": a.login.clone().unwrap_or_else(|| person.clone()),
+        // Tenure's key for the person, which its filters match (the userName as sent
+        // is kept as the login connectors act on).
+        "userName": person,
         "active": active,
         "userType": user_type,
         ENTERPRISE: enterprise,
