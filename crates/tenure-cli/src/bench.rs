@@ -439,7 +439,7 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: measuring time-to-command under load");
     let latency_url = crate::demo::with_database(&connect.database_url, "tenure_bench_latency")?;
     let latency_people = if args.quick { 1_000 } else { 5_000 };
-    let (leavers, expiries) = crate::latency::measure(
+    let measured = crate::latency::measure(
         &latency_url,
         &fresh_storage(&args.storage, "latency")?,
         latency_people,
@@ -448,8 +448,9 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     .await?;
     let mut figures = figures;
     for (name, l) in [
-        ("time to command: leaver", &leavers),
-        ("time to command: expiry", &expiries),
+        ("time to command: leaver", &measured.leavers),
+        ("time to command: expiry", &measured.expiries),
+        ("leaver to PostgreSQL membership gone", &measured.removals),
     ] {
         for (stat, value) in [("p50", l.p50_ms), ("p99", l.p99_ms), ("max", l.max_ms)] {
             figures.push(Figure {

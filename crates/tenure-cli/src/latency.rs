@@ -99,16 +99,33 @@ async fn post(http: &reqwest::Client, url: &str, body: String, ndjson: bool) -> 
     Ok(())
 }
 
+/// What the latency run measured.
+pub struct Latencies {
+    /// Leaver POST to its revocation command on the topic.
+    pub leavers: Latency,
+    /// Due time to the expiry's revocation command.
+    pub expiries: Latency,
+    /// Leaver POST to its role membership gone from PostgreSQL (the reference
+    /// connector executing the command).
+    pub removals: Latency,
+}
+
 /// Measures leaver and expiry time-to-command with `people` people and a background
-/// load of `background_rate` HR events per second; returns (leavers, expiries).
+/// load of `background_rate` HR events per second, and leavers until their access is
+/// really gone from a PostgreSQL target.
 pub async fn measure(
     database_url: &str,
     storage: &str,
     people: usize,
     background_rate: usize,
-) -> anyhow::Result<(Latency, Latency)> {
+) -> anyhow::Result<Latencies> {
     Database::drop_database(database_url).await?;
     let db = Database::connect(database_url).await?;
+    let admin_url = crate::demo::with_database(database_url, "postgres")?;
+    let target_url = crate::demo::with_database(database_url, "tenure_bench_target")?;
+    crate::removal::prepare(&admin_url, &target_url).await?;
+    let policy =
+        crate::removal::extend_policy(crate::services::DEFAULT_POLICY, "tenure_bench_target")?;
     let broker = services::start_embedded_broker(storage, 0, None).await?;
     let bootstrap = broker.bootstrap().to_owned();
     let (stop, stopped) = shutdown::channel();
@@ -119,7 +136,7 @@ pub async fn measure(
         reactor: true,
     };
     let rules = services::Rules {
-        policy: services::load_policy(None)?,
+        policy: tenure_core::Policy::from_toml(&policy)?,
         retry: Default::default(),
         brake: tenure_reactor::BrakePolicy {
             minimum: i64::MAX,
@@ -143,6 +160,31 @@ pub async fn measure(
     .await?
     .context("ingest did not start")?;
     let base = format!("http://{addr}");
+    {
+        let (bootstrap, target_url, stopped) =
+            (bootstrap.clone(), target_url.clone(), stopped.clone());
+        let ledger =
+            std::env::temp_dir().join(format!("tenure-bench-{}.ledger", uuid::Uuid::new_v4()));
+        tasks.spawn(async move {
+            let run = async {
+                let connector = tenure_connector_postgres::PostgresRoles::connect(
+                    &target_url,
+                    vec![crate::removal::GROUP_ROLE.to_owned()],
+                )
+                .await?;
+                let config = tenure_connector::RunnerConfig::new(
+                    &bootstrap,
+                    tenure_connector_postgres::SYSTEM,
+                    "postgres-bench",
+                    ledger.clone(),
+                );
+                tenure_connector::run(connector, config, Default::default(), stopped).await?;
+                let _ = std::fs::remove_file(&ledger);
+                anyhow::Ok(())
+            };
+            ("postgres connector", run.await)
+        });
+    }
     let http = reqwest::Client::new();
     let arrivals: Arrivals = Default::default();
     let watcher = {
@@ -158,7 +200,7 @@ pub async fn measure(
             .iter()
             .map(|p| {
                 json!({"event_id": format!("hire-{p}"), "type": "joiner", "employee_id": format!("P{p}"),
-                       "role": roles[p % 3], "effective_time": hired})
+                       "role": roles[p % 3], "login": crate::removal::login(*p), "effective_time": hired})
                 .to_string()
                     + "\n"
             })
@@ -166,6 +208,14 @@ pub async fn measure(
         post(&http, &format!("{base}/v1/hr/events"), body, true).await?;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // Leavers are timed once everyone's membership is there, not behind the bulk load.
+    crate::removal::wait_provisioned(&target_url, people, Duration::from_secs(300)).await?;
+    let pending: crate::removal::Pending = Default::default();
+    let removals = tokio::spawn(crate::removal::watch_removals(
+        target_url.clone(),
+        pending.clone(),
+        stopped.clone(),
+    ));
 
     // Background: movers and leaves of absence among the first half of the people.
     let background = {
@@ -215,6 +265,10 @@ pub async fn measure(
             due,
         ));
         let sent = Utc::now();
+        pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(crate::removal::login(first + i), sent);
         post(
             &http,
             &format!("{base}/v1/hr/events"),
@@ -231,8 +285,16 @@ pub async fn measure(
     let _ = stop.send(true);
     background.await?;
     watcher.await??;
+    let removed = removals.await??;
     services::supervise(tasks, &stop).await?;
     broker.stop().await;
+    let still = pending.lock().unwrap_or_else(|p| p.into_inner()).len();
+    anyhow::ensure!(
+        still == 0,
+        "{still} leavers still held their PostgreSQL membership at the end"
+    );
+    crate::removal::clean(&admin_url).await?;
+    Database::drop_database(&target_url).await?;
 
     let arrivals = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let latency = |triggers: &[(String, DateTime<Utc>)],
@@ -249,8 +311,9 @@ pub async fn measure(
             .collect::<anyhow::Result<Vec<f64>>>()?;
         Ok(percentiles(ms))
     };
-    Ok((
-        latency(&leavers, v1::RevocationCause::Leaver)?,
-        latency(&expiries, v1::RevocationCause::Expiry)?,
-    ))
+    Ok(Latencies {
+        leavers: latency(&leavers, v1::RevocationCause::Leaver)?,
+        expiries: latency(&expiries, v1::RevocationCause::Expiry)?,
+        removals: percentiles(removed),
+    })
 }

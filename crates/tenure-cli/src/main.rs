@@ -11,6 +11,7 @@ mod footprint;
 mod generate;
 mod latency;
 mod reconcile;
+mod removal;
 mod replay;
 mod services;
 mod shutdown;

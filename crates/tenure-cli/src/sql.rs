@@ -35,6 +35,12 @@ tenure_store::sql_statements! {
     TARGET_MEMBERSHIPS = "demo/target_memberships.sql";
     /// Reads a person's display name (demo report).
     PERSON_NAME = "demo/person_name.sql";
+    /// Which of the timed leavers' logins are still members of the bench's group role.
+    TARGET_MEMBERS = "bench/target_members.sql";
+    /// Counts the members of the bench's group role (provisioning done?).
+    COUNT_TARGET_MEMBERS = "bench/count_target_members.sql";
+    /// Lists the logins an earlier bench run left on the server.
+    BENCH_LOGINS = "bench/bench_logins.sql";
     /// Drops the COPY benchmark's scratch table a previous run left behind.
     DROP_COPY_TABLE_IF_EXISTS = "bench/drop_copy_table_if_exists.sql";
     /// Creates the COPY benchmark's scratch table.
