@@ -70,7 +70,8 @@ async fn leaver_loses_the_role(name: &str, routes: CommandTopics) -> anyhow::Res
     std::fs::write(
         &policy,
         format!(
-            "[roles.analyst]\nowner = \"head-of-data\"\nbirthright = [\"postgres:{target_db}:{role}\"]\n"
+            "[roles.analyst]\nowner = \"head-of-data\"\nbirthright = [\"postgres:{target_db}:{role}\"]\n\
+             [reconciliation]\nrevoke_out_of_band = [\"postgres\"]\n"
         ),
     )?;
     let mode = match routes {
@@ -299,17 +300,18 @@ async fn leaver_loses_the_role(name: &str, routes: CommandTopics) -> anyhow::Res
         .into(),
         "{findings}"
     );
+    // The policy revokes out-of-band access on postgres: both memberships go.
     eventually(
-        "the re-issued revocation to take the membership away again",
+        "the re-issued and the out-of-band revocations to take both memberships away",
         Duration::from_secs(60),
-        || async { Ok((members(&admin, &role).await? == vec![mallory.clone()]).then_some(())) },
+        || async { Ok(members(&admin, &role).await?.is_empty().then_some(())) },
     )
     .await?;
     assert_eq!(metrics.reconciliations(), 1);
     assert_eq!(
         metrics.outcomes(CommandType::Revoke, CommandStatus::Done),
-        2,
-        "the first revocation and the re-issued one"
+        3,
+        "the first revocation, the re-issued one and the out-of-band one"
     );
     let exposition = http
         .get(format!("{base}/metrics"))
@@ -332,7 +334,7 @@ async fn leaver_loses_the_role(name: &str, routes: CommandTopics) -> anyhow::Res
             summary.duplicates,
             summary.reconciliations
         ),
-        (3, 1, 1)
+        (4, 1, 1)
     );
     admin
         .batch_execute(&format!(

@@ -144,6 +144,18 @@ pub fn request_grant(source_system: &str, request_id: &str) -> GrantId {
     )))
 }
 
+/// The grant a revocation of out-of-band access names: Tenure never granted it, so
+/// the id is derived from the holder and the access, the same at every pass.
+pub fn out_of_band_grant(
+    identity_id: IdentityId,
+    account: &str,
+    entitlement: &Entitlement,
+) -> GrantId {
+    GrantId(v5(&format!(
+        "grant\0out_of_band\0{identity_id}\0{account}\0{entitlement}"
+    )))
+}
+
 /// A revocation command: one per (grant, cause, triggering event).
 pub fn revocation_command(
     grant_id: GrantId,

@@ -87,6 +87,23 @@ impl LeavePolicy {
     }
 }
 
+/// What reconciliation does about access a target holds that Tenure never granted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconciliationPolicy {
+    /// Systems whose out-of-band access is revoked (`*`: every system); elsewhere it
+    /// is only reported.
+    pub revoke_out_of_band: Vec<String>,
+}
+
+impl ReconciliationPolicy {
+    /// Whether access to `entitlement` found in its target without a grant is revoked.
+    pub fn revokes_out_of_band(&self, entitlement: &Entitlement) -> bool {
+        self.revoke_out_of_band
+            .iter()
+            .any(|s| s == "*" || *s == entitlement.system)
+    }
+}
+
 /// What the ITSM side promises: how long an access request may take to be fulfilled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestPolicy {
@@ -137,6 +154,8 @@ pub struct Policy {
     pub classes: Vec<EntitlementClass>,
     /// What intake does with a role this policy does not define (`[intake]`).
     pub unknown_roles: UnknownRoles,
+    /// What reconciliation revokes besides reporting (`[reconciliation]`).
+    pub reconciliation: ReconciliationPolicy,
 }
 
 /// What intake does with a joiner or mover to a role the policy does not define: such
@@ -174,6 +193,15 @@ struct PolicyFile {
     entitlement_classes: BTreeMap<String, ClassFile>,
     #[serde(default)]
     intake: Option<IntakeFile>,
+    #[serde(default)]
+    reconciliation: Option<ReconciliationFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconciliationFile {
+    #[serde(default)]
+    revoke_out_of_band: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -279,6 +307,12 @@ impl Policy {
                 .unwrap_or_default(),
             classes,
             unknown_roles: file.intake.map(|i| i.unknown_roles).unwrap_or_default(),
+            reconciliation: ReconciliationPolicy {
+                revoke_out_of_band: file
+                    .reconciliation
+                    .map(|r| r.revoke_out_of_band)
+                    .unwrap_or_default(),
+            },
         })
     }
 

@@ -265,6 +265,35 @@ impl Reaction {
         }
     }
 
+    /// Revokes access reconciliation found in its target that Tenure never granted,
+    /// where the policy says so. The grant it names is derived from the holder and the
+    /// access: no grant of Tenure's changes, and each pass's finding asks again.
+    fn revoke_out_of_band(
+        &mut self,
+        trigger: &LifecycleEvent,
+        account: &str,
+        entitlement: &Entitlement,
+    ) {
+        let grant = Grant {
+            grant_id: ids::out_of_band_grant(trigger.identity_id, account, entitlement),
+            entitlement: entitlement.clone(),
+            owner: String::new(),
+            business_reason: "granted outside Tenure (found by reconciliation)".into(),
+            revocation: RevocationCondition::default(),
+            origin: GrantOrigin::Request {
+                request_id: String::new(),
+            },
+            granted_at: trigger.effective_time,
+            status: crate::state::GrantStatus::Active,
+            failed_attempts: 0,
+            escalated: false,
+            suspended: false,
+            held_by_brake: false,
+            found_not_removed: 0,
+        };
+        self.reissue_revocation(trigger, &grant, account);
+    }
+
     fn suspend(&mut self, trigger: &LifecycleEvent, grant: &Grant, restore: bool) {
         let action = if restore { "restore" } else { "suspend" };
         let command_id = ids::suspension_command(grant.grant_id, action, trigger.event_id);
@@ -528,6 +557,14 @@ fn decide(before: &IdentityState, event: &LifecycleEvent, policy: &Policy) -> Re
                         ));
                 }
             }
+        }
+        EventPayload::AccessDiscrepancyFound {
+            kind: DiscrepancyKind::OutOfBand,
+            account,
+            entitlement,
+            ..
+        } if policy.reconciliation.revokes_out_of_band(entitlement) => {
+            reaction.revoke_out_of_band(event, account, entitlement);
         }
         EventPayload::AccessGranted {
             grant_id,
