@@ -46,6 +46,10 @@ struct Args {
     /// Serve `/metrics` here.
     #[arg(long, env = "METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Also list the target for reconciliation every this many seconds (besides
+    /// when `tenure reconcile` asks); 0: only when asked.
+    #[arg(long, env = "RECONCILE_EVERY_SECS", default_value_t = 0)]
+    reconcile_every_secs: u64,
 }
 
 #[tokio::main]
@@ -65,6 +69,8 @@ async fn main() -> anyhow::Result<()> {
     }
     config.command_timeout = Duration::from_secs(args.command_timeout_secs);
     config.metrics_listen = args.metrics_listen;
+    config.reconcile_every =
+        (args.reconcile_every_secs > 0).then(|| Duration::from_secs(args.reconcile_every_secs));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::spawn(async move {
