@@ -13,7 +13,9 @@ use tenure_connector_postgres::{PostgresRoles, SYSTEM};
 use tenure_core::{CommandStatus, CommandType, ids};
 use tenure_kafka::topics::CommandTopics;
 use tenure_kafka::{Publisher, topics};
-use tenure_tests::{TestEnv, eventually, log_dir, pg_server, read_topic, start_tenure_run};
+use tenure_tests::{
+    TestEnv, eventually, log_dir, pg_server, post_accepted, read_topic, start_tenure_run,
+};
 
 /// Direct members of `role` in the local server.
 async fn members(admin: &tokio_postgres::Client, role: &str) -> anyhow::Result<Vec<String>> {
@@ -25,17 +27,6 @@ async fn members(admin: &tokio_postgres::Client, role: &str) -> anyhow::Result<V
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<()> {
-    let response = http.post(url).json(&body).send().await?;
-    let status = response.status();
-    anyhow::ensure!(
-        status == 202,
-        "{url} answered {status}: {}",
-        response.text().await?
-    );
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +108,7 @@ async fn leaver_loses_the_role(name: &str, routes: CommandTopics) -> anyhow::Res
     let http = reqwest::Client::new();
     let person = format!("E{suffix}");
     let hired = (chrono::Utc::now() - chrono::Duration::days(10)).to_rfc3339();
-    post(
+    post_accepted(
         &http,
         &format!("{base}/v1/hr/events"),
         json!({
@@ -133,7 +124,7 @@ async fn leaver_loses_the_role(name: &str, routes: CommandTopics) -> anyhow::Res
     )
     .await?;
 
-    post(
+    post_accepted(
         &http,
         &format!("{base}/v1/hr/events"),
         json!({

@@ -10,18 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tenure_core::ids;
-use tenure_tests::{TestEnv, eventually, log_dir, start_tenure_run};
-
-async fn post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<()> {
-    let response = http.post(url).json(&body).send().await?;
-    let status = response.status();
-    anyhow::ensure!(
-        status == 202,
-        "{url} answered {status}: {}",
-        response.text().await?
-    );
-    Ok(())
-}
+use tenure_tests::{TestEnv, eventually, log_dir, post_accepted, start_tenure_run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_connector_from_the_proto_alone_closes_the_loop() -> anyhow::Result<()> {
@@ -65,7 +54,7 @@ async fn a_python_connector_from_the_proto_alone_closes_the_loop() -> anyhow::Re
 
     let http = reqwest::Client::new();
     let hired = (chrono::Utc::now() - chrono::Duration::days(10)).to_rfc3339();
-    post(
+    post_accepted(
         &http,
         &format!("{base}/v1/hr/events"),
         json!({
@@ -74,7 +63,7 @@ async fn a_python_connector_from_the_proto_alone_closes_the_loop() -> anyhow::Re
         "login": "grace", "effective_time": hired}),
     )
     .await?;
-    post(
+    post_accepted(
         &http,
         &format!("{base}/v1/hr/events"),
         json!({

@@ -403,3 +403,19 @@ pub async fn hire_owner(base: &str, person: &str) -> anyhow::Result<()> {
     )
     .await
 }
+
+/// Posts `body` as JSON to `url` and fails, with the answer, unless it is accepted (202).
+pub async fn post_accepted(
+    http: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
+    let response = http.post(url).json(&body).send().await?;
+    let status = response.status();
+    anyhow::ensure!(
+        status == 202,
+        "{url} answered {status}: {}",
+        response.text().await?
+    );
+    Ok(())
+}

@@ -47,19 +47,9 @@ pub fn extend_policy(policy: &str, database: &str) -> anyhow::Result<String> {
 /// Creates the target database afresh with the group role, and drops the logins an
 /// earlier run left.
 pub async fn prepare(admin_url: &str, target_url: &str) -> anyhow::Result<()> {
-    Database::drop_database(target_url).await?;
     clean(admin_url).await?;
-    let admin = Database::connect_unmanaged(admin_url).await?;
-    let database = target_url
-        .rsplit('/')
-        .next()
-        .and_then(|d| d.split('?').next())
-        .context("the target URL names no database")?;
-    // Built at run time: database and role names are identifiers (quoted); DDL takes
-    // no parameters, and CREATE DATABASE runs alone.
-    admin
-        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(database)))
-        .await?;
+    let admin = crate::demo::recreate_database(admin_url, target_url).await?;
+    // Built at run time: a role name is an identifier (quoted); DDL takes no parameters.
     admin
         .batch_execute(&format!("CREATE ROLE {} NOLOGIN", quote_ident(GROUP_ROLE)))
         .await?;

@@ -10,12 +10,14 @@
 //! acknowledgement is on the broker, counts what it did for `/metrics`, and stops
 //! between commands when asked to.
 
+pub mod cli;
 mod connector;
 mod ledger;
 mod metrics;
 mod outcome;
 mod runner;
 
+pub use cli::{RunnerArgs, init_logging, run_until_signalled};
 pub use connector::{Applied, Connector, ConnectorError, HeldAccess};
 pub use ledger::{Ledger, LedgerError};
 pub use metrics::Metrics;

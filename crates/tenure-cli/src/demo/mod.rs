@@ -6,6 +6,8 @@ mod report;
 mod scenario;
 mod target;
 
+pub(crate) use target::recreate_database;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};

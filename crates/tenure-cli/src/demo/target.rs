@@ -39,16 +39,7 @@ pub fn extend_policy(policy: &str, database: &str) -> anyhow::Result<String> {
 /// Creates the target database afresh, with the group roles and none of the demo's
 /// logins (the previous run's are dropped: roles belong to the server).
 pub async fn prepare(admin_url: &str, target_url: &str) -> anyhow::Result<()> {
-    Database::drop_database(target_url).await?;
-    let admin = Database::connect_unmanaged(admin_url).await?;
-    let database = target_url
-        .rsplit('/')
-        .next()
-        .and_then(|d| d.split('?').next())
-        .context("the target URL names no database")?;
-    // Built at run time: database and role names are identifiers, and DDL takes no
-    // parameters; every name is quoted.
-    let create = format!("CREATE DATABASE {}", quote_ident(database));
+    let admin = recreate_database(admin_url, target_url).await?;
     let mut ddl = String::new();
     for login in logins() {
         ddl.push_str(&format!("DROP ROLE IF EXISTS {};", quote_ident(login)));
@@ -60,13 +51,33 @@ pub async fn prepare(admin_url: &str, target_url: &str) -> anyhow::Result<()> {
             quote_ident(group)
         ));
     }
-    // CREATE DATABASE cannot share a transaction (a multi-statement batch) with others.
-    for statement in [create, ddl] {
-        admin.batch_execute(&statement).await.context(
-            "cannot prepare the demo's PostgreSQL target (CREATEROLE and CREATEDB needed)",
-        )?;
-    }
+    admin
+        .batch_execute(&ddl)
+        .await
+        .context("cannot prepare the demo's PostgreSQL target (CREATEROLE needed)")?;
     Ok(())
+}
+
+/// Drops and creates the database `target_url` names, on the server of `admin_url`;
+/// returns the administrative connection for the roles that go with it.
+pub(crate) async fn recreate_database(
+    admin_url: &str,
+    target_url: &str,
+) -> anyhow::Result<tokio_postgres::Client> {
+    Database::drop_database(target_url).await?;
+    let admin = Database::connect_unmanaged(admin_url).await?;
+    let database = target_url
+        .rsplit('/')
+        .next()
+        .and_then(|d| d.split('?').next())
+        .context("the target URL names no database")?;
+    // Built at run time: a database name is an identifier (quoted), and CREATE
+    // DATABASE takes no parameters and runs alone, outside any transaction.
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(database)))
+        .await
+        .context("cannot create the PostgreSQL target (CREATEDB needed)")?;
+    Ok(admin)
 }
 
 /// The demo target's memberships in the demo's group roles: (login, role).
