@@ -42,6 +42,7 @@ pub async fn prepare(admin_url: &str, target_url: &str) -> anyhow::Result<()> {
     let admin = recreate_database(admin_url, target_url).await?;
     let mut ddl = String::new();
     for login in logins() {
+        // Built at run time: role names are identifiers (quoted).
         ddl.push_str(&format!("DROP ROLE IF EXISTS {};", quote_ident(login)));
     }
     for (_, group) in GROUP_ROLES {
