@@ -293,7 +293,8 @@ pub fn role_problems(events: &[(usize, LifecycleEvent)], policy: &Policy) -> Vec
             }
             _ => None,
         })
-        .filter(|(_, role)| !policy.roles.contains_key(role.as_str()))
+        // No role at all is a person without birthright access, not an unknown role.
+        .filter(|(_, role)| !role.is_empty() && !policy.roles.contains_key(role.as_str()))
         .map(|(line, role)| {
             Problem::new(
                 line,
@@ -386,14 +387,6 @@ pub fn joiner_of(person: &StatedPerson) -> EventPayload {
 /// instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CreateRefusal {
-    /// Birthright access follows the role, so a person without one cannot join.
-    #[error("Tenure needs the person's role: give roles[].value or title")]
-    NoRole,
-    /// A person is recorded from their start; an inactive one has not started.
-    #[error(
-        "Tenure records people from their start: create the User with active true, or send a dated joiner to /v1/hr/events"
-    )]
-    Inactive,
     /// The id belongs to a registered service account, API key or agent.
     #[error("{0:?} names a non-human identity; SCIM provisions people")]
     NonHuman(String),
@@ -402,65 +395,101 @@ pub enum CreateRefusal {
     AlreadyHired(String),
 }
 
-/// The joiner (or rehire) that records a person a provisioning tool creates, given
-/// what Tenure holds under that id: `current` (a new state when nothing), and whether
-/// the id belongs to a registered non-human identity.
+/// The leave reason of a person their provisioning source deleted: such a person is
+/// gone for that source (it reads them as absent), though Tenure keeps their history.
+pub const DELETED_AT_SOURCE: &str = "scim: user deleted";
+/// The leave reason that records a person a provisioning source created inactive:
+/// known, holding nothing, until the source activates them (a rehire).
+pub const CREATED_INACTIVE: &str = "scim: user created inactive";
+
+/// The events that record a person a provisioning tool creates, given what Tenure
+/// holds under that id: `current` (a new state when nothing), and whether the id
+/// belongs to a registered non-human identity. An active person joins (or rejoins);
+/// a person without a role joins with none, so holds no birthright access; an
+/// inactive one is recorded as joined without a role and left at once, so that
+/// activating them later is a rehire that applies their role then.
 pub fn person_created(
     current: &IdentityState,
     registered_non_human: bool,
     person: &StatedPerson,
-) -> Result<EventPayload, CreateRefusal> {
-    if person.role.as_deref().is_none_or(|r| r.trim().is_empty()) {
-        return Err(CreateRefusal::NoRole);
-    }
-    if !person.active {
-        return Err(CreateRefusal::Inactive);
-    }
+) -> Result<Vec<EventPayload>, CreateRefusal> {
     if registered_non_human || current.kind.is_non_human() {
         return Err(CreateRefusal::NonHuman(person.employee_id.clone()));
     }
     if current.status.is_hired() {
         return Err(CreateRefusal::AlreadyHired(person.employee_id.clone()));
     }
-    Ok(joiner_of(person))
+    if person.active {
+        return Ok(vec![joiner_of(person)]);
+    }
+    let mut without_role = person.clone();
+    without_role.role = None;
+    Ok(vec![
+        joiner_of(&without_role),
+        EventPayload::IdentityLeft {
+            reason: CREATED_INACTIVE.into(),
+        },
+    ])
 }
 
-/// The lifecycle change that turns `current` into the person as `wanted` states them:
-/// inactive is a leaver (if still employed or pre-hire); active again after leaving
-/// is a rehire (a joiner keeping the role and kind left out); a different role, kind
-/// or HR attribute is a mover; anything else is no change. What the tool leaves out
-/// stays as it is.
-pub fn person_change(current: &IdentityState, wanted: &StatedPerson) -> Option<EventPayload> {
-    if !wanted.active {
-        return current
-            .status
-            .is_hired()
-            .then(|| EventPayload::IdentityLeft {
-                reason: "scim: active set to false".into(),
-            });
-    }
-    if current.status == IdentityStatus::Left || current.status == IdentityStatus::Unknown {
+/// The leaver that records a provisioning tool deleting `current`; `None` when the
+/// source already deleted them (a second delete finds nobody).
+pub fn person_deleted(current: &IdentityState) -> Option<EventPayload> {
+    (!is_deleted_at_source(current)).then(|| EventPayload::IdentityLeft {
+        reason: DELETED_AT_SOURCE.into(),
+    })
+}
+
+/// Whether the provisioning source deleted this person (and has not created them
+/// again since): the source reads them as absent.
+pub fn is_deleted_at_source(current: &IdentityState) -> bool {
+    current.status == IdentityStatus::Left
+        && current.left_reason.as_deref() == Some(DELETED_AT_SOURCE)
+}
+
+/// The lifecycle changes that turn `current` into the person as `wanted` states
+/// them: active again after leaving is a rehire (a joiner keeping the role and kind
+/// left out); a different role, kind, HR attribute or source record is a mover;
+/// inactive is a leaver (if still employed or pre-hire), after a mover recording
+/// the attributes changed with it (never a role change: that would grant what the
+/// leave revokes at once). What the tool leaves out stays as it is.
+pub fn person_change(current: &IdentityState, wanted: &StatedPerson) -> Vec<EventPayload> {
+    let returning = matches!(
+        current.status,
+        IdentityStatus::Left | IdentityStatus::Unknown
+    );
+    if wanted.active && returning {
         let mut rejoining = wanted.clone();
         rejoining.role = wanted.role.clone().or_else(|| current.role.clone());
         rejoining.kind = wanted.kind.or(Some(current.kind));
-        return Some(joiner_of(&rejoining));
+        return vec![joiner_of(&rejoining)];
     }
+    let mut changes: Vec<EventPayload> = person_moved(current, wanted).into_iter().collect();
+    if !wanted.active && current.status.is_hired() {
+        changes.push(EventPayload::IdentityLeft {
+            reason: "scim: active set to false".into(),
+        });
+    }
+    changes
+}
+
+/// The mover that records what `wanted` changes of `current`, if anything.
+fn person_moved(current: &IdentityState, wanted: &StatedPerson) -> Option<EventPayload> {
     let (a, b) = (&wanted.attributes, &current.attributes);
-    let role = wanted
-        .role
-        .clone()
-        .or_else(|| current.role.clone())
-        .unwrap_or_default();
+    let role = match &wanted.role {
+        Some(role) if wanted.active => role.clone(),
+        _ => current.role.clone().unwrap_or_default(),
+    };
     let kind = wanted.kind.unwrap_or(current.kind);
-    let moved = current.role.as_deref() != Some(role.as_str())
+    let moved = current.role.as_deref().unwrap_or_default() != role
         || current.kind != kind
-        || a.display_name != b.display_name
-        || a.department != b.department
-        || a.title != b.title
-        || a.manager_id != b.manager_id
-        || a.location != b.location
-        || a.login != b.login
-        || a.email != b.email;
+        || crate::model::CLEARABLE_ATTRIBUTES.iter().any(|name| {
+            let (wanted, held) = (a.clearable(name), b.clearable(name));
+            let cleared = a.cleared.iter().any(|c| c == name);
+            (cleared && held.is_some_and(Option::is_some))
+                || (!cleared && wanted.is_some_and(Option::is_some) && wanted != held)
+        })
+        || (a.source_record.is_some() && a.source_record != b.source_record);
     moved.then(|| EventPayload::IdentityMoved {
         role,
         attributes: wanted.attributes.clone(),
@@ -818,19 +847,38 @@ mod tests {
             attributes: Attributes::default(),
         };
         assert!(matches!(
-            person_change(&current, &stated(false, None)),
-            Some(EventPayload::IdentityLeft { .. })
+            person_change(&current, &stated(false, None)).as_slice(),
+            [EventPayload::IdentityLeft { .. }]
         ));
-        assert_eq!(person_change(&current, &stated(true, None)), None);
+        assert_eq!(person_change(&current, &stated(true, None)), vec![]);
         assert!(matches!(
-            person_change(&current, &stated(true, Some("sales"))),
-            Some(EventPayload::IdentityMoved { role, .. }) if role == "sales"
+            person_change(&current, &stated(true, Some("sales"))).as_slice(),
+            [EventPayload::IdentityMoved { role, .. }] if role == "sales"
         ));
+        // Deactivated with a new role: the role is not applied, only the leave.
+        assert!(matches!(
+            person_change(&current, &stated(false, Some("sales"))).as_slice(),
+            [EventPayload::IdentityLeft { .. }]
+        ));
+        // A cleared title is a mover that clears it; clearing what is unset is nothing.
+        current.attributes.title = Some("Staff".into());
+        let mut clearing = stated(true, None);
+        clearing.attributes.cleared = vec!["title".into()];
+        let cleared = person_change(&current, &clearing);
+        assert!(matches!(
+            cleared.as_slice(),
+            [EventPayload::IdentityMoved { .. }]
+        ));
+        let after = cleared.iter().fold(current.clone(), |s, p| {
+            crate::apply(s, &envelope("scim", "c1", "E1", p.clone()))
+        });
+        assert_eq!(after.attributes.title, None);
+        assert_eq!(person_change(&after, &clearing), vec![]);
         current.status = IdentityStatus::Left;
-        assert_eq!(person_change(&current, &stated(false, None)), None);
+        assert_eq!(person_change(&current, &stated(false, None)), vec![]);
         assert!(matches!(
-            person_change(&current, &stated(true, None)),
-            Some(EventPayload::IdentityJoined { role, .. }) if role == "engineer"
+            person_change(&current, &stated(true, None)).as_slice(),
+            [EventPayload::IdentityJoined { role, .. }] if role == "engineer"
         ));
     }
 
@@ -934,17 +982,20 @@ mod tests {
             attributes: Attributes::default(),
         };
         assert!(matches!(
-            person_created(&new, false, &stated(true, Some("engineer"))),
-            Ok(EventPayload::IdentityJoined { role, .. }) if role == "engineer"
+            person_created(&new, false, &stated(true, Some("engineer"))).as_deref(),
+            Ok([EventPayload::IdentityJoined { role, .. }]) if role == "engineer"
         ));
-        assert_eq!(
-            person_created(&new, false, &stated(true, Some("  "))),
-            Err(CreateRefusal::NoRole)
-        );
-        assert_eq!(
-            person_created(&new, false, &stated(false, Some("engineer"))),
-            Err(CreateRefusal::Inactive)
-        );
+        // Without a role: a person with no birthright access.
+        assert!(matches!(
+            person_created(&new, false, &stated(true, None)).as_deref(),
+            Ok([EventPayload::IdentityJoined { role, .. }]) if role.is_empty()
+        ));
+        // Inactive: recorded, holding nothing, until activated.
+        assert!(matches!(
+            person_created(&new, false, &stated(false, Some("engineer"))).as_deref(),
+            Ok([EventPayload::IdentityJoined { role, .. }, EventPayload::IdentityLeft { reason }])
+                if role.is_empty() && reason == CREATED_INACTIVE
+        ));
         assert_eq!(
             person_created(&new, true, &stated(true, Some("engineer"))),
             Err(CreateRefusal::NonHuman("E1".into()))

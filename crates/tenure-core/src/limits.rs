@@ -21,6 +21,9 @@ pub const MAX_TEXT_BYTES: usize = 8 * 1024;
 /// Most per-system account names one identity carries: an identity with more is
 /// almost certainly a mapping mistake, and each name rides on every command.
 pub const MAX_ACCOUNTS: usize = 64;
+/// Largest source record (a SCIM User as its source sent it) in bytes: a person's
+/// record rides on every change of theirs in the log and in the projection.
+pub const MAX_SOURCE_RECORD_BYTES: usize = 64 * 1024;
 /// Earliest year a time may name.
 pub const MIN_YEAR: i32 = 1000;
 /// Latest year a time may name.
@@ -217,6 +220,34 @@ impl Checker {
         for (system, name) in &a.accounts {
             self.identifier("accounts", system);
             self.identifier("accounts", name);
+        }
+        if let Some(record) = &a.source_record {
+            if record.len() > MAX_SOURCE_RECORD_BYTES {
+                self.problems.push(StorageProblem {
+                    field: "source_record",
+                    problem: format!(
+                        "is {} bytes; Tenure keeps records of at most {MAX_SOURCE_RECORD_BYTES} bytes",
+                        record.len()
+                    ),
+                });
+            } else if record.contains('\0') {
+                self.problems.push(StorageProblem {
+                    field: "source_record",
+                    problem: "contains a NUL character, which PostgreSQL text cannot hold".into(),
+                });
+            }
+        }
+        for name in &a.cleared {
+            if !crate::model::CLEARABLE_ATTRIBUTES.contains(&name.as_str()) {
+                self.problems.push(StorageProblem {
+                    field: "cleared",
+                    problem: format!(
+                        "names {:?}, which is not an attribute a source can clear ({})",
+                        name.chars().take(64).collect::<String>(),
+                        crate::model::CLEARABLE_ATTRIBUTES.join(", ")
+                    ),
+                });
+            }
         }
         if let Some(t) = &a.credential_expires_at {
             self.time("expires_at", t);

@@ -123,6 +123,58 @@ pub struct Attributes {
     /// (system to name); an empty name in an update removes the system's entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub accounts: BTreeMap<String, String>,
+    /// The person's record as their provisioning source last stated it (a SCIM User,
+    /// as JSON text), opaque to every rule: kept so that the source reads back exactly
+    /// what it wrote, attributes Tenure does not interpret included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_record: Option<String>,
+    /// On a change: the attributes (by their names in [`CLEARABLE_ATTRIBUTES`]) the
+    /// source unassigned. `None` elsewhere means "not said", so clearing needs a word
+    /// of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleared: Vec<String>,
+}
+
+/// The person attributes a source can unassign on a change (see [`Attributes::cleared`]).
+pub const CLEARABLE_ATTRIBUTES: [&str; 7] = [
+    "display_name",
+    "department",
+    "title",
+    "manager_id",
+    "location",
+    "login",
+    "email",
+];
+
+impl Attributes {
+    /// The person attributes that a source can clear, by name, for reading and writing.
+    pub(crate) fn clearable_mut(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "display_name" => &mut self.display_name,
+            "department" => &mut self.department,
+            "title" => &mut self.title,
+            "manager_id" => &mut self.manager_id,
+            "location" => &mut self.location,
+            "login" => &mut self.login,
+            "email" => &mut self.email,
+            _ => return None,
+        })
+    }
+
+    /// The value of one of the [`CLEARABLE_ATTRIBUTES`], so a change can be decided
+    /// attribute by attribute.
+    pub fn clearable(&self, name: &str) -> Option<&Option<String>> {
+        Some(match name {
+            "display_name" => &self.display_name,
+            "department" => &self.department,
+            "title" => &self.title,
+            "manager_id" => &self.manager_id,
+            "location" => &self.location,
+            "login" => &self.login,
+            "email" => &self.email,
+            _ => return None,
+        })
+    }
 }
 
 /// When a grant must end. A grant always ends when its holder leaves; this adds the rest.

@@ -152,6 +152,10 @@ pub struct IdentityState {
     pub source_person_id: Option<String>,
     pub joined_at: Option<DateTime<Utc>>,
     pub left_at: Option<DateTime<Utc>>,
+    /// Why the identity last left, as its source said: a source that deleted the
+    /// person (see [`crate::intake::DELETED_AT_SOURCE`]) no longer shows them.
+    #[serde(default)]
+    pub left_reason: Option<String>,
     /// A future-dated leave waiting for its deadline.
     pub leave_scheduled_at: Option<DateTime<Utc>>,
     /// A future-dated move waiting for its deadline.
@@ -191,6 +195,7 @@ impl IdentityState {
             source_person_id: None,
             joined_at: None,
             left_at: None,
+            left_reason: None,
             leave_scheduled_at: None,
             move_scheduled: None,
             grants: BTreeMap::new(),
@@ -419,6 +424,14 @@ pub(crate) fn merge_attributes(into: &mut Attributes, from: &Attributes) {
     if from.rotation_period_days.is_some() {
         into.rotation_period_days = from.rotation_period_days;
     }
+    for name in &from.cleared {
+        if let Some(value) = into.clearable_mut(name) {
+            *value = None;
+        }
+    }
+    if from.source_record.is_some() {
+        into.source_record.clone_from(&from.source_record);
+    }
 }
 
 /// Folds one event into an identity's state. Pure and total: an event that does not
@@ -442,6 +455,7 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 state.credential_rotated_at = Some(event.effective_time);
                 state.orphaned_until = None;
                 state.left_at = None;
+                state.left_reason = None;
                 state.leave_scheduled_at = None;
                 state.status = if event.is_effective_when_recorded() {
                     IdentityStatus::Active
@@ -484,11 +498,12 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
                 }
             }
         }
-        EventPayload::IdentityLeft { .. } => {
+        EventPayload::IdentityLeft { reason } => {
             if state.status != IdentityStatus::Left && !state.predates_employment(event) {
                 if event.is_effective_when_recorded() {
                     state.status = IdentityStatus::Left;
                     state.left_at = Some(event.effective_time);
+                    state.left_reason = Some(reason.clone());
                     state.leave_scheduled_at = None;
                 } else {
                     state.leave_scheduled_at = Some(event.effective_time);

@@ -27,8 +27,10 @@ tenure_store::sql_statements! {
     PEOPLE_STATES = "scim/people_states.sql";
     /// Tells whether an identity is a known service account, API key or agent.
     KNOWN_NON_HUMAN = "scim/known_non_human.sql";
-    /// Counts the SCIM Users the projection holds.
-    COUNT_PEOPLE = "scim/count_people.sql";
-    /// Reads one page of SCIM Users, ordered by identity id.
+    /// Reads one page of SCIM Users after an identity id, ordered by identity id.
     PEOPLE_PAGE = "scim/people_page.sql";
+    /// Reads the SCIM Users with a userName, without regard to case.
+    PEOPLE_BY_LOGIN = "scim/people_by_login.sql";
+    /// Reads the SCIM Users whose source record contains a text (an externalId).
+    PEOPLE_MENTIONING = "scim/people_mentioning.sql";
 }

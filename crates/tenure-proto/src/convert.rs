@@ -102,6 +102,8 @@ fn attributes_to(a: &core::Attributes) -> v1::IdentityAttributes {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        source_record: s(&a.source_record),
+        cleared: a.cleared.clone(),
     }
 }
 
@@ -124,6 +126,8 @@ fn attributes_from(a: Option<v1::IdentityAttributes>) -> Result<core::Attributes
         login: opt_string(&a.login),
         email: opt_string(&a.email),
         accounts: a.accounts.into_iter().collect(),
+        source_record: opt_string(&a.source_record),
+        cleared: a.cleared,
     })
 }
 

@@ -141,6 +141,7 @@ impl HrEvent {
             login: self.login.clone(),
             email: self.email.clone(),
             accounts: self.accounts.clone(),
+            ..Attributes::default()
         };
         let non_human = self.kind.is_some_and(IdentityKind::is_non_human);
         let joins = matches!(self.event_type, HrEventType::Joiner | HrEventType::Rehire);

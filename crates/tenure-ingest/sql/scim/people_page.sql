@@ -1,9 +1,10 @@
 -- One page of SCIM Users (employees and contractors) in a stable order (by identity
--- id), for an unfiltered list request.
--- $1: how many Users to skip (startIndex - 1, bigint)
--- $2: how many Users at most (count, bigint)
+-- id), read page after page when a list or a filter needs every User.
+-- $1: the identity id to start after (uuid; the nil uuid for the first page)
+-- $2: how many Users at most (bigint)
 SELECT state_version, state
   FROM projection_identities
  WHERE kind IN ('employee', 'contractor')
+   AND identity_id > $1
  ORDER BY identity_id
-OFFSET $1 LIMIT $2
+ LIMIT $2

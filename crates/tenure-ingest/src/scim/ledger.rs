@@ -93,6 +93,18 @@ impl ScimLedger {
             .cloned()
     }
 
+    /// The users this process wrote recently, whom a query must consider even where
+    /// the projection does not hold them yet.
+    pub fn recent(&self) -> Vec<IdentityId> {
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        written
+            .by_user
+            .iter()
+            .filter(|(_, w)| w.at.elapsed() < REMEMBER_FOR)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Forgets `user`'s write once the projection holds it.
     pub fn forget(&self, user: IdentityId, offset: i64) {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());

@@ -54,18 +54,38 @@ pub(super) async fn is_known_non_human(
         .is_some())
 }
 
-/// How many Users (employees and contractors) the projection holds.
-pub(super) async fn count_people(client: &Client) -> Result<i64, tokio_postgres::Error> {
-    Ok(client.query_one(sql::COUNT_PEOPLE, &[]).await?.get(0))
-}
-
-/// At most `limit` Users after the first `skip`, ordered by identity id.
+/// At most `limit` Users after identity `after` (nil: from the first), ordered by
+/// identity id.
 pub(super) async fn people_page(
     client: &Client,
-    skip: i64,
+    after: IdentityId,
     limit: i64,
 ) -> Result<Vec<StoredState>, tokio_postgres::Error> {
-    let rows = client.query(sql::PEOPLE_PAGE, &[&skip, &limit]).await?;
+    let rows = client.query(sql::PEOPLE_PAGE, &[&after, &limit]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| decode(r.get(0), r.get(1)))
+        .collect())
+}
+
+/// The Users whose userName is `user_name`, without regard to case.
+pub(super) async fn people_by_login(
+    client: &Client,
+    user_name: &str,
+) -> Result<Vec<StoredState>, tokio_postgres::Error> {
+    let rows = client.query(sql::PEOPLE_BY_LOGIN, &[&user_name]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| decode(r.get(0), r.get(1)))
+        .collect())
+}
+
+/// The Users whose kept record contains `text` (a first cut, checked exactly later).
+pub(super) async fn people_mentioning(
+    client: &Client,
+    text: &str,
+) -> Result<Vec<StoredState>, tokio_postgres::Error> {
+    let rows = client.query(sql::PEOPLE_MENTIONING, &[&text]).await?;
     Ok(rows
         .into_iter()
         .map(|r| decode(r.get(0), r.get(1)))
