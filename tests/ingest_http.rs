@@ -55,7 +55,20 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value)> {
+        self.raw_with(method, path, body, &[]).await
+    }
+
+    async fn raw_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, Value)> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/scim+json")
@@ -486,8 +499,10 @@ async fn scim_provisioning_maps_to_joiner_mover_and_leaver() -> anyhow::Result<(
     let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     let user = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", enterprise],
-        "userName": "grace@acme.example", "displayName": "Grace Hopper", "active": true,
+        "userName": "grace@acme.example", "externalId": "okta-00u1", "displayName": "Grace Hopper",
+        "name": {"givenName": "Grace", "familyName": "Hopper"}, "active": true,
         "title": "Engineer", "roles": [{"value": "engineer", "primary": true}],
+        "emails": [{"value": "grace@acme.example", "type": "work", "primary": true}],
         enterprise: {"employeeNumber": "E800", "department": "R&D", "manager": {"value": "E001"}}
     });
     let (status, created) = api
@@ -496,29 +511,90 @@ async fn scim_provisioning_maps_to_joiner_mover_and_leaver() -> anyhow::Result<(
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(id, ids::identity(ids::PEOPLE, "E800").to_string());
+    // Kept as sent: the client's own key and every attribute come back.
+    assert_eq!(created["userName"], "grace@acme.example");
+    assert_eq!(created["externalId"], "okta-00u1");
+    assert_eq!(created["name"]["familyName"], "Hopper");
+    // A second create of the same person, or of another under the same userName in
+    // other case, is a conflict (RFC 7643: userName is not case-exact).
     let (status, conflict) = api
-        .raw(reqwest::Method::POST, "/scim/v2/Users", Some(user))
+        .raw(reqwest::Method::POST, "/scim/v2/Users", Some(user.clone()))
         .await?;
-    // Before the projector has the joiner, a repeat is the same event; after, a conflict.
-    assert!(status == 201 || status == 409, "{conflict}");
+    assert_eq!(
+        (status, conflict["scimType"].as_str()),
+        (409, Some("uniqueness")),
+        "{conflict}"
+    );
+    let (status, conflict) = api
+        .raw(
+            reqwest::Method::POST,
+            "/scim/v2/Users",
+            Some(json!({"userName": "GRACE@acme.example"})),
+        )
+        .await?;
+    assert_eq!(
+        (status, conflict["scimType"].as_str()),
+        (409, Some("uniqueness")),
+        "{conflict}"
+    );
 
+    // A client matches the user by userName (any case) and by externalId, right
+    // after creating it and once the projector holds it.
     let path = format!("/scim/v2/Users/{id}");
+    for filter in [
+        "userName%20eq%20%22Grace%40ACME.example%22",
+        "externalId%20eq%20%22okta-00u1%22",
+        "emails%5Btype%20eq%20%22work%22%20and%20value%20co%20%22grace%22%5D%20and%20active%20eq%20true",
+    ] {
+        let (status, list) = api
+            .raw(
+                reqwest::Method::GET,
+                &format!("/scim/v2/Users?filter={filter}"),
+                None,
+            )
+            .await?;
+        assert_eq!(
+            (
+                status,
+                list["totalResults"].as_u64(),
+                list["Resources"][0]["id"].as_str()
+            ),
+            (200, Some(1), Some(id.as_str())),
+            "{filter}: {list}"
+        );
+    }
+    let (_, none) = api
+        .raw(
+            reqwest::Method::GET,
+            "/scim/v2/Users?filter=externalId%20eq%20%22OKTA-00U1%22",
+            None,
+        )
+        .await?;
+    assert_eq!(none["totalResults"], 0, "externalId is case-exact: {none}");
     let read = eventually(
-        "the SCIM user to be readable",
+        "the SCIM user to be projected",
         Duration::from_secs(60),
         || async {
             let (status, body) = api.raw(reqwest::Method::GET, &path, None).await?;
-            Ok((status == 200).then_some(body))
+            let projected = env
+                .db
+                .client()
+                .await?
+                .query_opt(
+                    "SELECT 1 FROM projection_identities WHERE identity_id = $1",
+                    &[&uuid::Uuid::parse_str(&id)?],
+                )
+                .await?;
+            Ok((status == 200 && projected.is_some()).then_some(body))
         },
     )
     .await?;
-    assert_eq!(read["userName"], "E800");
-    assert_eq!(read["active"], true);
+    assert_eq!(read["userName"], "grace@acme.example");
     assert_eq!(read[enterprise]["department"], "R&D");
     let (status, list) = api
         .raw(
             reqwest::Method::GET,
-            "/scim/v2/Users?filter=userName%20eq%20%22E800%22",
+            "/scim/v2/Users?filter=userName%20eq%20%22grace%40acme.example%22&attributes=userName",
             None,
         )
         .await?;
@@ -527,31 +603,67 @@ async fn scim_provisioning_maps_to_joiner_mover_and_leaver() -> anyhow::Result<(
         (200, Some(1)),
         "{list}"
     );
+    assert!(list["Resources"][0].get("displayName").is_none(), "{list}");
 
-    // PATCH the role (Azure-style string booleans elsewhere are accepted too): a mover.
+    // PATCH the role and clear the title: a mover that clears it in Tenure too.
+    let version = read["meta"]["version"].as_str().unwrap().to_owned();
     let (status, patched) = api
-        .raw(reqwest::Method::PATCH, &path, Some(json!({
+        .raw_with(reqwest::Method::PATCH, &path, Some(json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "Replace", "path": "roles[primary eq true].value", "value": "sales"},
-                           {"op": "replace", "path": "title", "value": "Account executive"}]})))
+                           {"op": "remove", "path": "title"}]})), &[("if-match", &version)])
         .await?;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["roles"][0]["value"], "sales");
-    eventually(
+    assert!(patched.get("title").is_none(), "{patched}");
+    // The same version again is stale now: 412, and nothing changes.
+    let (status, stale) = api
+        .raw_with(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "G. Hopper"}]})),
+            &[("if-match", &version)],
+        )
+        .await?;
+    assert_eq!(
+        (status, stale["status"].as_str()),
+        (412, Some("412")),
+        "{stale}"
+    );
+    let moved = eventually(
         "the mover to be projected",
         Duration::from_secs(60),
         || async {
-            let (_, body) = api.raw(reqwest::Method::GET, &path, None).await?;
-            Ok((body["roles"][0]["value"] == "sales").then_some(()))
+            let row = env.db.client().await?.query_opt(
+                "SELECT role, state->'attributes'->>'title' FROM projection_identities WHERE identity_id = $1",
+                &[&uuid::Uuid::parse_str(&id)?],
+            ).await?;
+            Ok(row
+                .map(|r| (r.get::<_, Option<String>>(0), r.get::<_, Option<String>>(1)))
+                .filter(|(role, _)| role.as_deref() == Some("sales")))
         },
     )
     .await?;
+    assert_eq!(moved.1, None, "the title was cleared in the projection too");
 
-    // PUT with active "False": a leaver.
-    let mut inactive = read.clone();
+    // PUT with active "False": a leaver; then DELETE: gone for SCIM (404), twice.
+    let (_, current) = api.raw(reqwest::Method::GET, &path, None).await?;
+    let mut inactive = current.clone();
     inactive["active"] = json!("False");
     let (status, body) = api.raw(reqwest::Method::PUT, &path, Some(inactive)).await?;
     assert_eq!((status, &body["active"]), (200, &json!(false)), "{body}");
+    let (status, _) = api.raw(reqwest::Method::DELETE, &path, None).await?;
+    assert_eq!(status, 204);
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let (status, body) = api.raw(method.clone(), &path, None).await?;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (404, Some("404")),
+            "{method}: {body}"
+        );
+    }
     let left = eventually(
         "the SCIM leaver on the log",
         Duration::from_secs(60),
@@ -567,47 +679,87 @@ async fn scim_provisioning_maps_to_joiner_mover_and_leaver() -> anyhow::Result<(
     let seen = kinds(&left);
     assert_eq!(seen.get("identity_joined"), Some(&1), "{seen:?}");
     assert_eq!(seen.get("identity_moved"), Some(&1), "{seen:?}");
+    // Deactivated, then deleted: two leavers, the second marking the person deleted.
+    assert_eq!(seen.get("identity_left"), Some(&2), "{seen:?}");
 
-    // SCIM errors use SCIM's format.
+    // A bulk request whose first operation refers forward to the second's bulkId.
+    let (status, bulk) = api
+        .raw(reqwest::Method::POST, "/scim/v2/Bulk", Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "failOnErrors": 1,
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "report",
+                 "data": {"userName": "ada@acme.example", "roles": [{"value": "engineer"}],
+                          enterprise: {"employeeNumber": "E801", "manager": {"value": "bulkId:boss"}}}},
+                {"method": "POST", "path": "/Users", "bulkId": "boss",
+                 "data": {"userName": "lin@acme.example", "roles": [{"value": "manager"}],
+                          enterprise: {"employeeNumber": "E802"}}}
+            ]})))
+        .await?;
+    assert_eq!(status, 200, "{bulk}");
+    let operations = bulk["Operations"].as_array().unwrap();
+    assert_eq!(operations.len(), 2, "{bulk}");
+    assert!(operations.iter().all(|o| o["status"] == "201"), "{bulk}");
+    let boss = ids::identity(ids::PEOPLE, "E802").to_string();
+    let report_path = format!("/scim/v2/Users/{}", ids::identity(ids::PEOPLE, "E801"));
+    let (_, report) = api.raw(reqwest::Method::GET, &report_path, None).await?;
+    assert_eq!(
+        report[enterprise]["manager"]["value"],
+        boss.as_str(),
+        "{report}"
+    );
+
+    // SCIM errors use SCIM's format, the framework's refusals included.
     let (status, body) = api
         .raw(
             reqwest::Method::POST,
             "/scim/v2/Users",
-            Some(json!({"userName": "E801"})),
+            Some(json!({"userName": "E803", "active": 3})),
         )
         .await?;
-    assert_eq!(status, 400);
+    assert_eq!(
+        (status, body["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{body}"
+    );
     assert_eq!(
         body["schemas"][0],
         "urn:ietf:params:scim:api:messages:2.0:Error"
     );
-    assert_eq!(body["scimType"], "invalidValue");
     assert!(
-        body["detail"].as_str().unwrap_or("").contains("role"),
-        "{body}"
-    );
-    let (status, body) = api
-        .raw(
-            reqwest::Method::DELETE,
-            &format!("/scim/v2/Users/{}", uuid::Uuid::nil()),
-            None,
-        )
-        .await?;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (404, Some("404")),
+        body["detail"].as_str().unwrap_or("").contains("active"),
         "{body}"
     );
     let (status, body) = api
         .raw(
             reqwest::Method::GET,
-            "/scim/v2/Users?filter=title%20co%20%22x%22",
+            "/scim/v2/Users?filter=title%20zz%20%22x%22",
             None,
         )
         .await?;
     assert_eq!(
         (status, body["scimType"].as_str()),
         (400, Some("invalidFilter")),
+        "{body}"
+    );
+    for (method, path, expected) in [
+        (reqwest::Method::GET, "/scim/v2/Groups", 404),
+        (reqwest::Method::DELETE, "/scim/v2/Users", 405),
+    ] {
+        let (status, body) = api.raw(method, path, None).await?;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (expected, Some(expected.to_string().as_str())),
+            "{path}: {body}"
+        );
+    }
+    let huge = json!({"userName": "x".repeat(9 * 1024 * 1024)});
+    let (status, body) = api
+        .raw(reqwest::Method::POST, "/scim/v2/Users", Some(huge))
+        .await?;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (413, Some("413")),
         "{body}"
     );
     tenure.assert_running()?;

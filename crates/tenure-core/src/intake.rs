@@ -972,6 +972,42 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_person_is_gone_for_the_source_until_created_again() {
+        let id = ids::identity(ids::PEOPLE, "E1");
+        let fold = |state: IdentityState, payload: EventPayload, n: &str| {
+            crate::apply(state, &envelope("scim", n, "E1", payload))
+        };
+        let mut current = IdentityState::new(id);
+        current.status = IdentityStatus::Active;
+        // Deactivated first, then deleted: the deletion still marks the person gone.
+        let deactivated = fold(
+            current.clone(),
+            EventPayload::IdentityLeft {
+                reason: "scim: active set to false".into(),
+            },
+            "d1",
+        );
+        assert!(!is_deleted_at_source(&deactivated));
+        let deleted = fold(deactivated, person_deleted(&current).unwrap(), "d2");
+        assert!(is_deleted_at_source(&deleted));
+        assert_eq!(person_deleted(&deleted), None);
+        // Created again: a rehire, visible again.
+        let stated = StatedPerson {
+            employee_id: "E1".into(),
+            active: true,
+            kind: None,
+            role: Some("engineer".into()),
+            attributes: Attributes::default(),
+        };
+        let rehired = person_created(&deleted, false, &stated)
+            .unwrap()
+            .into_iter()
+            .fold(deleted, |s, p| fold(s, p, "r1"));
+        assert!(!is_deleted_at_source(&rehired));
+        assert_eq!(rehired.status, IdentityStatus::Active);
+    }
+
+    #[test]
     fn a_created_person_joins_once_with_a_role_and_never_over_a_non_human_identity() {
         let new = IdentityState::new(ids::identity(ids::PEOPLE, "E1"));
         let stated = |active: bool, role: Option<&str>| StatedPerson {

@@ -499,7 +499,13 @@ pub fn apply(mut state: IdentityState, event: &LifecycleEvent) -> IdentityState 
             }
         }
         EventPayload::IdentityLeft { reason } => {
-            if state.status != IdentityStatus::Left && !state.predates_employment(event) {
+            if state.status == IdentityStatus::Left
+                && !state.predates_employment(event)
+                && event.is_effective_when_recorded()
+            {
+                // Left already: the source's latest word on why (deleted, say) stands.
+                state.left_reason = Some(reason.clone());
+            } else if state.status != IdentityStatus::Left && !state.predates_employment(event) {
                 if event.is_effective_when_recorded() {
                     state.status = IdentityStatus::Left;
                     state.left_at = Some(event.effective_time);

@@ -102,6 +102,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/scim/v2/Users/{id}"),
     ("patch", "/scim/v2/Users/{id}"),
     ("delete", "/scim/v2/Users/{id}"),
+    ("post", "/scim/v2/Users/.search"),
+    ("post", "/scim/v2/.search"),
+    ("post", "/scim/v2/Bulk"),
+    ("get", "/scim/v2/ServiceProviderConfig"),
+    ("get", "/scim/v2/Schemas"),
+    ("get", "/scim/v2/Schemas/{id}"),
+    ("get", "/scim/v2/ResourceTypes"),
+    ("get", "/scim/v2/ResourceTypes/{id}"),
 ];
 
 /// The ingest API.

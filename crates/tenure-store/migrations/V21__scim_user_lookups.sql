@@ -4,3 +4,7 @@
 CREATE INDEX projection_identities_login
     ON projection_identities (lower(state->'attributes'->>'login'))
  WHERE kind IN ('employee', 'contractor');
+-- A person HR announced without a login shows their key (employee id) as userName.
+CREATE INDEX projection_identities_person_key
+    ON projection_identities (lower(source_person_id))
+ WHERE kind IN ('employee', 'contractor');

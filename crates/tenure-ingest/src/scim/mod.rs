@@ -156,13 +156,21 @@ async fn load(state: &IngestState, ids: &[IdentityId]) -> Result<Vec<IdentitySta
     // Where the projector stood *before* the rows are read: a write it had passed
     // then is in the rows read after.
     let mut written = Vec::new();
+    let mut projected_by_partition: HashMap<i32, Option<i64>> = HashMap::new();
     for id in ids {
         let Some(w) = state.scim.written(*id) else {
             continue;
         };
-        let projected = store::projector_next_offset(&client, w.partition)
-            .await
-            .map_err(unavailable)?;
+        let projected = match projected_by_partition.get(&w.partition) {
+            Some(p) => *p,
+            None => {
+                let p = store::projector_next_offset(&client, w.partition)
+                    .await
+                    .map_err(unavailable)?;
+                projected_by_partition.insert(w.partition, p);
+                p
+            }
+        };
         let passed = projected.is_some_and(|next| next > w.offset);
         written.push((*id, w, passed));
     }

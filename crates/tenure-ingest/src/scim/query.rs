@@ -12,7 +12,7 @@ use scim_v2::filter::{AttrPath, Filter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use tenure_core::{IdentityId, IdentityState, ids};
+use tenure_core::{IdentityId, IdentityState};
 
 use super::error::{ScimError, body_refused, scim_json};
 use super::filter::{self as scim_filter, Lookup};
@@ -175,9 +175,11 @@ pub(super) async fn users_named(
     Ok(users
         .into_iter()
         .filter(|u| {
+            // A person HR announced without a login shows their key as userName.
             u.attributes
                 .login
                 .as_deref()
+                .or(u.source_person_id.as_deref())
                 .is_some_and(|l| l.to_lowercase() == user_name.to_lowercase())
         })
         .collect())
@@ -222,26 +224,18 @@ async fn candidates(
                 .await
                 .map_err(unavailable)?,
         )?,
-        Some((Lookup::ExternalId | Lookup::EmployeeNumber, value)) => {
+        Some((Lookup::ExternalId, value)) => {
             // The value as it is written inside the record's JSON text.
             let encoded = serde_json::to_string(&value).unwrap_or_default();
-            let mut found = decoded(
+            decoded(
                 store::people_mentioning(&client, &encoded)
                     .await
                     .map_err(unavailable)?,
-            )?;
-            // A person HR announced has no record; their key is the employee number.
-            let keyed = ids::identity(ids::PEOPLE, &value);
-            if !found.iter().any(|s| s.identity_id == keyed) {
-                found.extend(decoded(
-                    store::people(&client, &[keyed])
-                        .await
-                        .map_err(unavailable)?,
-                )?);
-            }
-            found
+            )?
         }
-        None => {
+        // employeeNumber is not case-exact, and HR-announced people carry it only as
+        // their key: every User is read (rarer than userName and externalId lookups).
+        Some((Lookup::EmployeeNumber, _)) | None => {
             let mut all = Vec::new();
             let mut after = IdentityId::nil();
             loop {

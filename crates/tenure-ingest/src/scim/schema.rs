@@ -833,7 +833,9 @@ fn merge_into(target: &mut Map<String, Value>, key: &str, incoming: Value) {
 
 /// Server-owned top-level attributes a client may echo back; they are
 /// dropped, not refused.
-const IGNORED_READ_ONLY: &[&str] = &["groups"];
+/// Attributes a client may send that Tenure drops without a word: `groups` is the
+/// server's, and a `password` (which IdPs with password sync send) is never held.
+const IGNORED_READ_ONLY: &[&str] = &["groups", "password"];
 
 fn put_attribute(
     target: &mut Map<String, Value>,

@@ -192,6 +192,27 @@ pub fn stored_record(state: &IdentityState) -> Value {
     record
 }
 
+/// Whether `record` is the record Tenure keeps for `held` but for `active` (which
+/// [`resource`] shows from Tenure's own state).
+pub fn same_but_active(record: &Value, held: &IdentityState) -> bool {
+    let Some(kept) = held
+        .attributes
+        .source_record
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+    else {
+        return false;
+    };
+    let without_active = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(user) = v.as_object_mut() {
+            user.remove("active");
+        }
+        v
+    };
+    without_active(record) == without_active(&kept)
+}
+
 /// The entity tag of a User: a digest of the resource as it would be returned, so
 /// it changes exactly when the User does (a grant or command on the person does
 /// not change it).

@@ -243,8 +243,14 @@ async fn change_user(
 ) -> Result<Answer, ScimError> {
     refuse_taken_user_name(state, &user_name(&record), current.identity_id).await?;
     let key = current.source_person_id.clone().unwrap_or_default();
-    let person = user::person_from_record(&record, &key, Some(&current.attributes), &state.policy)
-        .map_err(|e| ScimError::invalid(e.0))?;
+    let mut person =
+        user::person_from_record(&record, &key, Some(&current.attributes), &state.policy)
+            .map_err(|e| ScimError::invalid(e.0))?;
+    if !person.active && current.status.is_hired() && user::same_but_active(&record, &current) {
+        // Only `active` went false, and the leaver says so: no mover for the record
+        // (which shows `active` from Tenure's state). A rehire's joiner carries it.
+        person.attributes.source_record = None;
+    }
     let payloads = tenure_core::intake::person_change(&current, &person);
     let events = events_of(&current, payloads);
     publish_and_show(state, base, current, events, StatusCode::OK).await
