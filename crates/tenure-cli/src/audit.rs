@@ -382,7 +382,7 @@ fn csv_field(text: &str) -> String {
 
 /// Runs `tenure audit`.
 pub async fn run_audit(database_url: &str, args: AuditArgs) -> anyhow::Result<()> {
-    let db = Database::connect(database_url).await?;
+    let db = Database::open_existing(database_url).await?;
     let rows = timeline(&db, &args.identity).await?;
     match args.format {
         AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
@@ -517,7 +517,7 @@ pub async fn governance(db: &Database, identity: &str) -> anyhow::Result<Governa
 
 /// Runs `tenure report`.
 pub async fn run_report(database_url: &str, args: ReportArgs) -> anyhow::Result<()> {
-    let db = Database::connect(database_url).await?;
+    let db = Database::open_existing(database_url).await?;
     let r = governance(&db, &args.identity).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

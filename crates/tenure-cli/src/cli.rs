@@ -30,7 +30,8 @@ pub struct Cli {
 /// Where Tenure's state and log live.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// PostgreSQL URL; the database is created and migrated if needed.
+    /// PostgreSQL URL; the services and `migrate` create and migrate the database if
+    /// needed, read-only commands (audit, report, simulate, brake, dead-letters) never.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -42,6 +43,16 @@ pub struct ConnectArgs {
     /// tansu broker when this is not given.
     #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", global = true)]
     pub bootstrap: Option<String>,
+    /// Replicas of each topic Tenure creates (`topics`, and the per-system command
+    /// topics the relay creates): 1 suits a single broker such as the embedded one; a
+    /// production Kafka cluster wants 3.
+    #[arg(
+        long,
+        env = "TENURE_TOPIC_REPLICATION_FACTOR",
+        default_value_t = 1,
+        global = true
+    )]
+    pub topic_replication_factor: i32,
     /// Governance policy file (TOML: roles and their birthright access). Defaults to
     /// the built-in copy of deploy/policy.toml.
     #[arg(long, env = "TENURE_POLICY", global = true)]
@@ -207,9 +218,11 @@ pub enum Command {
     /// grants missing from the target. Example: tenure reconcile --system postgres
     Reconcile(crate::reconcile::ReconcileArgs),
     /// Create Tenure's topics on the broker given by --bootstrap, if missing.
+    /// Example: tenure topics --partitions 12 --replication-factor 3
     Topics {
-        /// Partitions per topic.
-        #[arg(long, default_value_t = topics::DEFAULT_PARTITIONS)]
+        /// Partitions per topic: the most instances of one consumer (projector,
+        /// reactor) that can share the work.
+        #[arg(long, env = "TENURE_TOPIC_PARTITIONS", default_value_t = topics::DEFAULT_PARTITIONS)]
         partitions: i32,
     },
 }
@@ -242,8 +255,9 @@ pub struct ListenArgs {
 /// Where a service serves its optional HTTP API.
 #[derive(Debug, Args)]
 pub struct OptionalListenArgs {
-    /// Address to serve the query API on; none by default.
-    #[arg(long)]
+    /// Address to serve the HTTP API on (the projector's query API and dashboard, the
+    /// reactor's brake API, /healthz and /readyz); none by default.
+    #[arg(long, env = "TENURE_LISTEN")]
     pub listen: Option<SocketAddr>,
 }
 
@@ -333,6 +347,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     if let Some(kind) = connect.broker_kind {
         tenure_kafka::flavour::declare(kind);
     }
+    topics::declare_replication_factor(connect.topic_replication_factor);
     tenure_kafka::connection::load_passthrough().map_err(anyhow::Error::msg)?;
     let retry = cli.retry.policy();
     let brake = cli.brake.policy();
@@ -363,7 +378,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             crate::dead_letters::run(&connect.database_url, connect.bootstrap.clone(), action).await
         }
         Command::Brake { action } => {
-            let db = Database::connect(&connect.database_url).await?;
+            let db = Database::open_existing(&connect.database_url).await?;
             let mut client = db.client().await?;
             let client: &mut tokio_postgres::Client = &mut client;
             match action {

@@ -44,7 +44,7 @@ pub async fn run(
     bootstrap: Option<String>,
     action: DeadLetterAction,
 ) -> anyhow::Result<()> {
-    let db = Database::connect(database_url).await?;
+    let db = Database::open_existing(database_url).await?;
     let client = db.client().await?;
     match action {
         DeadLetterAction::List { group, all } => {

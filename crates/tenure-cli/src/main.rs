@@ -28,18 +28,43 @@ async fn main() -> std::process::ExitCode {
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TENURE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tenure_connector::logging::init("TENURE_LOG", default_filter);
     match cli::execute(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", causes(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, each said once: a cause whose text its wrapper already
+/// includes ("error connecting to server: ...") is not repeated.
+fn causes(error: &anyhow::Error) -> String {
+    let mut said: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if said.iter().any(|s| s.contains(&text)) {
+            continue;
+        }
+        said.push(text);
+    }
+    said.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::causes;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let inner = std::io::Error::other("error connecting to server");
+        let wrapped = anyhow::Error::new(inner)
+            .context("PostgreSQL: error connecting to server")
+            .context("cannot open the database");
+        assert_eq!(
+            causes(&wrapped),
+            "cannot open the database: PostgreSQL: error connecting to server"
+        );
     }
 }

@@ -155,6 +155,18 @@ pub fn http_router(
     }
     // Every error answer is JSON of one shape, axum's own refusals (404, 405, 413) too.
     app.layer(axum::middleware::map_response(tenure_ingest::json_errors))
+        .layer(request_log())
+}
+
+/// One `info` line per HTTP request when it is answered: method, path, status and
+/// latency, in the request's span (so JSON logs carry them as fields).
+fn request_log() -> tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+> {
+    use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+    TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
 }
 
 /// What `/readyz` checks: PostgreSQL, the broker, and the embedded broker's supervisor.

@@ -254,7 +254,7 @@ pub async fn simulate(
 
 /// Runs `tenure simulate`.
 pub async fn run(database_url: &str, candidate: &Policy, args: SimulateArgs) -> anyhow::Result<()> {
-    let db = Database::connect(database_url).await?;
+    let db = Database::open_existing(database_url).await?;
     let report = simulate(&db, candidate, args.since).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -69,13 +69,10 @@ impl RunnerArgs {
     }
 }
 
-/// Logs to standard error, filtered by `RUST_LOG` (default `info`).
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`), as text or JSON
+/// lines (`TENURE_LOG_FORMAT`).
 pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    crate::logging::init("RUST_LOG", "info");
 }
 
 /// Runs `connector` until SIGINT or SIGTERM, then stops after the command in hand.

@@ -13,6 +13,7 @@
 pub mod cli;
 mod connector;
 mod ledger;
+pub mod logging;
 mod metrics;
 mod outcome;
 mod runner;

@@ -135,6 +135,16 @@ pub async fn ensure_topics(bootstrap: &str, partitions: i32) -> Result<(), Kafka
     create(bootstrap, &names, partitions).await
 }
 
+/// Replicas of each topic this process creates; see [`declare_replication_factor`].
+static REPLICATION_FACTOR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
+
+/// Sets how many replicas the topics this process creates get (values below 1 are
+/// taken as 1): set once at start, from the deployment's settings, because topics
+/// are created both by `tenure topics` and, per system, by the relay.
+pub fn declare_replication_factor(replicas: i32) {
+    REPLICATION_FACTOR.store(replicas.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Creates the topics `names` that do not exist yet.
 async fn create(
     bootstrap: &str,
@@ -142,10 +152,11 @@ async fn create(
     partitions: i32,
 ) -> Result<(), KafkaAdapterError> {
     let admin: AdminClient<DefaultClientContext> = crate::client_config(bootstrap).create()?;
+    let replicas = REPLICATION_FACTOR.load(std::sync::atomic::Ordering::Relaxed);
     let topics: Vec<NewTopic> = names
         .iter()
         .map(|name| {
-            let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+            let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replicas));
             if name == LIFECYCLE || name == DEAD_LETTERS {
                 topic.set("retention.ms", "-1")
             } else {
@@ -156,7 +167,7 @@ async fn create(
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&topics, &options).await? {
         match result {
-            Ok(name) => info!(topic = %name, partitions, "created topic"),
+            Ok(name) => info!(topic = %name, partitions, replicas, "created topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((name, code)) => {
                 return Err(KafkaAdapterError::Kafka(

@@ -77,6 +77,46 @@ impl Database {
         pooled(target)
     }
 
+    /// Connects to `url` as it is, creating and migrating nothing: for the read-only
+    /// commands (`audit`, `report`, `brake status`, ...), so that a mistyped URL is an
+    /// error naming the database instead of a new, empty, migrated one.
+    pub async fn open_existing(url: &str) -> Result<Database, StoreError> {
+        let target = Target::parse(url)?;
+        let database = target.config.get_dbname().unwrap_or("postgres").to_owned();
+        let not_ready = |reason: String| StoreError::NotReady {
+            database: database.clone(),
+            reason,
+        };
+        let client = match connect_with(&target).await {
+            Err(StoreError::Postgres(e))
+                if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) =>
+            {
+                return Err(not_ready("does not exist".into()));
+            }
+            other => other?,
+        };
+        let latest = embedded::migrations::runner()
+            .get_migrations()
+            .iter()
+            .map(|m| m.version())
+            .max()
+            .unwrap_or_default();
+        let applied: Option<i32> = match client.query_one(sql::APPLIED_SCHEMA_VERSION, &[]).await {
+            Ok(row) => row.get(0),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                return Err(not_ready("holds no Tenure schema".into()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match applied {
+            Some(v) if v as i64 >= latest as i64 => pooled(target),
+            Some(v) => Err(not_ready(format!(
+                "is at schema version {v}, this build needs {latest}"
+            ))),
+            None => Err(not_ready("holds no Tenure schema".into())),
+        }
+    }
+
     /// Connects to `url` with every table in `schema` (created and migrated if new),
     /// so a replay can rebuild the projection beside the live one and be compared.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Database, StoreError> {

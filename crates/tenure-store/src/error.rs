@@ -22,6 +22,12 @@ pub enum StoreError {
     /// `DATABASE_URL` is not a PostgreSQL connection string.
     #[error("DATABASE_URL {url:?} is not a valid PostgreSQL URL: {reason}")]
     BadUrl { url: String, reason: String },
+    /// A read-only command found no database of this build's schema at the URL: it
+    /// creates and migrates nothing. Fix the URL, or run `tenure migrate` first.
+    #[error(
+        "database {database:?} {reason}; read-only commands create and migrate nothing (check DATABASE_URL, or run `tenure migrate`)"
+    )]
+    NotReady { database: String, reason: String },
     /// A stored row cannot be read by this version; rebuild it from the log (`tenure replay`).
     #[error("stored data unreadable: {0}")]
     Corrupt(String),
@@ -54,6 +60,7 @@ impl StoreError {
             StoreError::PoolConfig(_)
             | StoreError::Migration(_)
             | StoreError::BadUrl { .. }
+            | StoreError::NotReady { .. }
             | StoreError::Tls(_) => false,
         }
     }

@@ -55,4 +55,6 @@ crate::sql_statements! {
     LOCK_MIGRATIONS = "db/lock_migrations.sql";
     /// Releases the migration advisory lock.
     UNLOCK_MIGRATIONS = "db/unlock_migrations.sql";
+    /// Reads the latest migration applied, for commands that must not migrate.
+    APPLIED_SCHEMA_VERSION = "db/applied_schema_version.sql";
 }
