@@ -346,7 +346,11 @@ fn consume_loop<H: BatchHandler>(
                     deadline.get_or_insert_with(|| Instant::now() + settings.linger);
                 }
                 Some(Err(e)) => {
-                    warn!(error = %e, "consumer error");
+                    // Repeated while a broker is down: once per kind per half minute.
+                    let text = e.to_string();
+                    if let Some(suppressed) = consumer.context().quiet.admit(&text) {
+                        warn!(error = %text, suppressed, "consumer error");
+                    }
                     break;
                 }
                 None => break,

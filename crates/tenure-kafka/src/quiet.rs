@@ -25,7 +25,7 @@ pub struct QuietContext {
 
 impl QuietContext {
     /// Whether a line of kind `key` may be logged now, and how many were suppressed.
-    fn admit(&self, key: &str) -> Option<u64> {
+    pub(crate) fn admit(&self, key: &str) -> Option<u64> {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         match last.get_mut(key) {
