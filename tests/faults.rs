@@ -1034,6 +1034,11 @@ async fn broker_killed_answers_503_within_bound_then_recovers() -> anyhow::Resul
     })
     .await?;
     assert_eq!(ready["ready"], true, "{ready}");
+    // Readiness covers the consumers: every group of `tenure run` has joined.
+    let consumers = ready["consumers"].as_object().cloned().unwrap_or_default();
+    for group in ["tenure-projector", "tenure-reactor"] {
+        assert_eq!(consumers[group]["joined"], true, "{group}: {ready}");
+    }
     eprintln!("recovered after {:.1?}: {ready}", recovered.elapsed());
     let metrics = env.metrics().await?;
     let broker_lines: Vec<&str> = metrics

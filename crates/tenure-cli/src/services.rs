@@ -177,8 +177,11 @@ struct Readiness {
 }
 
 /// Ready when PostgreSQL answers a query and the broker a metadata request, each
-/// within two seconds; `503` with what is down otherwise. Liveness (`/healthz`) only
-/// says the process serves HTTP.
+/// within two seconds, and every consumer group of the process (projector, reactor,
+/// relay, bridges) has joined its group; `503` with what is not otherwise. A joined
+/// replica that holds no partition (more replicas than partitions) is ready: it
+/// takes over when another leaves. Liveness (`/healthz`) only says the process
+/// serves HTTP.
 async fn readyz(
     axum::extract::State(ready): axum::extract::State<Readiness>,
 ) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
@@ -212,8 +215,12 @@ async fn readyz(
         None => serde_json::json!({"up": null}),
     };
     let embedded = tenure_kafka::broker::embedded_health();
+    let consumers = tenure_kafka::membership::snapshot();
     let up = |v: &serde_json::Value| v["up"] != serde_json::json!(false);
-    let ready_now = up(&database) && up(&broker) && embedded.as_ref().is_none_or(|h| h.up);
+    let ready_now = up(&database)
+        && up(&broker)
+        && embedded.as_ref().is_none_or(|h| h.up)
+        && consumers.values().all(|m| m.joined);
     let status = if ready_now {
         axum::http::StatusCode::OK
     } else {
@@ -226,6 +233,7 @@ async fn readyz(
             "database": database,
             "broker": broker,
             "embedded_broker": embedded,
+            "consumers": consumers,
         })),
     )
 }

@@ -193,6 +193,7 @@ impl ConsumerContext for FencedContext {
                             assignment.insert(key, next);
                         }
                         info!(group = %self.group, partitions = ?assignment, "partitions assigned at stored offsets");
+                        crate::membership::assigned(&self.group, assignment.len());
                         if let Err(e) = consumer.assign(tpl) {
                             error!(error = %e, "assign failed; stopping so a restart can rejoin");
                             *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(
@@ -209,6 +210,7 @@ impl ConsumerContext for FencedContext {
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 info!(group = %self.group, "partitions revoked");
+                crate::membership::revoked(&self.group);
                 let _ = consumer.unassign();
             }
             other => {
@@ -233,7 +235,10 @@ pub async fn run_consumer<H: BatchHandler>(
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
+            let group = settings.group_id.clone();
+            crate::membership::starting(&group);
             let result = consume_loop(settings, db, handler, shutdown, runtime);
+            crate::membership::stopped(&group);
             let _ = done_tx.send(result);
         })
         .map_err(|e| KafkaAdapterError::Handler(Box::new(e)))?;

@@ -7,6 +7,7 @@ pub mod consumer;
 pub mod error;
 pub mod flavour;
 pub mod headers;
+pub mod membership;
 pub mod publisher;
 pub mod quiet;
 pub mod stats;
