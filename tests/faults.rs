@@ -105,6 +105,7 @@ impl Durable {
             .args(["--broker-port", &port])
             .env("DATABASE_URL", &self.database_url)
             .env("TENURE_LOG", "info")
+            .env("TENURE_METRICS_REFRESH_SECS", "0")
             .env_remove("KAFKA_BOOTSTRAP_SERVERS")
             .env_remove("TENURE_BROKER_KIND")
             .env_remove("TENURE_INGEST_TIMEOUT_SECS")

@@ -92,6 +92,8 @@ impl TestEnv {
             .env("KAFKA_BOOTSTRAP_SERVERS", self.bootstrap())
             .env("TENURE_BROKER_KIND", "tansu")
             .env("TENURE_LOG", "info")
+            // Tests assert figures right after the events behind them.
+            .env("TENURE_METRICS_REFRESH_SECS", "0")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

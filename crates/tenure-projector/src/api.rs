@@ -49,6 +49,14 @@ impl QueryError {
         }
     }
 
+    /// 503: what is asked for cannot be answered yet; the caller retries.
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        QueryError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+        }
+    }
+
     fn not_found(message: impl Into<String>) -> Self {
         QueryError {
             status: StatusCode::NOT_FOUND,
@@ -145,13 +153,25 @@ pub fn metrics_router(
     bootstrap: Option<String>,
     policy: &tenure_core::Policy,
 ) -> Router {
-    let sla_hours = policy.requests.fulfilment_sla_hours;
+    let cache = crate::metrics::MetricsCache::new(
+        db,
+        bootstrap,
+        policy.requests.fulfilment_sla_hours,
+        metrics_refresh_every(),
+    );
     Router::new()
-        .route(
-            "/metrics",
-            get(move |state| crate::metrics::metrics(state, bootstrap.clone(), sla_hours)),
-        )
-        .with_state(db)
+        .route("/metrics", get(crate::metrics::metrics))
+        .with_state(cache)
+}
+
+/// How old the system-wide figures of `/metrics` may grow before a background
+/// refresh (`TENURE_METRICS_REFRESH_SECS`, default 15; 0 reads them at every scrape).
+fn metrics_refresh_every() -> std::time::Duration {
+    let seconds = std::env::var("TENURE_METRICS_REFRESH_SECS")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(15);
+    std::time::Duration::from_secs(seconds)
 }
 
 fn parse_time(

@@ -1,7 +1,10 @@
 //! `/metrics`: pipeline health and governance quality in Prometheus text format.
 //!
-//! Every figure is read from PostgreSQL at scrape time, so any instance answers for
-//! the whole system and a restart loses no counter.
+//! Every figure is read from PostgreSQL, so any instance answers for the whole system
+//! and a restart loses no counter. Reading them takes seconds on a large history, so
+//! a scrape is answered from a snapshot that one background refresh at a time keeps
+//! at most `refresh_every` old ([`MetricsCache`]); this process's own figures (batch
+//! statistics, the embedded broker) are read at every scrape.
 
 use std::fmt::Write;
 
@@ -333,7 +336,6 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
     {
         out.sample("tenure_dead_letters", &[("group", group)], *count as f64);
     }
-    broker_health(&mut out);
 
     let now = Utc::now();
     let counters = governance_counters(&client, now).await?;
@@ -415,22 +417,143 @@ pub async fn render(db: &Database, sla_hours: u32) -> Result<String, QueryError>
     Ok(out.0)
 }
 
-/// The `/metrics` handler; with the broker's address it also reports consumer lag.
-pub(crate) async fn metrics(
-    State(db): State<Database>,
+/// The figures read from PostgreSQL and the broker, when they were read.
+#[derive(Clone)]
+struct Snapshot {
+    at: std::time::Instant,
+    text: std::sync::Arc<String>,
+}
+
+/// Scrapes answered from a snapshot of the system-wide figures: many scrapers, or a
+/// history too long to read within a scrape timeout, cost one refresh at a time, and
+/// a scrape never waits on the broker. `refresh_every` zero reads afresh at every
+/// scrape (still one read at a time, shared by the scrapes that wait on it).
+pub struct MetricsCache {
+    db: Database,
     bootstrap: Option<String>,
     sla_hours: u32,
-) -> Result<impl IntoResponse, QueryError> {
-    let mut text = render(&db, sla_hours).await?;
-    let mut out = Exposition(String::new());
-    batch_stats(&mut out);
-    if let Some(bootstrap) = bootstrap {
-        lag(&mut out, &db, &bootstrap).await?;
+    refresh_every: std::time::Duration,
+    snapshot: std::sync::RwLock<Option<Snapshot>>,
+    refreshing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Times the figures were read (`tenure_metrics_refreshes_total`).
+    refreshes: std::sync::atomic::AtomicU64,
+}
+
+/// How long the first scrape waits for the first snapshot before answering 503.
+const FIRST_SNAPSHOT_BOUND: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl MetricsCache {
+    /// A cache over `db` (and the broker at `bootstrap`, for consumer lag).
+    pub fn new(
+        db: Database,
+        bootstrap: Option<String>,
+        sla_hours: u32,
+        refresh_every: std::time::Duration,
+    ) -> std::sync::Arc<MetricsCache> {
+        std::sync::Arc::new(MetricsCache {
+            db,
+            bootstrap,
+            sla_hours,
+            refresh_every,
+            snapshot: std::sync::RwLock::new(None),
+            refreshing: Default::default(),
+            refreshes: Default::default(),
+        })
     }
-    text.push_str(&out.0);
+
+    fn current(&self) -> Option<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the figures afresh and keeps them.
+    async fn refresh(&self) -> Result<Snapshot, QueryError> {
+        self.refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut text = render(&self.db, self.sla_hours).await?;
+        if let Some(bootstrap) = &self.bootstrap {
+            let mut out = Exposition(String::new());
+            lag(&mut out, &self.db, bootstrap).await?;
+            text.push_str(&out.0);
+        }
+        let snapshot = Snapshot {
+            at: std::time::Instant::now(),
+            text: std::sync::Arc::new(text),
+        };
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// A snapshot no older than `refresh_every`, read by this call or by the one it
+    /// waited for.
+    async fn fresh(&self) -> Result<Snapshot, QueryError> {
+        let asked = std::time::Instant::now();
+        let _one_at_a_time = self.refreshing.lock().await;
+        match self.current() {
+            Some(s) if s.at >= asked || s.at.elapsed() < self.refresh_every => Ok(s),
+            _ => self.refresh().await,
+        }
+    }
+
+    /// The snapshot to answer with now: the current one (refreshed in the background
+    /// once it is older than `refresh_every`), or, before the first, a fresh one.
+    async fn for_scrape(self: &std::sync::Arc<Self>) -> Result<Snapshot, QueryError> {
+        let current = match self.current() {
+            Some(s) if !self.refresh_every.is_zero() => s,
+            _ => {
+                return tokio::time::timeout(FIRST_SNAPSHOT_BOUND, self.fresh())
+                    .await
+                    .map_err(|_| {
+                        QueryError::unavailable(
+                            "the figures are still being read for the first time; retry",
+                        )
+                    })?;
+            }
+        };
+        if current.at.elapsed() >= self.refresh_every
+            && let Ok(guard) = self.refreshing.clone().try_lock_owned()
+        {
+            let cache = std::sync::Arc::clone(self);
+            tokio::spawn(async move {
+                let _one_at_a_time = guard;
+                if let Err(e) = cache.refresh().await {
+                    tracing::warn!(error = ?e, "metrics: the figures could not be refreshed; the previous ones are served");
+                }
+            });
+        }
+        Ok(current)
+    }
+}
+
+/// The `/metrics` handler: the snapshot, its age, and this process's own figures.
+pub(crate) async fn metrics(
+    State(cache): State<std::sync::Arc<MetricsCache>>,
+) -> Result<impl IntoResponse, QueryError> {
+    let snapshot = cache.for_scrape().await?;
+    let mut out = Exposition(String::with_capacity(snapshot.text.len() + 4096));
+    out.0.push_str(&snapshot.text);
+    out.gauge(
+        "tenure_metrics_snapshot_age_seconds",
+        "How old the system-wide figures of this answer are (they are refreshed in the background).",
+        snapshot.at.elapsed().as_secs_f64(),
+    );
+    out.family(
+        "tenure_metrics_refreshes_total",
+        "counter",
+        "Times this process read the system-wide figures from PostgreSQL and the broker.",
+    );
+    out.sample(
+        "tenure_metrics_refreshes_total",
+        &[],
+        cache.refreshes.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    broker_health(&mut out);
+    batch_stats(&mut out);
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        text,
+        out.0,
     ))
 }
 
@@ -556,4 +679,51 @@ async fn revocation_time_buckets(
         .query(sql::REVOCATION_TIME_BUCKETS, &[&bounds])
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    async fn database(name: &str) -> Database {
+        let server = std::env::var("TENURE_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let url = format!("{server}/{name}");
+        Database::drop_database(&url).await.expect("PostgreSQL");
+        Database::connect(&url).await.expect("PostgreSQL")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_scrapes_share_one_read_and_later_ones_get_the_snapshot() {
+        let db = database("tenure_test_metrics_cache").await;
+        let cache = MetricsCache::new(db.clone(), None, 24, Duration::from_secs(3600));
+        // Eight scrapers at once on a cold cache: one read of the figures.
+        let scrapes: Vec<_> = (0..8)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move { cache.for_scrape().await.map(|s| s.at) })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for scrape in scrapes {
+            seen.push(scrape.await.unwrap().unwrap());
+        }
+        assert_eq!(cache.refreshes.load(Ordering::Relaxed), 1);
+        assert!(seen.iter().all(|at| *at == seen[0]));
+        // A later scrape within the refresh interval is the same snapshot.
+        let later = cache.for_scrape().await.unwrap();
+        assert_eq!(later.at, seen[0]);
+        assert_eq!(cache.refreshes.load(Ordering::Relaxed), 1);
+        assert!(later.text.contains("tenure_events_total"), "{}", later.text);
+
+        // Refreshing at every scrape: each sequential scrape reads afresh.
+        let eager = MetricsCache::new(db, None, 24, Duration::ZERO);
+        let first = eager.for_scrape().await.unwrap();
+        let second = eager.for_scrape().await.unwrap();
+        assert!(second.at > first.at);
+        assert_eq!(eager.refreshes.load(Ordering::Relaxed), 2);
+    }
 }
