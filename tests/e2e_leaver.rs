@@ -26,6 +26,17 @@ async fn post(
     Ok(body)
 }
 
+/// The trace the HR system's leaver request belongs to (W3C trace context).
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+/// The trace id of a `traceparent` header value.
+fn trace_of(record: &tenure_tests::ReadRecord) -> Option<String> {
+    record
+        .header("traceparent")
+        .and_then(tenure_kafka::trace::TraceContext::parse)
+        .map(|t| t.trace_id())
+}
+
 fn revocations(
     records: &[tenure_tests::ReadRecord],
 ) -> anyhow::Result<Vec<(v1::RevocationCommand, String, String)>> {
@@ -111,7 +122,14 @@ async fn leaver_over_http_yields_deterministic_revocation_commands_on_the_topic(
 
     let leaver = json!({"source_system": "workday", "event_id": "leave-E100", "type": "leaver",
                         "employee_id": "E100", "reason": "resignation", "effective_time": chrono::Utc::now().to_rfc3339()});
-    post(&http, &format!("{base}/v1/hr/events"), leaver.clone()).await?;
+    // Sent within the HR system's own trace: the command carries it on.
+    let response = http
+        .post(format!("{base}/v1/hr/events"))
+        .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
+        .json(&leaver)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 202);
 
     let leave_event = ids::event("workday", "leave-E100");
     let expected: BTreeSet<String> = grants
@@ -137,6 +155,25 @@ async fn leaver_over_http_yields_deterministic_revocation_commands_on_the_topic(
         ids_seen, expected,
         "revocation command ids are the deterministic ones"
     );
+    // One leaver, one trace: the event on the log and every command it caused carry
+    // the request's trace id.
+    let records = read_topic(env.bootstrap(), topics::COMMANDS).await?;
+    let revoke_traces: Vec<Option<String>> = records
+        .iter()
+        .filter(|r| r.header("ce_type") == Some("tenure.commands.v1.revoke"))
+        .map(trace_of)
+        .collect();
+    assert_eq!(revoke_traces.len(), expected.len());
+    assert!(
+        revoke_traces.iter().all(|t| t.as_deref() == Some(TRACE_ID)),
+        "{revoke_traces:?}"
+    );
+    let logged = read_topic(env.bootstrap(), topics::LIFECYCLE).await?;
+    let leaver_record = logged
+        .iter()
+        .find(|r| r.header("ce_id") == Some(leave_event.to_string().as_str()))
+        .expect("the leaver is on the log");
+    assert_eq!(trace_of(leaver_record).as_deref(), Some(TRACE_ID));
     for (command, target, key) in &commands {
         assert_eq!(command.identity_id, identity.to_string());
         assert_eq!(command.cause, v1::RevocationCause::Leaver as i32);

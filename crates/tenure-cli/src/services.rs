@@ -154,19 +154,53 @@ pub fn http_router(
         app = app.merge(tenure_reactor::api::router(db.clone(), retry).route_layer(guard));
     }
     // Every error answer is JSON of one shape, axum's own refusals (404, 405, 413) too.
-    app.layer(axum::middleware::map_response(tenure_ingest::json_errors))
-        .layer(request_log())
+    let app = app.layer(axum::middleware::map_response(tenure_ingest::json_errors));
+    with_request_log(app)
 }
 
-/// One `info` line per HTTP request when it is answered: method, path, status and
-/// latency, in the request's span (so JSON logs carry them as fields).
-fn request_log() -> tower_http::trace::TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-> {
-    use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-    TraceLayer::new_for_http()
-        .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
-        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+/// One `info` line per HTTP request when it is answered (method, path, status,
+/// latency) in a span carrying the request's trace id: the `traceparent` the caller
+/// sent, or a new trace, written into the request so that everything downstream (the
+/// events ingest publishes) carries the same one.
+fn with_request_log(app: Router) -> Router {
+    use tower_http::trace::{DefaultOnResponse, TraceLayer};
+    app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
+    .layer(axum::middleware::map_request(ensure_traceparent))
+}
+
+/// The request with a valid `traceparent`: the caller's, or a new trace's.
+async fn ensure_traceparent(mut request: axum::extract::Request) -> axum::extract::Request {
+    use tenure_kafka::trace::{TRACEPARENT, TraceContext};
+    let valid = request
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse)
+        .is_some();
+    if !valid && let Ok(value) = TraceContext::new_root().header().parse() {
+        request.headers_mut().insert(TRACEPARENT, value);
+    }
+    request
+}
+
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    let trace_id = request
+        .headers()
+        .get(tenure_kafka::trace::TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(tenure_kafka::trace::TraceContext::parse)
+        .map(|t| t.trace_id())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        trace_id = %trace_id,
+    )
 }
 
 /// What `/readyz` checks: PostgreSQL, the broker, and the embedded broker's supervisor.

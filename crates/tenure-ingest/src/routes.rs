@@ -146,6 +146,23 @@ pub fn router(state: IngestState) -> Router {
             crate::replay::guard,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(trace_scope))
+}
+
+/// Runs a request's handlers in its trace context (the `traceparent` it came with, or
+/// a new trace), so that the events it publishes carry it onto the log.
+async fn trace_scope(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tenure_kafka::trace::{TRACEPARENT, TraceContext};
+    let trace = request
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse)
+        .unwrap_or_else(TraceContext::new_root);
+    tenure_kafka::trace::scope(trace, next.run(request)).await
 }
 
 /// Converts every parsed item and asks the core to admit the events, collecting all

@@ -13,6 +13,7 @@ pub mod quiet;
 pub mod stats;
 pub mod tansu_sqlite;
 pub mod topics;
+pub mod trace;
 
 pub use broker::{BrokerOptions, EmbeddedBroker};
 pub use connection::client_config;

@@ -95,7 +95,9 @@ impl Publisher {
         events: &[LifecycleEvent],
         bound: Duration,
     ) -> Result<Vec<Delivered>, KafkaAdapterError> {
-        let sends = futures::future::join_all(events.iter().map(|e| self.send_event(e)));
+        // The trace of the request in hand (ingest), if any, travels with each event.
+        let trace = crate::trace::current();
+        let sends = futures::future::join_all(events.iter().map(|e| self.send_traced(e, trace)));
         tokio::pin!(sends);
         let mut waited = tokio::time::timeout(bound, &mut sends).await;
         while waited.is_err() {
@@ -177,12 +179,25 @@ impl Publisher {
 
     /// Appends a lifecycle event to the log, keyed by its identity.
     pub async fn send_event(&self, event: &LifecycleEvent) -> Result<Delivered, KafkaAdapterError> {
+        self.send_traced(event, None).await
+    }
+
+    /// Appends a lifecycle event to the log with the trace context that caused it.
+    async fn send_traced(
+        &self,
+        event: &LifecycleEvent,
+        trace: Option<crate::trace::TraceContext>,
+    ) -> Result<Delivered, KafkaAdapterError> {
         let payload = tenure_proto::encode_event(event);
+        let mut headers = headers::for_event(event);
+        if let Some(trace) = trace {
+            headers.push((crate::trace::TRACEPARENT.to_owned(), trace.child().header()));
+        }
         self.send(
             topics::LIFECYCLE,
             &event.identity_id.to_string(),
             &payload,
-            &headers::for_event(event),
+            &headers,
         )
         .await
     }

@@ -5,8 +5,9 @@ use tenure_core::process::tracking::{RetryPolicy, Tracked};
 use tenure_core::{
     Command, EventId, EventPayload, IdentityId, IdentityState, OwnerDeparture, Policy, process,
 };
+use tenure_kafka::trace::TraceContext;
 use tenure_kafka::{BatchHandler, KafkaAdapterError, Record};
-use tracing::debug;
+use tracing::info;
 
 use crate::{brake, messages, tables, tracking};
 
@@ -44,9 +45,18 @@ impl BatchHandler for ReactorHandler {
         records: &[Record],
     ) -> Result<(), KafkaAdapterError> {
         let mut events = Vec::with_capacity(records.len());
+        // Each event's trace (from the request that put it on the log), which its
+        // decisions and commands carry on.
+        let mut traces: std::collections::HashMap<EventId, TraceContext> = Default::default();
         for record in records {
             match tenure_proto::decode_event(&record.payload) {
-                Ok(event) => events.push(event),
+                Ok(event) => {
+                    let headers = record.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                    if let Some(trace) = TraceContext::of_headers(headers) {
+                        traces.insert(event.event_id, trace);
+                    }
+                    events.push(event)
+                }
                 Err(e) => {
                     let letter = record.dead_letter(e.to_string());
                     tenure_store::dead_letters::park(txn, crate::GROUP, &letter).await?;
@@ -89,12 +99,29 @@ impl BatchHandler for ReactorHandler {
                 outcomes.push(event.clone());
             }
             let step = process::step(state, &event, &self.policy);
+            let trace = traces.get(&event.event_id).map(TraceContext::child);
+            let traced = |mut message: tenure_store::OutboxMessage| {
+                if let Some(t) = trace {
+                    message
+                        .headers
+                        .push((tenure_kafka::trace::TRACEPARENT.to_owned(), t.header()));
+                }
+                message
+            };
             for fact in &step.reaction.facts {
-                outbox.push(messages::fact(fact));
+                outbox.push(traced(messages::fact(fact)));
                 decided_facts.push(fact.event_id);
             }
             for command in &step.reaction.commands {
-                debug!(command = %command.command_id(), trigger = %event.event_id, "command decided");
+                info!(
+                    command = %command.command_id(),
+                    r#type = messages::command_type(command),
+                    system = command.target_system(),
+                    identity = %event.identity_id,
+                    trigger = %event.event_id,
+                    trace_id = trace.map(|t| t.trace_id()).unwrap_or_default(),
+                    "command decided"
+                );
                 if let Command::Revoke(r) = command
                     && self.brake.applies_to(r.cause)
                 {
@@ -102,12 +129,12 @@ impl BatchHandler for ReactorHandler {
                     latest_trigger =
                         latest_trigger.max(event.recorded_time.max(event.effective_time));
                 }
-                outbox.push(messages::command(
+                outbox.push(traced(messages::command(
                     command,
                     event.identity_id,
                     issued,
                     self.routes,
-                ));
+                )));
                 issued_commands.push((command.command_id(), command.issued()));
                 tracked.extend(Tracked::from_command(command, &event, &self.retry));
             }
