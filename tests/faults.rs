@@ -800,7 +800,7 @@ async fn poison_is_refused_or_parked_and_later_events_flow() -> anyhow::Result<(
     // after a fix goes through the same door, and nothing loops.
     let bootstrap = env.bootstrap();
     let retried = env
-        .cli(&["--bootstrap", &bootstrap, "dead-letters", "retry", "--all"])
+        .cli(&["dead-letters", "--bootstrap", &bootstrap, "retry", "--all"])
         .await?;
     assert!(retried.contains("dead letter(s) sent back"), "{retried}");
     let again = eventually(

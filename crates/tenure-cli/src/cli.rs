@@ -9,6 +9,11 @@ use tenure_kafka::topics;
 use tenure_store::Database;
 use tokio::task::JoinSet;
 
+pub use crate::settings::ConnectArgs;
+use crate::settings::{
+    BrakeArgs, BrokerArg, CommandTopicsArg, Configure, DatabaseArg, IngestTimeoutArg, PolicyArg,
+    ReplicationArg, RetryArgs, ServeArgs, Settings, subcommand_options,
+};
 use crate::{bench, demo, services, shutdown};
 
 /// Tenure turns HR and ITSM lifecycle events into governed grants and confirmed
@@ -17,214 +22,259 @@ use crate::{bench, demo, services, shutdown};
 #[derive(Debug, Parser)]
 #[command(name = "tenure", version, propagate_version = true)]
 pub struct Cli {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-    #[command(flatten)]
-    pub retry: RetryArgs,
-    #[command(flatten)]
-    pub brake: BrakeArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Where Tenure's state and log live.
+subcommand_options!(
+    /// Options of `tenure demo`.
+    DemoOptions { database: DatabaseArg, broker: BrokerArg, policy: PolicyArg } own: DemoArgs
+);
+subcommand_options!(
+    /// Options of `tenure bench`.
+    BenchOptions { database: DatabaseArg, broker: BrokerArg } own: BenchArgs
+);
+subcommand_options!(
+    /// Options of `tenure run`.
+    RunOptions {
+        database: DatabaseArg,
+        broker: BrokerArg,
+        policy: PolicyArg,
+        serve: ServeArgs,
+        ingest: IngestTimeoutArg,
+        command_topics: CommandTopicsArg,
+        replication: ReplicationArg,
+        retry: RetryArgs,
+        brake: BrakeArgs,
+    } own: RunArgs
+);
+subcommand_options!(
+    /// Options of `tenure ingest`.
+    IngestOptions {
+        database: DatabaseArg,
+        broker: BrokerArg,
+        policy: PolicyArg,
+        serve: ServeArgs,
+        ingest: IngestTimeoutArg,
+    } own: ListenArgs
+);
+subcommand_options!(
+    /// Options of `tenure projector`.
+    ProjectorOptions {
+        database: DatabaseArg,
+        broker: BrokerArg,
+        policy: PolicyArg,
+        serve: ServeArgs,
+    } own: OptionalListenArgs
+);
+subcommand_options!(
+    /// Options of `tenure reactor`.
+    ReactorOptions {
+        database: DatabaseArg,
+        broker: BrokerArg,
+        policy: PolicyArg,
+        serve: ServeArgs,
+        command_topics: CommandTopicsArg,
+        replication: ReplicationArg,
+        retry: RetryArgs,
+        brake: BrakeArgs,
+    } own: OptionalListenArgs
+);
+subcommand_options!(
+    /// Options of `tenure broker`.
+    BrokerOptions {} own: BrokerArgs
+);
+subcommand_options!(
+    /// Options of `tenure gen`.
+    GenOptions { broker: BrokerArg } own: crate::generate::GenArgs
+);
+subcommand_options!(
+    /// Options of `tenure replay`.
+    ReplayOptions { database: DatabaseArg, broker: BrokerArg } own: crate::replay::ReplayArgs
+);
+subcommand_options!(
+    /// Options of `tenure audit`.
+    AuditOptions { database: DatabaseArg } own: crate::audit::AuditArgs
+);
+subcommand_options!(
+    /// Options of `tenure report`.
+    ReportOptions { database: DatabaseArg } own: crate::audit::ReportArgs
+);
+subcommand_options!(
+    /// Options of `tenure simulate`.
+    SimulateOptions { database: DatabaseArg, policy: PolicyArg } own: crate::simulate::SimulateArgs
+);
+subcommand_options!(
+    /// Options of `tenure migrate`.
+    MigrateOptions { database: DatabaseArg }
+);
+subcommand_options!(
+    /// Options of `tenure reconcile`.
+    ReconcileOptions { broker: BrokerArg, command_topics: CommandTopicsArg } own: crate::reconcile::ReconcileArgs
+);
+subcommand_options!(
+    /// Options of `tenure topics`.
+    TopicsOptions { broker: BrokerArg, replication: ReplicationArg } own: TopicsArgs
+);
+
+/// Options of `tenure events`.
 #[derive(Debug, Args)]
-pub struct ConnectArgs {
-    /// PostgreSQL URL; the services and `migrate` create and migrate the database if
-    /// needed, read-only commands (audit, report, simulate, brake, dead-letters) never.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/tenure",
-        global = true
-    )]
-    pub database_url: String,
-    /// Kafka bootstrap servers (host:port,...). `run` and `demo` start an embedded
-    /// tansu broker when this is not given.
-    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", global = true)]
-    pub bootstrap: Option<String>,
-    /// Replicas of each topic Tenure creates (`topics`, and the per-system command
-    /// topics the relay creates): 1 suits a single broker such as the embedded one; a
-    /// production Kafka cluster wants 3.
-    #[arg(
-        long,
-        env = "TENURE_TOPIC_REPLICATION_FACTOR",
-        default_value_t = 1,
-        global = true
-    )]
-    pub topic_replication_factor: i32,
-    /// Governance policy file (TOML: roles and their birthright access). Defaults to
-    /// the built-in copy of deploy/policy.toml.
-    #[arg(long, env = "TENURE_POLICY", global = true)]
-    pub policy: Option<PathBuf>,
-    /// Ingest credentials file (TOML `[[credential]]` entries: name, token, scopes from
-    /// hr / itsm / connector). Without it ingest accepts unauthenticated requests.
-    #[arg(long, env = "TENURE_CREDENTIALS", global = true)]
-    pub credentials: Option<PathBuf>,
-    /// Serve /metrics, /healthz and /readyz on this address too, without credentials,
-    /// for a Prometheus on an internal network; /metrics then leaves the main listener.
-    /// Without it /metrics is on the main listener behind the reader scope.
-    #[arg(long, env = "TENURE_ADMIN_LISTEN", global = true)]
-    pub admin_listen: Option<SocketAddr>,
-    /// The broker behind --bootstrap: `kafka` (no workarounds) or `tansu` (its
-    /// workarounds on: see crates/tenure-kafka/src/flavour.rs). The embedded broker is tansu.
-    #[arg(long, env = "TENURE_BROKER_KIND", global = true)]
-    pub broker_kind: Option<tenure_kafka::BrokerKind>,
-    /// Seconds ingest waits for the broker to acknowledge a request's events before
-    /// answering 503 (the request may be resent).
-    #[arg(
-        long,
-        env = "TENURE_INGEST_TIMEOUT_SECS",
-        default_value_t = 5,
-        global = true
-    )]
-    pub ingest_timeout_secs: u64,
-    /// Where the reactor publishes connector commands: "shared" (every system on
-    /// tenure.commands.v1) or "per-system" (tenure.commands.v1.<system>, answered on
-    /// tenure.outcomes.v1.<system>, so Kafka ACLs can keep each connector to its own).
-    #[arg(
-        long,
-        env = "TENURE_COMMAND_TOPICS",
-        default_value = "shared",
-        global = true
-    )]
-    pub command_topics: tenure_kafka::topics::CommandTopics,
+pub struct EventsOptions {
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    #[command(subcommand)]
+    pub action: crate::events::EventsAction,
 }
 
-/// When the reactor's safety brake holds revocations back.
+/// Options of `tenure dead-letters`.
 #[derive(Debug, Args)]
-pub struct BrakeArgs {
-    /// Share of all active grants that may be revoked within the window before further
-    /// revocations are held for an operator (`tenure brake release`).
-    #[arg(long, env = "TENURE_BRAKE_SHARE", default_value_t = 0.2, global = true)]
-    pub brake_share: f64,
-    /// The brake's counting window, in seconds of trigger time.
-    #[arg(
-        long,
-        env = "TENURE_BRAKE_WINDOW_SECS",
-        default_value_t = 3600,
-        global = true
-    )]
-    pub brake_window_secs: u64,
-    /// Revocations always allowed per window, however small the organisation.
-    #[arg(
-        long,
-        env = "TENURE_BRAKE_MINIMUM",
-        default_value_t = 100,
-        global = true
-    )]
-    pub brake_minimum: i64,
-    /// Hold leavers' revocations too (by default they are never held).
-    #[arg(long, env = "TENURE_BRAKE_HOLDS_LEAVERS", global = true)]
-    pub brake_holds_leavers: bool,
+pub struct DeadLettersOptions {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    #[command(flatten)]
+    pub broker: BrokerArg,
+    #[command(subcommand)]
+    pub action: crate::dead_letters::DeadLetterAction,
 }
 
-impl BrakeArgs {
-    /// The reactor's brake policy.
-    pub fn policy(&self) -> tenure_reactor::BrakePolicy {
-        tenure_reactor::BrakePolicy {
-            share: self.brake_share.clamp(0.0, 1.0),
-            window: std::time::Duration::from_secs(self.brake_window_secs.max(1)),
-            minimum: self.brake_minimum.max(0),
-            hold_leavers: self.brake_holds_leavers,
-        }
-    }
-}
-
-/// How the reactor chases unacknowledged revocation commands.
+/// Options of `tenure brake`.
 #[derive(Debug, Args)]
-pub struct RetryArgs {
-    /// Seconds a connector has to acknowledge a revocation before it is published
-    /// again with the same id (doubling each time, at most an hour).
-    #[arg(
-        long,
-        env = "TENURE_ACK_TIMEOUT_SECS",
-        default_value_t = 300,
-        global = true
-    )]
-    pub ack_timeout_secs: u64,
-    /// Publications of an unacknowledged revocation before it is escalated.
-    #[arg(long, env = "TENURE_MAX_ATTEMPTS", default_value_t = 5, global = true)]
-    pub max_attempts: u32,
+pub struct BrakeCommandOptions {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    #[command(subcommand)]
+    pub action: BrakeAction,
 }
 
-impl RetryArgs {
-    /// The reactor's retry policy.
-    pub fn policy(&self) -> tenure_reactor::RetryPolicy {
-        tenure_reactor::RetryPolicy {
-            ack_timeout: std::time::Duration::from_secs(self.ack_timeout_secs.max(1)),
-            max_attempts: self.max_attempts.max(1),
-        }
-    }
+/// How many partitions `tenure topics` gives each topic.
+#[derive(Debug, Args)]
+pub struct TopicsArgs {
+    /// Partitions per topic: the most instances of one consumer (projector, reactor)
+    /// that can share the work.
+    #[arg(long, env = "TENURE_TOPIC_PARTITIONS", default_value_t = topics::DEFAULT_PARTITIONS)]
+    pub partitions: i32,
 }
 
-/// What `tenure` can do; each variant's doc is its `--help` text.
+/// What `tenure` can do; each variant's doc is its `--help` text, and each takes only
+/// the settings it uses.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole pipeline on a small built-in organisation and print what was
     /// granted, what was revoked and why, and how long each revocation took.
-    Demo(DemoArgs),
+    #[command(after_help = "Example: tenure demo --expiry-seconds 6")]
+    Demo(DemoOptions),
     /// Measure Tenure's speeds beside the raw limits of the same broker and PostgreSQL,
     /// print one table and write it as JSON.
-    Bench(BenchArgs),
+    #[command(after_help = "Example: tenure bench --quick --out target/bench/quick.json")]
+    Bench(BenchOptions),
     /// Run ingest, projector, reactor, outbox relay and scheduler in one process.
-    Run(RunArgs),
+    #[command(
+        after_help = "Example: tenure run --listen 127.0.0.1:8080 --storage sqlite://.tenure/broker.db"
+    )]
+    Run(RunOptions),
     /// Run only the ingest HTTP API (needs --bootstrap).
-    Ingest(ListenArgs),
+    #[command(
+        after_help = "Example: tenure ingest --bootstrap kafka:9092 --listen 0.0.0.0:8080 --credentials /etc/tenure/credentials.toml"
+    )]
+    Ingest(IngestOptions),
     /// Run only the projector (needs --bootstrap); with --listen, also its query API.
-    Projector(OptionalListenArgs),
+    #[command(
+        after_help = "Example: tenure projector --bootstrap kafka:9092 --listen 0.0.0.0:8081"
+    )]
+    Projector(ProjectorOptions),
     /// Run only the reactor with its outbox relay and deadline scheduler (needs --bootstrap);
-    /// with --listen, also a health endpoint.
-    Reactor(OptionalListenArgs),
+    /// with --listen, also its brake API and health endpoints.
+    #[command(
+        after_help = "Example: tenure reactor --bootstrap kafka:9092 --command-topics per-system"
+    )]
+    Reactor(ReactorOptions),
     /// Run the embedded tansu broker in the foreground and create Tenure's topics.
-    Broker(BrokerArgs),
+    #[command(
+        after_help = "Example: tenure broker --storage sqlite://.tenure/broker.db --broker-port 9092"
+    )]
+    Broker(BrokerOptions),
     /// Generate a synthetic organisation's history: NDJSON for the HTTP API and raw
     /// topics, or the lifecycle log itself.
-    Gen(crate::generate::GenArgs),
+    #[command(after_help = "Example: tenure gen --people 2000 --years 3 --out target/gen")]
+    Gen(GenOptions),
     /// Rebuild the projection from the log into a fresh schema, verify it against the
     /// live projection by checksum, and optionally switch the live API to it.
-    Replay(crate::replay::ReplayArgs),
+    #[command(after_help = "Example: tenure replay --bootstrap kafka:9092")]
+    Replay(ReplayOptions),
     /// Print lifecycle events from the log as JSON lines (show: what is there now;
     /// tail: and then follow), filtered by offset, time, identity or type.
-    Events {
-        #[command(subcommand)]
-        action: crate::events::EventsAction,
-    },
+    #[command(after_help = "Example: tenure events --bootstrap kafka:9092 show --identity hr:E100")]
+    Events(EventsOptions),
     /// One identity's full timeline for auditors: every event, grant and revocation
     /// with its cause, command id and acknowledgement (table, JSON or CSV).
-    Audit(crate::audit::AuditArgs),
+    #[command(after_help = "Example: tenure audit hr:E100 --format csv")]
+    Audit(AuditOptions),
     /// One identity's governance picture (grants, expiries, revocations and their
     /// time to revoke, owned non-human identities) as text or JSON.
-    Report(crate::audit::ReportArgs),
+    #[command(after_help = "Example: tenure report hr:E100 --json")]
+    Report(ReportOptions),
     /// Run the reactor's rules under the candidate policy given by --policy over the
     /// recorded history, emitting nothing, and report what would have been revoked or
     /// granted differently.
-    Simulate(crate::simulate::SimulateArgs),
+    #[command(after_help = "Example: tenure simulate --policy candidate-policy.toml")]
+    Simulate(SimulateOptions),
     /// Create the database if needed, apply schema migrations, and exit.
-    Migrate,
+    #[command(
+        after_help = "Example: tenure migrate --database-url postgres://tenure@db:5432/tenure"
+    )]
+    Migrate(MigrateOptions),
     /// Records a consumer parked because they cannot be processed: list them, or send
     /// them back to their topic after a fix.
-    DeadLetters {
-        #[command(subcommand)]
-        action: crate::dead_letters::DeadLetterAction,
-    },
+    #[command(after_help = "Example: tenure dead-letters --bootstrap kafka:9092 retry --all")]
+    DeadLetters(DeadLettersOptions),
     /// Show the safety brake's held revocations, or release them for publication.
-    Brake {
-        #[command(subcommand)]
-        action: BrakeAction,
-    },
+    #[command(
+        after_help = "Example: tenure brake release --actor alice --reason \"mass leaver confirmed by HR\""
+    )]
+    Brake(BrakeCommandOptions),
     /// Ask a system's connector to list what its target holds, so Tenure can compare
     /// it with its grants: access given out of band, revocations that did not stick,
-    /// grants missing from the target. Example: tenure reconcile --system postgres
-    Reconcile(crate::reconcile::ReconcileArgs),
+    /// grants missing from the target.
+    #[command(after_help = "Example: tenure reconcile --bootstrap kafka:9092 --system postgres")]
+    Reconcile(ReconcileOptions),
     /// Create Tenure's topics on the broker given by --bootstrap, if missing.
-    /// Example: tenure topics --partitions 12 --replication-factor 3
-    Topics {
-        /// Partitions per topic: the most instances of one consumer (projector,
-        /// reactor) that can share the work.
-        #[arg(long, env = "TENURE_TOPIC_PARTITIONS", default_value_t = topics::DEFAULT_PARTITIONS)]
-        partitions: i32,
-    },
+    #[command(
+        after_help = "Example: tenure topics --bootstrap kafka:9092 --partitions 12 --topic-replication-factor 3"
+    )]
+    Topics(TopicsOptions),
+}
+
+impl Command {
+    /// The settings this command runs with: the groups it takes, the defaults of the rest.
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::default();
+        let groups: Vec<&dyn Configure> = match self {
+            Command::Demo(o) => vec![o],
+            Command::Bench(o) => vec![o],
+            Command::Run(o) => vec![o],
+            Command::Ingest(o) => vec![o],
+            Command::Projector(o) => vec![o],
+            Command::Reactor(o) => vec![o],
+            Command::Broker(o) => vec![o],
+            Command::Gen(o) => vec![o],
+            Command::Replay(o) => vec![o],
+            Command::Events(o) => vec![&o.broker],
+            Command::Audit(o) => vec![o],
+            Command::Report(o) => vec![o],
+            Command::Simulate(o) => vec![o],
+            Command::Migrate(o) => vec![o],
+            Command::DeadLetters(o) => vec![&o.database, &o.broker],
+            Command::Brake(o) => vec![&o.database, &o.retry],
+            Command::Reconcile(o) => vec![o],
+            Command::Topics(o) => vec![o],
+        };
+        for group in groups {
+            group.configure(&mut settings);
+        }
+        settings
+    }
 }
 
 /// What an operator does with the safety brake.
@@ -343,25 +393,29 @@ fn ensure_parent_dir(storage: &str) -> anyhow::Result<()> {
 
 /// Runs the parsed command.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
-    let connect = cli.connect;
+    let Settings {
+        connect,
+        retry,
+        brake,
+    } = cli.command.settings();
     if let Some(kind) = connect.broker_kind {
         tenure_kafka::flavour::declare(kind);
     }
     topics::declare_replication_factor(connect.topic_replication_factor);
     tenure_kafka::connection::load_passthrough().map_err(anyhow::Error::msg)?;
-    let retry = cli.retry.policy();
-    let brake = cli.brake.policy();
+    let retry = retry.policy();
+    let brake = brake.policy();
     let credentials = services::load_credentials(connect.credentials.as_deref()).await?;
     match cli.command {
-        Command::Demo(args) => demo::run(&connect, retry, brake, args).await,
-        Command::Bench(args) => bench::run(&connect, args).await,
-        Command::Events { action } => {
+        Command::Demo(o) => demo::run(&connect, retry, brake, o.args).await,
+        Command::Bench(o) => bench::run(&connect, o.args).await,
+        Command::Events(EventsOptions { action, .. }) => {
             let bootstrap = require_bootstrap(&connect)?;
             crate::events::run(bootstrap, action).await
         }
-        Command::Audit(args) => crate::audit::run_audit(&connect.database_url, args).await,
-        Command::Report(args) => crate::audit::run_report(&connect.database_url, args).await,
-        Command::Simulate(args) => {
+        Command::Audit(o) => crate::audit::run_audit(&connect.database_url, o.args).await,
+        Command::Report(o) => crate::audit::run_report(&connect.database_url, o.args).await,
+        Command::Simulate(SimulateOptions { args, .. }) => {
             let candidate = connect
                 .policy
                 .as_deref()
@@ -369,15 +423,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let candidate = services::load_policy(Some(candidate))?;
             crate::simulate::run(&connect.database_url, &candidate, args).await
         }
-        Command::Gen(args) => crate::generate::run(connect.bootstrap.clone(), args).await,
-        Command::Replay(args) => {
+        Command::Gen(o) => crate::generate::run(connect.bootstrap.clone(), o.args).await,
+        Command::Replay(ReplayOptions { args, .. }) => {
             let bootstrap = require_bootstrap(&connect)?;
             crate::replay::run(&connect.database_url, &bootstrap, args).await
         }
-        Command::DeadLetters { action } => {
+        Command::DeadLetters(DeadLettersOptions { action, .. }) => {
             crate::dead_letters::run(&connect.database_url, connect.bootstrap.clone(), action).await
         }
-        Command::Brake { action } => {
+        Command::Brake(BrakeCommandOptions { action, .. }) => {
             let db = Database::open_existing(&connect.database_url).await?;
             let mut client = db.client().await?;
             let client: &mut tokio_postgres::Client = &mut client;
@@ -398,22 +452,25 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Migrate => {
+        Command::Migrate(_) => {
             let db = Database::connect(&connect.database_url).await?;
             println!("database {} is migrated to the latest schema", db.name());
             Ok(())
         }
-        Command::Reconcile(args) => {
+        Command::Reconcile(ReconcileOptions { args, .. }) => {
             let bootstrap = require_bootstrap(&connect)?;
             crate::reconcile::run(&bootstrap, connect.command_topics, args).await
         }
-        Command::Topics { partitions } => {
+        Command::Topics(TopicsOptions {
+            args: TopicsArgs { partitions },
+            ..
+        }) => {
             let bootstrap = require_bootstrap(&connect)?;
             topics::ensure_topics(&bootstrap, partitions).await?;
             println!("topics ready on {bootstrap}");
             Ok(())
         }
-        Command::Broker(args) => {
+        Command::Broker(BrokerOptions { args }) => {
             ensure_parent_dir(&args.storage)?;
             let broker =
                 services::start_embedded_broker(&args.storage, args.broker_port, None).await?;
@@ -428,7 +485,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             broker.stop().await;
             Ok(())
         }
-        Command::Run(args) => {
+        Command::Run(RunOptions { args, .. }) => {
             let policy = services::load_policy(connect.policy.as_deref())?;
             let db = Database::connect(&connect.database_url).await?;
             let (broker, bootstrap) = match &connect.bootstrap {
@@ -470,21 +527,21 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(_) | Command::Projector(_) | Command::Reactor(_) => {
             let bootstrap = require_bootstrap(&connect)?;
             let (selection, listen) = match cli.command {
-                Command::Ingest(args) => (
+                Command::Ingest(IngestOptions { args, .. }) => (
                     services::Selection {
                         ingest: true,
                         ..Default::default()
                     },
                     Some(args.listen),
                 ),
-                Command::Projector(args) => (
+                Command::Projector(ProjectorOptions { args, .. }) => (
                     services::Selection {
                         projector: true,
                         ..Default::default()
                     },
                     args.listen,
                 ),
-                Command::Reactor(args) => (
+                Command::Reactor(ReactorOptions { args, .. }) => (
                     services::Selection {
                         reactor: true,
                         ..Default::default()

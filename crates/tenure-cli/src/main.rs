@@ -14,6 +14,7 @@ mod reconcile;
 mod removal;
 mod replay;
 mod services;
+mod settings;
 mod shutdown;
 mod simulate;
 mod sql;
