@@ -8,7 +8,7 @@ use crate::event::LifecycleEvent;
 use crate::state::{IdentityState, apply};
 
 /// Folds events in log order into per-identity state, counting a duplicated event id
-/// once (DESIGN.md, decision 4), exactly as the projector must.
+/// once (deploy/architecture.md), exactly as the projector must.
 pub fn fold_log<'a>(
     events: impl IntoIterator<Item = &'a LifecycleEvent>,
 ) -> BTreeMap<IdentityId, IdentityState> {

@@ -1,5 +1,4 @@
-//! Tenure's ids: one type per kind of thing, and how each is derived (DESIGN.md,
-//! decision 4).
+//! Tenure's ids: one type per kind of thing, and how each is derived (deploy/architecture.md).
 //!
 //! Every id is a UUIDv5 of its natural key, so a redelivered HR event, a replayed
 //! log or a republished command yields the same id and consumers can recognise the

@@ -1,4 +1,4 @@
-//! Tenure's domain core: pure, synchronous, no I/O and no clock (DESIGN.md, decision 2).
+//! Tenure's domain core: pure, synchronous, no I/O and no clock (deploy/architecture.md).
 //!
 //! Everything the engine decides is decided here, so that replaying the log, the
 //! live reactor and the tests all reach the same answer from the same events:

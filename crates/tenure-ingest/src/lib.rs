@@ -2,7 +2,7 @@
 //!
 //! It refuses what would create ungoverned access, answers `202` only after the
 //! broker has acknowledged every event of a request, and derives event ids from the
-//! source's own ids so a redelivery is one event in effect (DESIGN.md, decision 4).
+//! source's own ids so a redelivery is one event in effect (deploy/architecture.md).
 
 pub mod auth;
 mod body;

@@ -1,5 +1,5 @@
 //! A consumer whose offsets live in PostgreSQL, committed in the same transaction as
-//! the state they produced (DESIGN.md, decision 3).
+//! the state they produced (deploy/architecture.md).
 //!
 //! librdkafka runs on a dedicated OS thread, never on the async runtime: its
 //! rebalance callback may block there while it reads the stored offsets, and each

@@ -1,7 +1,7 @@
 //! The projector: the lifecycle log folded into PostgreSQL tables people can query.
 //!
 //! Each batch of events is projected and its offsets advanced in one transaction
-//! (DESIGN.md, decision 3); a redelivered event id is recognised in the event journal
+//! (deploy/architecture.md); a redelivered event id is recognised in the event journal
 //! and not applied twice, so the tables always equal the pure core's fold of the log.
 
 pub mod api;

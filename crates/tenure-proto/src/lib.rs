@@ -1,4 +1,4 @@
-//! The wire format of Tenure's topics (DESIGN.md, decision 7) and its mapping to the
+//! The wire format of Tenure's topics (deploy/architecture.md) and its mapping to the
 //! domain types of `tenure-core`. Only this crate knows both, so the domain stays
 //! free of serialisation concerns and the wire stays free of domain rules.
 

@@ -2,7 +2,7 @@
 //!
 //! - [`ReactorHandler`] decides with the pure core and writes its state, the
 //!   deadlines it now waits for, and its commands and decision facts to the outbox,
-//!   all with its offsets in one transaction (DESIGN.md, decision 3).
+//!   all with its offsets in one transaction (deploy/architecture.md).
 //! - [`relay`] publishes the outbox with an idempotent producer.
 //! - [`scheduler`] is the only reader of the clock: it appends a `DeadlineReached`
 //!   event when a deadline falls due (decision 5).

@@ -1,4 +1,4 @@
-//! The scheduler: the one component that reads the clock (DESIGN.md, decision 5).
+//! The scheduler: the one component that reads the clock (deploy/architecture.md).
 //!
 //! When a deadline falls due it appends a `DeadlineReached` event to the log; the
 //! reactor reacts to that event like to any other, so a replay never needs the clock.

@@ -1,4 +1,4 @@
-//! PostgreSQL is Tenure's transaction coordinator (DESIGN.md, decision 3): every
+//! PostgreSQL is Tenure's transaction coordinator (deploy/architecture.md): every
 //! consumer writes its state change, its Kafka offsets and any outgoing messages in
 //! one transaction. This crate holds the pieces all consumers share; each service
 //! keeps the SQL of its own tables.

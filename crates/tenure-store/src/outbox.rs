@@ -1,5 +1,5 @@
 //! The transactional outbox: messages written with the state change that caused
-//! them, published afterwards by a relay (DESIGN.md, decisions 3 and 6).
+//! them, published afterwards by a relay (deploy/architecture.md).
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
