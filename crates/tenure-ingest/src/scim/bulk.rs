@@ -13,10 +13,9 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
 use super::discovery::BULK_MAX_OPERATIONS;
-use super::error::{ScimError, body_refused, scim_json};
+use super::error::{ScimError, scim_json};
 use super::users::{Answer, create_user, delete_user, modify_user, replace_user};
-use super::{ScimResult, base, parse_body};
-use crate::auth::Scope;
+use super::{ScimResult, admitted, base, message};
 use crate::routes::IngestState;
 
 /// SCIM's bulk request schema.
@@ -164,12 +163,8 @@ pub(super) async fn bulk(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult {
-    let body = body.map_err(body_refused)?;
-    state
-        .credentials
-        .admit(&headers, &method, &uri, &body, Scope::Hr)?;
-    let request: BulkRequest = serde_json::from_value(parse_body(&body)?)
-        .map_err(|e| ScimError::syntax(format!("not a BulkRequest message: {e}")))?;
+    let body = admitted(&state, &headers, &method, &uri, body)?;
+    let request: BulkRequest = message(&body, "BulkRequest")?;
     if !request.schemas.is_empty() && !request.schemas.iter().any(|s| s == BULK_REQUEST_SCHEMA) {
         return Err(ScimError::syntax(format!(
             "schemas must list {BULK_REQUEST_SCHEMA}"

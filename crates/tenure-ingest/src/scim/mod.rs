@@ -113,6 +113,31 @@ pub(crate) fn base(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| SCIM_ROOT.to_owned())
 }
 
+/// Authenticates a SCIM request (scope `hr`) and reads its body, refusing one the
+/// framework could not read (too large, say) as a SCIM error.
+pub(crate) fn admitted(
+    state: &IngestState,
+    headers: &HeaderMap,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::body::Bytes, ScimError> {
+    let body = body.map_err(error::body_refused)?;
+    state
+        .credentials
+        .admit(headers, method, uri, &body, crate::auth::Scope::Hr)?;
+    Ok(body)
+}
+
+/// Reads a body as the SCIM message `T` (`name` says which, for the error).
+pub(crate) fn message<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    name: &str,
+) -> Result<T, ScimError> {
+    serde_json::from_value(parse_body(body)?)
+        .map_err(|e| ScimError::syntax(format!("not a {name} message: {e}")))
+}
+
 /// Reads a JSON body, refusing what is not JSON as SCIM's `invalidSyntax`.
 pub(crate) fn parse_body(body: &[u8]) -> Result<Value, ScimError> {
     serde_json::from_slice(body).map_err(|e| ScimError::syntax(format!("body is not JSON: {e}")))

@@ -14,10 +14,12 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use tenure_core::{IdentityId, IdentityState};
 
-use super::error::{ScimError, body_refused, scim_json};
+use super::error::{ScimError, scim_json};
 use super::filter::{self as scim_filter, Lookup};
-use super::{ScimResult, base, decoded, load, projection, store, unavailable, user, visible};
-use crate::auth::Scope;
+use super::{
+    ScimResult, admitted, base, decoded, load, message, projection, store, unavailable, user,
+    visible,
+};
 use crate::routes::IngestState;
 
 /// SCIM's list response schema.
@@ -300,12 +302,8 @@ pub(super) async fn search(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult {
-    let body = body.map_err(body_refused)?;
-    state
-        .credentials
-        .admit(&headers, &method, &uri, &body, Scope::Hr)?;
-    let search: SearchRequest = serde_json::from_value(super::parse_body(&body)?)
-        .map_err(|e| ScimError::syntax(format!("not a SearchRequest message: {e}")))?;
+    let body = admitted(&state, &headers, &method, &uri, body)?;
+    let search: SearchRequest = message(&body, "SearchRequest")?;
     if !search.schemas.is_empty() && !search.schemas.iter().any(|s| s == SEARCH_SCHEMA) {
         return Err(ScimError::syntax(format!(
             "schemas must list {SEARCH_SCHEMA}"

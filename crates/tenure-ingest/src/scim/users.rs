@@ -16,8 +16,10 @@ use std::collections::HashMap;
 use tenure_core::intake::CreateRefusal;
 use tenure_core::{EventPayload, IdentityId, IdentityState, LifecycleEvent, ids};
 
-use super::error::{ScimError, body_refused, scim_json};
-use super::{ScimResult, base, load, non_human, parse_body, patch, schema, user, visible};
+use super::error::{ScimError, scim_json};
+use super::{
+    ScimResult, admitted, base, load, non_human, parse_body, patch, schema, user, visible,
+};
 use crate::auth::Scope;
 use crate::routes::IngestState;
 
@@ -319,21 +321,6 @@ pub(super) async fn delete_user(
 
 fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Authenticates a SCIM request (scope `hr`) and reads its body.
-fn admitted(
-    state: &IngestState,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, ScimError> {
-    let body = body.map_err(body_refused)?;
-    state
-        .credentials
-        .admit(headers, method, uri, &body, Scope::Hr)?;
-    Ok(body)
 }
 
 pub(super) async fn create(
