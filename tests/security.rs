@@ -245,8 +245,10 @@ async fn the_edges_refuse_what_an_attacker_would_try() -> anyhow::Result<()> {
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains("application/json"), "{answer}");
 
-    // An oversized body from a known caller is a JSON 413.
-    let response = http
+    // An oversized body from a known caller is a JSON 413. The server closes that
+    // connection without reading the rest of the body, so it is sent on a client of
+    // its own: the shared client must not reuse the closing connection.
+    let response = reqwest::Client::new()
         .post(&hr_url)
         .bearer_auth(HR)
         .header("content-type", "application/json")
@@ -325,14 +327,28 @@ async fn the_edges_refuse_what_an_attacker_would_try() -> anyhow::Result<()> {
     .send()
     .await?;
     assert_eq!(response.status(), 202, "{}", response.text().await?);
-    // A second ingest instance on the same database and broker.
+    // A second ingest instance on the same database and broker, with an admin
+    // listener: its /metrics holds its own process figures, not the system's.
+    let second_admin = format!(
+        "127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port()
+    );
     let (second, second_base) = tenure_tests::start_tenure_service(
         &env,
         "security-second-ingest",
         "ingest",
-        &["--credentials", &path],
+        &["--credentials", &path, "--admin-listen", &second_admin],
     )
     .await?;
+    let own = reqwest::get(format!("http://{second_admin}/metrics"))
+        .await?
+        .text()
+        .await?;
+    assert!(own.contains("process_resident_memory_bytes "), "{own}");
+    assert!(own.contains("tenure_build_info{version="), "{own}");
+    assert!(!own.contains("tenure_events_total"), "{own}");
     for target in [&base, &second_base] {
         let response = signed(
             target,
@@ -538,7 +554,12 @@ async fn sso_tokens_reach_the_query_and_operator_routes_by_their_scopes() -> any
     // main listener.
     let metrics = http.get(format!("http://{admin}/metrics")).send().await?;
     assert_eq!(metrics.status(), 200);
-    assert!(metrics.text().await?.contains("tenure_"), "Prometheus text");
+    let text = metrics.text().await?;
+    assert!(
+        text.contains("tenure_events_total"),
+        "Prometheus text: {text}"
+    );
+    assert!(text.contains("process_open_fds "), "{text}");
     let on_main = http
         .get(format!("{base}/metrics"))
         .bearer_auth(READER)

@@ -365,6 +365,17 @@ pub async fn spawn(
                 Some(bootstrap.to_owned()),
                 &policy,
             ));
+        } else {
+            // Ingest and reactor alone: this process's own figures.
+            app = app.route(
+                "/metrics",
+                get(|| async {
+                    (
+                        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                        tenure_projector::process::exposition(),
+                    )
+                }),
+            );
         }
         let app = app.layer(axum::middleware::map_response(tenure_ingest::json_errors));
         let mut stop = shutdown.clone();

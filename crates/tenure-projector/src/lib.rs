@@ -10,6 +10,7 @@ mod facts;
 mod handler;
 mod history;
 pub mod metrics;
+pub mod process;
 pub mod queries;
 pub mod replay;
 /// Every SQL statement the projector runs, read from `sql/*.sql` (see the module docs).
