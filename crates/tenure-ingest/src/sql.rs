@@ -27,6 +27,8 @@ tenure_store::sql_statements! {
     PEOPLE_STATES = "scim/people_states.sql";
     /// Tells whether an identity is a known service account, API key or agent.
     KNOWN_NON_HUMAN = "scim/known_non_human.sql";
+    /// Reads the ids of every SCIM User not deleted at its source, ordered.
+    PEOPLE_IDS = "scim/people_ids.sql";
     /// Reads one page of SCIM Users after an identity id, ordered by identity id.
     PEOPLE_PAGE = "scim/people_page.sql";
     /// Reads the SCIM Users with a userName, without regard to case.

@@ -1,8 +1,9 @@
 //! Listing and searching Users (RFC 7644 §3.4.2–3.4.3): filters, pagination and
 //! attribute selection. The lookups identity providers make before every create
 //! (`userName eq`, `externalId eq`, `id eq`) are answered from an index or a narrow
-//! scan; any other filter, or none, reads every User. Users this process wrote
-//! that the projection does not hold yet are included (read-your-writes).
+//! scan; a list without a filter reads every User's id and the page's Users alone;
+//! any other filter reads every User. Users this process wrote that the projection
+//! does not hold yet are included (read-your-writes).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -261,12 +262,61 @@ async fn candidates(
     with_recent(state, found).await
 }
 
+/// Answers an unfiltered list: the ids of every User, and the page's Users alone.
+async fn unfiltered_page(
+    state: &IngestState,
+    base: &str,
+    request: &ListRequest,
+) -> Result<Value, ScimError> {
+    let client = projection(state).await?;
+    let mut ids: std::collections::BTreeSet<IdentityId> = store::visible_people_ids(&client)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .collect();
+    drop(client);
+    // What this process wrote lately, which the projection may not show yet.
+    for recent in load(state, &state.scim.recent()).await? {
+        if visible(&recent) {
+            ids.insert(recent.identity_id);
+        } else {
+            ids.remove(&recent.identity_id);
+        }
+    }
+    let total = ids.len();
+    let page_ids: Vec<IdentityId> = ids
+        .into_iter()
+        .skip(request.start_index - 1)
+        .take(request.count)
+        .collect();
+    let page: Vec<Value> = load(state, &page_ids)
+        .await?
+        .iter()
+        .filter(|s| visible(s))
+        .map(|s| request.selection.apply(&user::resource(s, base)))
+        .collect();
+    Ok(list_response(total, request.start_index, page))
+}
+
+fn list_response(total: usize, start_index: usize, page: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": page.len(),
+        "Resources": page,
+    })
+}
+
 /// Answers a list or search request with a ListResponse.
 pub(super) async fn run(
     state: &IngestState,
     base: &str,
     request: ListRequest,
 ) -> Result<Value, ScimError> {
+    if request.filter.is_none() {
+        return unfiltered_page(state, base, &request).await;
+    }
     let users = candidates(state, request.filter.as_ref()).await?;
     let matching: Vec<Value> = users
         .iter()
@@ -285,13 +335,7 @@ pub(super) async fn run(
         .take(request.count)
         .map(|u| request.selection.apply(&u))
         .collect();
-    Ok(json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": request.start_index,
-        "itemsPerPage": page.len(),
-        "Resources": page,
-    }))
+    Ok(list_response(total, request.start_index, page))
 }
 
 /// `POST /Users/.search` and `POST /.search` (Users are the only resource type).

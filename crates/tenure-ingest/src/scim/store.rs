@@ -68,6 +68,16 @@ pub(super) async fn people_page(
         .collect())
 }
 
+/// The ids of every User not deleted at its source, in id order.
+pub(super) async fn visible_people_ids(
+    client: &Client,
+) -> Result<Vec<IdentityId>, tokio_postgres::Error> {
+    let rows = client
+        .query(sql::PEOPLE_IDS, &[&tenure_core::intake::DELETED_AT_SOURCE])
+        .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
 /// The Users whose userName is `user_name`, without regard to case.
 pub(super) async fn people_by_login(
     client: &Client,
