@@ -33,6 +33,6 @@ tenure_store::sql_statements! {
     PEOPLE_PAGE = "scim/people_page.sql";
     /// Reads the SCIM Users with a userName, without regard to case.
     PEOPLE_BY_LOGIN = "scim/people_by_login.sql";
-    /// Reads the SCIM Users whose source record contains a text (an externalId).
-    PEOPLE_MENTIONING = "scim/people_mentioning.sql";
+    /// Reads the SCIM Users with an externalId.
+    PEOPLE_BY_EXTERNAL_ID = "scim/people_by_external_id.sql";
 }

@@ -227,15 +227,11 @@ async fn candidates(
                 .await
                 .map_err(unavailable)?,
         )?,
-        Some((Lookup::ExternalId, value)) => {
-            // The value as it is written inside the record's JSON text.
-            let encoded = serde_json::to_string(&value).unwrap_or_default();
-            decoded(
-                store::people_mentioning(&client, &encoded)
-                    .await
-                    .map_err(unavailable)?,
-            )?
-        }
+        Some((Lookup::ExternalId, value)) => decoded(
+            store::people_by_external_id(&client, &value)
+                .await
+                .map_err(unavailable)?,
+        )?,
         // employeeNumber is not case-exact, and HR-announced people carry it only as
         // their key: every User is read (rarer than userName and externalId lookups).
         Some((Lookup::EmployeeNumber, _)) | None => {

@@ -90,12 +90,14 @@ pub(super) async fn people_by_login(
         .collect())
 }
 
-/// The Users whose kept record contains `text` (a first cut, checked exactly later).
-pub(super) async fn people_mentioning(
+/// The Users whose externalId is `external_id` (case-exact).
+pub(super) async fn people_by_external_id(
     client: &Client,
-    text: &str,
+    external_id: &str,
 ) -> Result<Vec<StoredState>, tokio_postgres::Error> {
-    let rows = client.query(sql::PEOPLE_MENTIONING, &[&text]).await?;
+    let rows = client
+        .query(sql::PEOPLE_BY_EXTERNAL_ID, &[&external_id])
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| decode(r.get(0), r.get(1)))
