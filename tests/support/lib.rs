@@ -82,6 +82,16 @@ impl TestEnv {
 
     /// Starts `tenure ARGS` against this environment, logging to `target/test-logs/LOG.log`.
     pub fn spawn_tenure(&self, args: &[&str], log: &str) -> anyhow::Result<Service> {
+        self.spawn_tenure_with(args, log, &[])
+    }
+
+    /// [`TestEnv::spawn_tenure`] with more environment variables.
+    pub fn spawn_tenure_with(
+        &self,
+        args: &[&str],
+        log: &str,
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<Service> {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -94,6 +104,7 @@ impl TestEnv {
             .env("TENURE_LOG", "info")
             // Tests assert figures right after the events behind them.
             .env("TENURE_METRICS_REFRESH_SECS", "0")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

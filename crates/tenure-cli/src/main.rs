@@ -30,7 +30,12 @@ async fn main() -> std::process::ExitCode {
         "info"
     };
     tenure_connector::logging::init("TENURE_LOG", default_filter);
-    match cli::execute(cli).await {
+    let outcome = cli::execute(cli).await;
+    // Buffered spans go out before the process does (when exported over OTLP).
+    tokio::task::spawn_blocking(tenure_connector::logging::flush)
+        .await
+        .ok();
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", causes(&e));

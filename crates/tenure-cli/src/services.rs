@@ -188,19 +188,22 @@ async fn ensure_traceparent(mut request: axum::extract::Request) -> axum::extrac
 }
 
 fn request_span(request: &axum::extract::Request) -> tracing::Span {
-    let trace_id = request
+    let trace = request
         .headers()
         .get(tenure_kafka::trace::TRACEPARENT)
         .and_then(|v| v.to_str().ok())
-        .and_then(tenure_kafka::trace::TraceContext::parse)
-        .map(|t| t.trace_id())
-        .unwrap_or_default();
-    tracing::info_span!(
+        .and_then(tenure_kafka::trace::TraceContext::parse);
+    let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
-        trace_id = %trace_id,
-    )
+        trace_id = %trace.map(|t| t.trace_id()).unwrap_or_default(),
+    );
+    // Under the caller's span, when spans are exported over OTLP.
+    if let Some(t) = trace {
+        t.adopt(&span);
+    }
+    span
 }
 
 /// What `/readyz` checks: PostgreSQL, the broker, and the embedded broker's supervisor.

@@ -156,11 +156,15 @@ async fn trace_scope(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use tenure_kafka::trace::{TRACEPARENT, TraceContext};
-    let trace = request
-        .headers()
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceContext::parse)
+    // The request's own span when spans are exported, else the caller's context.
+    let trace = TraceContext::of_current_span()
+        .or_else(|| {
+            request
+                .headers()
+                .get(TRACEPARENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(TraceContext::parse)
+        })
         .unwrap_or_else(TraceContext::new_root);
     tenure_kafka::trace::scope(trace, next.run(request)).await
 }

@@ -191,7 +191,8 @@ impl Publisher {
         let payload = tenure_proto::encode_event(event);
         let mut headers = headers::for_event(event);
         if let Some(trace) = trace {
-            headers.push((crate::trace::TRACEPARENT.to_owned(), trace.child().header()));
+            // Produced within the request's span: the event's consumers hang under it.
+            headers.push((crate::trace::TRACEPARENT.to_owned(), trace.header()));
         }
         self.send(
             topics::LIFECYCLE,

@@ -106,6 +106,50 @@ impl TraceContext {
     }
 }
 
+impl TraceContext {
+    /// This context as OpenTelemetry's remote parent, so that a span started for the
+    /// work it caused (exported over OTLP when configured) joins the same trace.
+    pub fn as_parent(&self) -> opentelemetry::Context {
+        use opentelemetry::trace::{
+            SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+        };
+        let flags = if self.sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let remote = SpanContext::new(
+            TraceId::from_bytes(self.trace_id),
+            SpanId::from_bytes(self.parent_id),
+            flags,
+            true,
+            TraceState::default(),
+        );
+        opentelemetry::Context::new().with_remote_span_context(remote)
+    }
+
+    /// The context of the current tracing span, when spans are exported (its own span
+    /// id, so that what it causes hangs under it); `None` otherwise.
+    pub fn of_current_span() -> Option<TraceContext> {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let context = tracing::Span::current().context();
+        let span = context.span();
+        let span_context = span.span_context();
+        span_context.is_valid().then(|| TraceContext {
+            trace_id: span_context.trace_id().to_bytes(),
+            parent_id: span_context.span_id().to_bytes(),
+            sampled: span_context.is_sampled(),
+        })
+    }
+
+    /// Starts `span` under this context (a no-op when spans are not exported).
+    pub fn adopt(&self, span: &tracing::Span) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let _ = span.set_parent(self.as_parent());
+    }
+}
+
 tokio::task_local! {
     static CURRENT: TraceContext;
 }

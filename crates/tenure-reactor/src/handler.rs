@@ -98,8 +98,21 @@ impl BatchHandler for ReactorHandler {
             ) {
                 outcomes.push(event.clone());
             }
+            // The event's decisions in a span of the event's trace (exported over OTLP
+            // when configured); what they write carries that span as parent.
+            let span = tracing::info_span!(
+                "reactor.decide",
+                event = %event.event_id,
+                identity = %event.identity_id
+            );
+            let caused_by = traces.get(&event.event_id).copied();
+            if let Some(t) = caused_by {
+                t.adopt(&span);
+            }
+            let _decide = span.enter();
             let step = process::step(state, &event, &self.policy);
-            let trace = traces.get(&event.event_id).map(TraceContext::child);
+            let trace =
+                caused_by.map(|t| TraceContext::of_current_span().unwrap_or_else(|| t.child()));
             let traced = |mut message: tenure_store::OutboxMessage| {
                 if let Some(t) = trace {
                     message
