@@ -373,6 +373,39 @@ pub struct StatedPerson {
     pub attributes: Attributes,
 }
 
+/// The kind a provisioning tool's user type names: contractor in the words HR tools
+/// use (contractor, contingent, contingent worker), an employee otherwise; `None` when
+/// the tool did not say.
+pub fn stated_kind(user_type: Option<&str>) -> Option<IdentityKind> {
+    let t = user_type?.trim();
+    if t.is_empty() {
+        return None;
+    }
+    Some(
+        match t.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+            "contractor" | "contingent" | "contingent_worker" => IdentityKind::Contractor,
+            _ => IdentityKind::Employee,
+        },
+    )
+}
+
+/// The role a provisioning tool states: its primary role value, or else the person's
+/// title when the policy defines a role by that name (a title is not a role otherwise).
+pub fn stated_role(
+    primary_role: Option<&str>,
+    title: Option<&str>,
+    policy: &Policy,
+) -> Option<String> {
+    fn given(s: Option<&str>) -> Option<&str> {
+        s.map(str::trim).filter(|s| !s.is_empty())
+    }
+    given(primary_role).map(str::to_owned).or_else(|| {
+        given(title)
+            .filter(|t| policy.roles.contains_key(*t))
+            .map(str::to_owned)
+    })
+}
+
 /// The joiner that records `person` for the first time (or again, for a rehire).
 pub fn joiner_of(person: &StatedPerson) -> EventPayload {
     EventPayload::IdentityJoined {
@@ -969,6 +1002,26 @@ mod tests {
             verify_acknowledgement(&ack, Some(&issued), Some(&github)),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_stated_role_is_the_primary_role_else_a_title_the_policy_defines() {
+        let policy = Policy::from_toml("[roles.engineer]\nowner = \"it\"\n").unwrap();
+        assert_eq!(
+            stated_role(Some("sales"), Some("engineer"), &policy).as_deref(),
+            Some("sales")
+        );
+        assert_eq!(
+            stated_role(Some("  "), Some("engineer"), &policy).as_deref(),
+            Some("engineer")
+        );
+        assert_eq!(stated_role(None, Some("Staff"), &policy), None);
+        assert_eq!(
+            stated_kind(Some("Contingent Worker")),
+            Some(IdentityKind::Contractor)
+        );
+        assert_eq!(stated_kind(Some("Intern")), Some(IdentityKind::Employee));
+        assert_eq!(stated_kind(Some(" ")), None);
     }
 
     #[test]

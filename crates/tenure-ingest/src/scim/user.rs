@@ -37,26 +37,6 @@ fn primary<'a>(user: &'a Map<String, Value>, attribute: &str) -> Option<&'a Valu
         .or_else(|| values.first())
 }
 
-/// `userType` says contractor in the words HR tools use; anything else is an
-/// employee (the value itself is kept in the record as sent).
-fn kind_of(user_type: Option<String>) -> Option<IdentityKind> {
-    let t = user_type?;
-    Some(
-        match t.to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
-            "contractor" | "contingent" | "contingent_worker" => IdentityKind::Contractor,
-            _ => IdentityKind::Employee,
-        },
-    )
-}
-
-/// The role Tenure applies: the primary `roles` value (else the first), or else the
-/// `title` when the policy defines a role by that name.
-fn role_of(user: &Map<String, Value>, policy: &Policy) -> Option<String> {
-    primary(user, "roles")
-        .and_then(|r| text(r.get("value")))
-        .or_else(|| text(user.get("title")).filter(|t| policy.roles.contains_key(t)))
-}
-
 /// The enterprise extension of a record (empty when absent).
 pub fn enterprise(user: &Map<String, Value>) -> Map<String, Value> {
     user.get(ENTERPRISE)
@@ -140,8 +120,14 @@ pub fn person_from_record(
     Ok(ScimPerson {
         employee_id: key.to_owned(),
         active,
-        kind: kind_of(text(user.get("userType"))),
-        role: role_of(user, policy),
+        kind: tenure_core::intake::stated_kind(user.get("userType").and_then(Value::as_str)),
+        role: tenure_core::intake::stated_role(
+            primary(user, "roles")
+                .and_then(|r| r.get("value"))
+                .and_then(Value::as_str),
+            user.get("title").and_then(Value::as_str),
+            policy,
+        ),
         attributes,
     })
 }
