@@ -18,10 +18,7 @@ use super::users::{Answer, create_user, delete_user, modify_user, replace_user};
 use super::{ScimResult, admitted, base, message};
 use crate::routes::IngestState;
 
-/// SCIM's bulk request schema.
-pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
-/// SCIM's bulk response schema.
-pub const BULK_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
+use super::schema::{BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA};
 const REFERENCE: &str = "bulkId:";
 
 #[derive(Debug, Deserialize)]

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use super::problem::ScimProblem;
 use crate::error::ApiError;
 
-/// SCIM's error message schema.
-pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub use super::schema::ERROR_SCHEMA;
 
 /// A refusal of the SCIM API; the client reads `status`, `scimType` and `detail`.
 #[derive(Debug)]

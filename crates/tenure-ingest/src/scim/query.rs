@@ -23,10 +23,9 @@ use super::{
 };
 use crate::routes::IngestState;
 
-/// SCIM's list response schema.
-pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-/// SCIM's search request schema.
-pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+pub use super::schema::{
+    LIST_RESPONSE_SCHEMA as LIST_SCHEMA, SEARCH_REQUEST_SCHEMA as SEARCH_SCHEMA,
+};
 /// Most Users one page returns (`ServiceProviderConfig.filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
 /// Users one page returns when the client does not say.
