@@ -34,9 +34,24 @@ struct Report {
     events: usize,
     people: usize,
     figures: Vec<Figure>,
-    /// Whether the bench's replay matched the live projection's checksum.
-    replay_equal: bool,
+    /// Whether the bench's replay matched the live projection's checksum (absent when
+    /// the throughput phase did not run).
+    replay_equal: Option<bool>,
     footprints: Vec<crate::footprint::Footprint>,
+    goals: Vec<Goal>,
+}
+
+impl Figure {
+    /// A figure compared with nothing.
+    fn plain(name: &str, value: f64, unit: &'static str) -> Figure {
+        Figure {
+            name: name.to_owned(),
+            value,
+            unit,
+            compared_with: None,
+            ratio: None,
+        }
+    }
 }
 
 fn rate(count: usize, elapsed: Duration) -> f64 {
@@ -341,11 +356,27 @@ async fn ingest_http(db: &Database, bootstrap: &str, count: usize) -> anyhow::Re
     Ok(elapsed)
 }
 
-/// Runs the benchmark and prints the table; writes the same as JSON.
-pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
-    let people = args
-        .people
-        .unwrap_or(if args.quick { 2_000 } else { 15_000 });
+/// What the throughput phase measured.
+struct Throughput {
+    figures: Vec<Figure>,
+    events: usize,
+    replay_equal: bool,
+}
+
+/// People for about `events` events, from the generator's own events per person.
+fn people_for_events(events: usize) -> usize {
+    let sample = 1_000;
+    let per_person = tenure_gen::synthetic_history(sample, 42).len() as f64 / sample as f64;
+    ((events as f64 / per_person).round() as usize).max(1)
+}
+
+/// Produce, consume, COPY, projector, replay and HTTP ingest of one history, each
+/// beside the raw limit it is compared with.
+async fn throughput(
+    connect: &ConnectArgs,
+    args: &BenchArgs,
+    people: usize,
+) -> anyhow::Result<Throughput> {
     let url = crate::demo::with_database(&connect.database_url, "tenure_bench")?;
     Database::drop_database(&url)
         .await
@@ -391,27 +422,9 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
         "PostgreSQL COPY"
     };
     let figures = vec![
-        Figure {
-            name: "raw produce (acks=all)".into(),
-            value: produce_rate,
-            unit: "events/s",
-            compared_with: None,
-            ratio: None,
-        },
-        Figure {
-            name: "raw consume".into(),
-            value: consume_rate,
-            unit: "events/s",
-            compared_with: None,
-            ratio: None,
-        },
-        Figure {
-            name: "PostgreSQL COPY (grant-like rows)".into(),
-            value: copy_rate,
-            unit: "rows/s",
-            compared_with: None,
-            ratio: None,
-        },
+        Figure::plain("raw produce (acks=all)", produce_rate, "events/s"),
+        Figure::plain("raw consume", consume_rate, "events/s"),
+        Figure::plain("PostgreSQL COPY (grant-like rows)", copy_rate, "rows/s"),
         Figure {
             name: "projector".into(),
             value: project_rate,
@@ -436,38 +449,69 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
     ];
     drop(publisher);
     broker.stop().await;
-    eprintln!("bench: measuring time-to-command under load");
+    Ok(Throughput {
+        figures,
+        events: history.len(),
+        replay_equal: replayed.equal,
+    })
+}
+
+/// Time to command for leavers and expiries at each background rate, then at the
+/// first rate beside a replay; each run also times leavers until their access is gone.
+async fn latencies(
+    connect: &ConnectArgs,
+    args: &BenchArgs,
+    rates: &[usize],
+) -> anyhow::Result<Vec<Figure>> {
     let latency_url = crate::demo::with_database(&connect.database_url, "tenure_bench_latency")?;
     let latency_people = if args.quick { 1_000 } else { 5_000 };
-    let measured = crate::latency::measure(
-        &latency_url,
-        &fresh_storage(&args.storage, "latency")?,
-        latency_people,
-        200,
-    )
-    .await?;
-    let mut figures = figures;
-    for (name, l) in [
-        ("time to command: leaver", &measured.leavers),
-        ("time to command: expiry", &measured.expiries),
-        ("leaver to PostgreSQL membership gone", &measured.removals),
-    ] {
-        for (stat, value) in [("p50", l.p50_ms), ("p99", l.p99_ms), ("max", l.max_ms)] {
-            figures.push(Figure {
-                name: format!("{name} {stat} ({} samples)", l.samples),
-                value,
-                unit: "ms",
-                compared_with: None,
-                ratio: None,
-            });
+    let mut runs: Vec<(usize, bool)> = rates.iter().map(|r| (*r, false)).collect();
+    runs.extend(rates.first().map(|r| (*r, true)));
+    let mut figures = Vec::new();
+    for (background, beside_replay) in runs {
+        let setting = if beside_replay {
+            format!("at {background} events/s beside a replay")
+        } else {
+            format!("at {background} events/s")
+        };
+        eprintln!("bench: measuring time-to-command {setting}");
+        let measured = crate::latency::measure(
+            &latency_url,
+            &fresh_storage(&args.storage, "latency")?,
+            latency_people,
+            background,
+            beside_replay,
+        )
+        .await?;
+        let mut kinds = vec![("time to command: leaver", &measured.leavers)];
+        if !beside_replay {
+            kinds.push(("time to command: expiry", &measured.expiries));
+            kinds.push(("leaver to PostgreSQL membership gone", &measured.removals));
+        }
+        for (name, l) in kinds {
+            for (stat, value) in [("p50", l.p50_ms), ("p99", l.p99_ms), ("max", l.max_ms)] {
+                figures.push(Figure::plain(
+                    &format!("{name} {stat} {setting} ({} samples)", l.samples),
+                    value,
+                    "ms",
+                ));
+            }
         }
     }
-    eprintln!("bench: measuring peak memory at two history sizes");
-    // The same organisation over two and over four years: the log doubles, and memory
-    // must not follow it.
+    Ok(figures)
+}
+
+/// Peak memory of each service over the same organisation's history at each length
+/// in `years`: the log grows with the years, and memory must not follow it.
+async fn footprints(
+    connect: &ConnectArgs,
+    args: &BenchArgs,
+) -> anyhow::Result<(Vec<Figure>, Vec<crate::footprint::Footprint>)> {
     let rss_people = if args.quick { 300 } else { 4_000 };
+    let mut figures = Vec::new();
     let mut footprints = Vec::new();
-    for years in [2, 4] {
+    for &years in &args.years {
+        eprintln!("bench: measuring peak memory with {years} years of history");
         let rss_url = crate::demo::with_database(
             &connect.database_url,
             &format!("tenure_bench_rss_{years}y"),
@@ -484,34 +528,148 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
             ("projector", f.projector_peak_mib),
             ("reactor", f.reactor_peak_mib),
         ] {
-            figures.push(Figure {
-                name: format!(
+            figures.push(Figure::plain(
+                &format!(
                     "peak RSS {component}, {}y history, {} records",
                     f.years, f.log_records
                 ),
-                value: mib,
-                unit: "MiB",
-                compared_with: None,
-                ratio: None,
-            });
+                mib,
+                "MiB",
+            ));
         }
         footprints.push(f);
     }
+    Ok((figures, footprints))
+}
+
+/// One of the performance goals (issue 17) beside the figure that meets it or not.
+#[derive(Serialize)]
+struct Goal {
+    goal: String,
+    figure: f64,
+    target: String,
+    met: bool,
+}
+
+/// Each goal whose figure this run measured.
+fn goals(figures: &[Figure], footprints: &[crate::footprint::Footprint]) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    let find = |name: &str| figures.iter().find(|f| f.name == name);
+    for (name, goal, least) in [
+        ("projector", "projector ÷ min(raw consume, raw COPY)", 0.8),
+        (
+            "replay into a fresh schema",
+            "replay ÷ min(raw consume, raw COPY)",
+            0.8,
+        ),
+        (
+            "HTTP ingest (NDJSON, 1000/batch)",
+            "HTTP ingest ÷ raw produce",
+            0.9,
+        ),
+    ] {
+        if let Some(ratio) = find(name).and_then(|f| f.ratio) {
+            goals.push(Goal {
+                goal: goal.into(),
+                figure: ratio,
+                target: format!("≥ {least}"),
+                met: ratio >= least,
+            });
+        }
+    }
+    for f in figures.iter().filter(|f| f.name.contains(" p99 ")) {
+        let bound = if f.name.contains("beside a replay") {
+            100.0
+        } else if f.name.starts_with("time to command") {
+            50.0
+        } else {
+            continue;
+        };
+        goals.push(Goal {
+            goal: f.name.clone(),
+            figure: f.value,
+            target: format!("< {bound} ms"),
+            met: f.value < bound,
+        });
+    }
+    let shortest = footprints.iter().min_by_key(|f| f.years);
+    let longest = footprints.iter().max_by_key(|f| f.years);
+    if let (Some(short), Some(long)) = (shortest, longest)
+        && long.years > short.years
+    {
+        for (component, growth) in [
+            (
+                "projector",
+                long.projector_peak_mib / short.projector_peak_mib,
+            ),
+            ("reactor", long.reactor_peak_mib / short.reactor_peak_mib),
+        ] {
+            goals.push(Goal {
+                goal: format!(
+                    "peak RSS {component}, {}y ÷ {}y of history",
+                    long.years, short.years
+                ),
+                figure: growth,
+                target: "≤ 1.2".into(),
+                met: growth <= 1.2,
+            });
+        }
+    }
+    goals
+}
+
+/// Runs the benchmark and prints the table; writes the same as JSON.
+pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
+    use crate::cli::BenchPhase;
+    let runs = |phase: BenchPhase| args.only.is_empty() || args.only.contains(&phase);
+    let people = match (args.events, args.people) {
+        (Some(events), _) => people_for_events(events),
+        (None, Some(people)) => people,
+        (None, None) if args.quick => 2_000,
+        (None, None) => 15_000,
+    };
+    let rates = if !args.background_rates.is_empty() {
+        args.background_rates.clone()
+    } else if args.quick {
+        vec![200]
+    } else {
+        vec![200, 1_000]
+    };
+    let mut figures = Vec::new();
+    let mut events = 0;
+    let mut replay_equal = None;
+    if runs(BenchPhase::Throughput) {
+        let measured = throughput(connect, &args, people).await?;
+        figures.extend(measured.figures);
+        events = measured.events;
+        replay_equal = Some(measured.replay_equal);
+    }
+    if runs(BenchPhase::Latency) {
+        figures.extend(latencies(connect, &args, &rates).await?);
+    }
+    let mut footprints = Vec::new();
+    if runs(BenchPhase::Memory) {
+        let (measured, prints) = self::footprints(connect, &args).await?;
+        figures.extend(measured);
+        footprints = prints;
+    }
+    let goals = goals(&figures, &footprints);
     let report = Report {
         machine: machine(),
         broker_storage: args.storage.clone(),
-        events: history.len(),
+        events,
         people,
         figures,
-        replay_equal: replayed.equal,
+        replay_equal,
         footprints,
+        goals,
     };
     println!(
         "Tenure bench — {} events, {} people, broker tansu {} — {}",
         report.events, report.people, report.broker_storage, report.machine
     );
     println!(
-        "  {:<40} {:>14}  {:<9} ratio to raw limit",
+        "  {:<62} {:>10}  {:<9} ratio to raw limit",
         "figure", "value", "unit"
     );
     for f in &report.figures {
@@ -520,9 +678,21 @@ pub async fn run(connect: &ConnectArgs, args: BenchArgs) -> anyhow::Result<()> {
             _ => String::new(),
         };
         println!(
-            "  {:<40} {:>14.0}  {:<9} {}",
+            "  {:<62} {:>10.0}  {:<9} {}",
             f.name, f.value, f.unit, ratio
         );
+    }
+    if !report.goals.is_empty() {
+        println!("  goals");
+        for g in &report.goals {
+            println!(
+                "  {:<62} {:>10.2}  {:<9} {}",
+                g.goal,
+                g.figure,
+                g.target,
+                if g.met { "met" } else { "NOT met" }
+            );
+        }
     }
     let out = args
         .out

@@ -343,8 +343,22 @@ pub struct BenchArgs {
     #[arg(long)]
     pub quick: bool,
     /// People in the synthetic organisation (about seven events each); overrides --quick.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "events")]
     pub people: Option<usize>,
+    /// About this many events in the throughput phase (`--events 1000000` is the
+    /// production size); overrides --quick and sets the number of people.
+    #[arg(long)]
+    pub events: Option<usize>,
+    /// Background HR events per second while time to command is measured, one
+    /// measurement per rate [default: 200 with --quick, else 200,1000].
+    #[arg(long = "background-rate", value_delimiter = ',')]
+    pub background_rates: Vec<usize>,
+    /// Years of history at which peak memory is measured.
+    #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
+    pub years: Vec<u32>,
+    /// Only these phases [default: all].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub only: Vec<BenchPhase>,
     /// tansu storage for the bench's own broker: `memory://tansu/`, or the durable
     /// `sqlite://FILE` (FILE is emptied at every run).
     #[arg(long, default_value = "memory://tansu/")]
@@ -352,6 +366,17 @@ pub struct BenchArgs {
     /// Where to write the JSON report.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// A part of `tenure bench` that can be run alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPhase {
+    /// Produce, consume, COPY, projector, replay and HTTP ingest, with their ratios.
+    Throughput,
+    /// Time to command for leavers and expiries, under background load and beside a replay.
+    Latency,
+    /// Peak memory of each service at several history lengths.
+    Memory,
 }
 
 /// Options of `tenure demo`.

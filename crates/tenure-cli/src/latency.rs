@@ -112,12 +112,14 @@ pub struct Latencies {
 
 /// Measures leaver and expiry time-to-command with `people` people and a background
 /// load of `background_rate` HR events per second, and leavers until their access is
-/// really gone from a PostgreSQL target.
+/// really gone from a PostgreSQL target. With `beside_replay`, operators replay the
+/// log into fresh schemas of the same database, one after another, all the while.
 pub async fn measure(
     database_url: &str,
     storage: &str,
     people: usize,
     background_rate: usize,
+    beside_replay: bool,
 ) -> anyhow::Result<Latencies> {
     Database::drop_database(database_url).await?;
     let db = Database::connect(database_url).await?;
@@ -247,6 +249,14 @@ pub async fn measure(
         })
     };
 
+    let replays = beside_replay.then(|| {
+        tokio::spawn(replay_all_along(
+            database_url.to_owned(),
+            bootstrap.clone(),
+            stopped.clone(),
+        ))
+    });
+
     // Triggers among the second half: leavers now, and grants that expire soon.
     let samples = 100.min(people / 4).max(1);
     let mut leavers: Vec<(String, DateTime<Utc>)> = Vec::new();
@@ -284,6 +294,10 @@ pub async fn measure(
     tokio::time::sleep(Duration::from_secs(8)).await;
     let _ = stop.send(true);
     background.await?;
+    if let Some(replays) = replays {
+        let done = replays.await??;
+        anyhow::ensure!(done > 0, "no replay ran beside the triggers");
+    }
     watcher.await??;
     let removed = removals.await??;
     services::supervise(tasks, &stop).await?;
@@ -316,4 +330,28 @@ pub async fn measure(
         expiries: latency(&expiries, v1::RevocationCause::Expiry)?,
         removals: percentiles(removed),
     })
+}
+
+/// Replays the whole log into a fresh schema, again and again, until `stop`; returns
+/// how many replays finished.
+async fn replay_all_along(
+    database_url: String,
+    bootstrap: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<usize> {
+    let mut done = 0;
+    while !*stop.borrow() {
+        let schema = format!("bench_beside_{done}");
+        let replayed = Database::connect_in_schema(&database_url, &schema).await?;
+        let ends = topics::end_offsets(&bootstrap, topics::LIFECYCLE).await?;
+        let group = tenure_projector::replay::replay_group(&schema);
+        let replay =
+            tenure_projector::replay::replay(&bootstrap, &replayed, &group, None, &ends, |_, _| {});
+        tokio::select! {
+            result = replay => result?,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
+        done += 1;
+    }
+    Ok(done)
 }

@@ -442,10 +442,9 @@ pub async fn spawn(
         });
         let (scheduler_db, stop) = (db.clone(), shutdown.clone());
         tasks.spawn(async move {
-            let tick = Duration::from_millis(200);
             (
                 "scheduler",
-                tenure_reactor::scheduler::run(scheduler_db, publisher, tick, stop)
+                tenure_reactor::scheduler::run(scheduler_db, publisher, stop)
                     .await
                     .map_err(Into::into),
             )

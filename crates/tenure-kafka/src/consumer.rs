@@ -60,6 +60,8 @@ pub struct ConsumerSettings {
     pub max_batch: usize,
     /// How long to wait for a batch to fill once its first record arrived.
     pub linger: Duration,
+    /// How long the broker may hold a fetch (`fetch.wait.max.ms`).
+    pub fetch_wait: Duration,
 }
 
 impl ConsumerSettings {
@@ -70,7 +72,17 @@ impl ConsumerSettings {
         self
     }
 
-    /// Settings with batch defaults suited to latency-bound consumers (the reactor).
+    /// Short fetches and no lingering for a consumer on the path from a trigger to its
+    /// command (the reactor): tansu holds every fetch for its whole wait, data or not,
+    /// so the wait is added to every decision ([`crate::flavour::latency_fetch_wait_ms`]);
+    /// under load a fetch brings many records anyway, so batches stay large.
+    pub fn latency_bound(mut self) -> Self {
+        self.fetch_wait = Duration::from_millis(crate::flavour::latency_fetch_wait_ms());
+        self.linger = Duration::from_millis(1);
+        self
+    }
+
+    /// Settings with small batches and the default fetch wait.
     pub fn new(bootstrap: &str, group_id: &str, topics: &[&str]) -> Self {
         ConsumerSettings {
             bootstrap: bootstrap.to_owned(),
@@ -78,6 +90,7 @@ impl ConsumerSettings {
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
             max_batch: 2000,
             linger: Duration::from_millis(5),
+            fetch_wait: Duration::from_millis(crate::flavour::fetch_wait_ms()),
         }
     }
 }
@@ -301,10 +314,10 @@ fn consume_loop<H: BatchHandler>(
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "1000")
         .set("partition.assignment.strategy", "range")
-        // Decisions are latency-bound: do not let the broker hold a fetch for long.
+        // Do not let the broker hold a fetch for long (shorter still on the reactor's path).
         .set(
             "fetch.wait.max.ms",
-            crate::flavour::fetch_wait_ms().to_string(),
+            settings.fetch_wait.as_millis().to_string(),
         )
         // Bound what librdkafka prefetches (64 MiB by default), so a consumer's memory
         // does not grow with how much of the log is still ahead of it.

@@ -69,6 +69,17 @@ pub fn fetch_wait_ms() -> u64 {
         .unwrap_or(25)
 }
 
+/// The fetch wait of a consumer on the path from a trigger to its command (the
+/// reactor): 5 ms, since tansu answers a fetch only when its wait is over, even with
+/// records ready, so the wait is paid on every decision; `TENURE_LATENCY_FETCH_WAIT_MS`
+/// overrides.
+pub fn latency_fetch_wait_ms() -> u64 {
+    std::env::var("TENURE_LATENCY_FETCH_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
 /// Most bytes a consumer asks of one partition per fetch (librdkafka's
 /// `max.partition.fetch.bytes`): Kafka's default of 1 MiB, 64 KiB against tansu.
 pub fn max_partition_fetch_bytes() -> usize {

@@ -214,11 +214,26 @@ pub async fn end_offsets(
         }
         if last_batches.count() > 0 {
             client.assign(&last_batches)?;
+            // The last batch of each partition arrives in the first fetch. While
+            // producers keep writing, records keep arriving after it: stop once every
+            // partition has answered and a little later at the most, so a live log
+            // still gives an answer at once (a later end only counts records read).
+            let wanted = last_batches.count();
+            let mut answered = std::collections::BTreeSet::new();
+            let started = std::time::Instant::now();
             let mut quiet = 0;
             while quiet < 2 {
+                let elapsed = started.elapsed();
+                let all_answered = answered.len() >= wanted;
+                if (all_answered && elapsed > Duration::from_millis(300))
+                    || elapsed > Duration::from_secs(10)
+                {
+                    break;
+                }
                 match client.poll(Duration::from_millis(100)) {
                     Some(message) => {
                         let message = message?;
+                        answered.insert(message.partition());
                         let end = ends.entry(message.partition()).or_insert(0);
                         *end = (*end).max(message.offset() + 1);
                         quiet = 0;

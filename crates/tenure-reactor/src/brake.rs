@@ -236,7 +236,9 @@ async fn reschedule(
 
 /// Releases these commands' holds; returns how many were held.
 async fn clear_holds(txn: &Transaction<'_>, commands: &[CommandId]) -> Result<u64, StoreError> {
-    Ok(txn.execute(sql::CLEAR_HOLDS, &[&commands]).await?)
+    let released = txn.execute(sql::CLEAR_HOLDS, &[&commands]).await?;
+    tenure_store::wakeup::announce(txn, tenure_store::wakeup::OUTBOX).await?;
+    Ok(released)
 }
 
 /// Records that the brake was released at `at`.

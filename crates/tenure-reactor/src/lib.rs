@@ -42,7 +42,7 @@ pub async fn run(
     routes: topics::CommandTopics,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaAdapterError> {
-    let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]);
+    let settings = ConsumerSettings::new(bootstrap, GROUP, &[topics::LIFECYCLE]).latency_bound();
     run_consumer(
         settings,
         db,

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use tenure_kafka::{KafkaAdapterError, Publisher, topics};
+use tenure_store::wakeup::{self, Wakeup};
 use tenure_store::{Database, StoreError, outbox};
 use tokio::sync::watch;
 use tokio_postgres::Transaction;
@@ -22,15 +23,21 @@ const BATCH: i64 = 500;
 /// Advisory lock key that makes the relay single-flight across reactor instances.
 const RELAY_LOCK: i64 = 0x0072_656c_6179;
 
-/// Publishes the outbox until `shutdown` turns true.
+/// How long the relay sleeps with nothing to publish before it looks anyway (a
+/// notice lost while its listener reconnected, a standby relay taking over).
+const FALLBACK: Duration = Duration::from_secs(1);
+
+/// Publishes the outbox until `shutdown` turns true, woken the moment a transaction
+/// that wrote to it commits (`tenure_store::wakeup::OUTBOX`).
 pub async fn run(
     db: Database,
     publisher: Publisher,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaAdapterError> {
+    let wakeup = Wakeup::listen(&db, wakeup::OUTBOX);
     while !*shutdown.borrow() {
         let pause = match relay_once(&db, &publisher, BATCH).await {
-            Ok(0) => Duration::from_millis(25),
+            Ok(0) => FALLBACK,
             Ok(_) => Duration::ZERO,
             Err(e) => {
                 warn!(error = %e, "outbox relay failed; will retry");
@@ -39,7 +46,7 @@ pub async fn run(
         };
         if !pause.is_zero() {
             tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
+                _ = wakeup.wait(pause) => {}
                 _ = shutdown.changed() => {}
             }
         }

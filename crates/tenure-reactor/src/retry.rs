@@ -150,6 +150,7 @@ async fn republish(
     next_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     txn.execute(sql::REQUEUE_COMMAND, &[&command]).await?;
+    tenure_store::wakeup::announce(txn, tenure_store::wakeup::OUTBOX).await?;
     txn.execute(
         sql::RECORD_RETRY_ATTEMPT,
         &[&command, &next_at, &(attempt as i32)],

@@ -11,6 +11,7 @@ use tenure_core::{
     DeadlineId, DeadlineKind, EventPayload, GrantId, IdentityId, LifecycleEvent, ids,
 };
 use tenure_kafka::{KafkaAdapterError, Publisher};
+use tenure_store::wakeup::{self, Wakeup};
 use tenure_store::{Database, StoreError};
 use tokio::sync::watch;
 use tokio_postgres::Transaction;
@@ -21,23 +22,50 @@ use crate::sql;
 /// The source system of deadline events.
 pub const SCHEDULER_SOURCE: &str = "tenure-scheduler";
 
-/// Fires due deadlines every `tick` until `shutdown` turns true.
+/// The longest the scheduler sleeps without looking; a deadline written nearer than
+/// this wakes it (`tenure_store::wakeup::DEADLINES`), so it never waits on a tick.
+pub const HORIZON: Duration = Duration::from_secs(30);
+
+/// Fires each deadline the moment it falls due until `shutdown` turns true: sleeps
+/// until the earliest unfired deadline, and is woken when an earlier one is written.
 pub async fn run(
     db: Database,
     publisher: Publisher,
-    tick: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), KafkaAdapterError> {
+    let wakeup = Wakeup::listen(&db, wakeup::DEADLINES);
     while !*shutdown.borrow() {
-        if let Err(e) = fire_due(&db, &publisher, Utc::now()).await {
-            warn!(error = %e, "scheduler failed; will retry");
-        }
+        let pause = match fire_due(&db, &publisher, Utc::now()).await {
+            Ok(_) => match next_due(&db).await {
+                Ok(next) => until(next, Utc::now()),
+                Err(e) => {
+                    warn!(error = %e, "scheduler could not read its next deadline; will retry");
+                    Duration::from_secs(1)
+                }
+            },
+            Err(e) => {
+                warn!(error = %e, "scheduler failed; will retry");
+                Duration::from_secs(1)
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
+            _ = wakeup.wait(pause) => {}
             _ = shutdown.changed() => {}
         }
     }
     Ok(())
+}
+
+/// How long to sleep at `now` for a next deadline due at `next`: until it, at most
+/// [`HORIZON`]; a little when it is already due (another scheduler holds it, or more
+/// than one pass's worth fell due at once).
+fn until(next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
+    match next {
+        None => HORIZON,
+        Some(due) => (due - now)
+            .to_std()
+            .map_or(Duration::from_millis(5), |d| d.min(HORIZON)),
+    }
 }
 
 /// The kinds this build can fire; a newer build's kinds wait for it.
@@ -95,6 +123,15 @@ pub async fn fire_due(
     Ok(fired.len())
 }
 
+/// When the earliest unfired deadline this build can fire falls due.
+async fn next_due(db: &Database) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let client = db.client().await?;
+    Ok(client
+        .query_one(sql::NEXT_DEADLINE, &[&known_kinds()])
+        .await?
+        .get(0))
+}
+
 // Typed access to `deadlines` for the scheduler (the statements are in `sql/scheduler/`).
 
 /// A deadline due, as stored: its kind may be one this build does not know.
@@ -135,4 +172,24 @@ async fn mark_fired(
     txn.execute(sql::MARK_DEADLINES_FIRED, &[&deadlines, &at])
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeps_until_the_next_deadline_and_no_longer_than_the_horizon() {
+        let now = Utc::now();
+        assert_eq!(until(None, now), HORIZON);
+        assert_eq!(
+            until(Some(now + chrono::Duration::milliseconds(1_500)), now),
+            Duration::from_millis(1_500)
+        );
+        assert_eq!(until(Some(now + chrono::Duration::days(3)), now), HORIZON);
+        assert_eq!(
+            until(Some(now - chrono::Duration::seconds(1)), now),
+            Duration::from_millis(5)
+        );
+    }
 }

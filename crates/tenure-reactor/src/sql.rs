@@ -78,6 +78,8 @@ tenure_store::sql_statements! {
     LOCK_DUE_DEADLINES = "scheduler/lock_due.sql";
     /// Marks deadlines fired.
     MARK_DEADLINES_FIRED = "scheduler/mark_fired.sql";
+    /// When the earliest unfired deadline falls due.
+    NEXT_DEADLINE = "scheduler/next_due.sql";
 
     // The outbox relay (relay.rs).
     /// Makes the relay single-flight across reactor instances.

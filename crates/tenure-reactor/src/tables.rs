@@ -157,6 +157,12 @@ pub(crate) async fn replace_deadlines<'a>(
             &[&d_ids, &d_identities, &d_kinds, &d_grants, &d_due],
         )
         .await?;
+        // A scheduler asleep until a later deadline (or its horizon) must look again.
+        let horizon = chrono::Utc::now()
+            + chrono::TimeDelta::from_std(crate::scheduler::HORIZON).unwrap_or_default();
+        if d_due.iter().any(|due| *due <= horizon) {
+            tenure_store::wakeup::announce(txn, tenure_store::wakeup::DEADLINES).await?;
+        }
     }
     Ok(())
 }

@@ -23,6 +23,9 @@ const MIGRATION_LOCK: i64 = 0x7465_6e75_7265;
 pub struct Database {
     pool: Pool,
     config: tokio_postgres::Config,
+    /// The TLS connector of the pool, for the connections opened outside it (a
+    /// listener's, see [`crate::wakeup`]).
+    tls: Option<MakeRustlsConnect>,
 }
 
 /// A parsed `DATABASE_URL`: what tokio-postgres connects with and the TLS it asks for
@@ -147,6 +150,25 @@ impl Database {
         connect_with(&Target::parse(url)?).await
     }
 
+    /// A connection of its own (outside the pool) and the task that drives it, which
+    /// hands every asynchronous message (a notification) to `on_message`; the task
+    /// ends when the connection closes.
+    pub(crate) async fn dedicated_connection(
+        &self,
+        on_message: impl FnMut(tokio_postgres::AsyncMessage) + Send + 'static,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), StoreError> {
+        match &self.tls {
+            Some(tls) => {
+                let (client, connection) = self.config.connect(tls.clone()).await?;
+                Ok((client, tokio::spawn(drive(connection, on_message))))
+            }
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await?;
+                Ok((client, tokio::spawn(drive(connection, on_message))))
+            }
+        }
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
@@ -204,7 +226,7 @@ fn pooled(target: Target) -> Result<Database, StoreError> {
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = match tls {
+    let manager = match tls.clone() {
         Some(tls) => Manager::from_config(config.clone(), tls, manager_config),
         None => Manager::from_config(config.clone(), NoTls, manager_config),
     };
@@ -216,12 +238,32 @@ fn pooled(target: Target) -> Result<Database, StoreError> {
         .recycle_timeout(Some(CONNECT_BOUND))
         .build()
         .map_err(|e| StoreError::PoolConfig(e.to_string()))?;
-    Ok(Database { pool, config })
+    Ok(Database { pool, config, tls })
 }
 
 /// `name` quoted as a PostgreSQL identifier, for DDL, which takes no parameters.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Polls `connection` until it closes, handing each asynchronous message on.
+async fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    mut on_message: impl FnMut(tokio_postgres::AsyncMessage),
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(message)) => on_message(message),
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "PostgreSQL listener connection closed");
+                return;
+            }
+            None => return,
+        }
+    }
 }
 
 async fn connect_with(target: &Target) -> Result<tokio_postgres::Client, StoreError> {

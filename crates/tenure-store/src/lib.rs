@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod sql;
 pub mod state_document;
 pub mod tls;
+pub mod wakeup;
 
 pub use db::Database;
 pub use error::StoreError;

@@ -30,7 +30,7 @@ pub struct StoredMessage {
 }
 
 /// Adds messages inside the caller's transaction; ids already present are skipped.
-/// Returns how many were new.
+/// Returns how many were new. Relays listening are woken when the transaction commits.
 pub async fn insert(
     client: &impl GenericClient,
     messages: &[OutboxMessage],
@@ -60,6 +60,9 @@ pub async fn insert(
             &[&ids, &topics, &keys, &payloads, &headers, &held],
         )
         .await?;
+    if messages.iter().any(|m| m.held.is_none()) && inserted > 0 {
+        crate::wakeup::announce(client, crate::wakeup::OUTBOX).await?;
+    }
     Ok(inserted)
 }
 

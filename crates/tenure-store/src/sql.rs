@@ -23,6 +23,8 @@ macro_rules! sql_statements {
 }
 
 crate::sql_statements! {
+    /// Wakes the listeners of a channel when the caller's transaction commits.
+    ANNOUNCE_WORK = "wakeup/announce.sql";
     /// Writes messages into the outbox with the state change that caused them, once per id.
     INSERT_OUTBOX_MESSAGES = "outbox/insert_messages.sql";
     /// Locks the oldest unpublished, unheld messages for a relay to publish.
