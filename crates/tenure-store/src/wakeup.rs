@@ -107,3 +107,52 @@ async fn keep_listening(db: Database, channel: &'static str, signal: Arc<Notify>
         tokio::time::sleep(Duration::from_millis(250 * u64::from(failures.min(20)))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    async fn database() -> Database {
+        let url = std::env::var("TENURE_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        Database::connect(&format!("{url}/tenure_test_wakeup"))
+            .await
+            .expect("PostgreSQL")
+    }
+
+    /// Waits for the listener's first look (it wakes once when it starts listening).
+    async fn settled(wakeup: &Wakeup) {
+        wakeup.wait(Duration::from_secs(10)).await;
+    }
+
+    #[tokio::test]
+    async fn a_committed_announcement_wakes_the_listener_and_a_rolled_back_one_does_not() {
+        let db = database().await;
+        let wakeup = Wakeup::listen(&db, OUTBOX);
+        settled(&wakeup).await;
+        let mut client = db.client().await.unwrap();
+
+        let txn = client.transaction().await.unwrap();
+        announce(&*txn, OUTBOX).await.unwrap();
+        txn.rollback().await.unwrap();
+        let started = Instant::now();
+        wakeup.wait(Duration::from_millis(400)).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "a rolled-back transaction woke the listener"
+        );
+
+        let txn = client.transaction().await.unwrap();
+        announce(&*txn, OUTBOX).await.unwrap();
+        announce(&*txn, DEADLINES).await.unwrap();
+        txn.commit().await.unwrap();
+        let started = Instant::now();
+        wakeup.wait(Duration::from_secs(30)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the committed announcement did not wake the listener"
+        );
+    }
+}
