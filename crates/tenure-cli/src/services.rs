@@ -416,6 +416,8 @@ pub async fn spawn(
         });
     }
     if selection.reactor {
+        // The relay and the scheduler send on a producer of their own, at once.
+        let commands_publisher = Publisher::latency_bound(bootstrap)?;
         let (bootstrap, reactor_db, stop) = (bootstrap.to_owned(), db.clone(), shutdown.clone());
         tasks.spawn(async move {
             (
@@ -425,7 +427,8 @@ pub async fn spawn(
                     .map_err(Into::into),
             )
         });
-        let (relay_db, relay_publisher, stop) = (db.clone(), publisher.clone(), shutdown.clone());
+        let (relay_db, relay_publisher, stop) =
+            (db.clone(), commands_publisher.clone(), shutdown.clone());
         tasks.spawn(async move {
             (
                 "relay",
@@ -444,7 +447,7 @@ pub async fn spawn(
         tasks.spawn(async move {
             (
                 "scheduler",
-                tenure_reactor::scheduler::run(scheduler_db, publisher, stop)
+                tenure_reactor::scheduler::run(scheduler_db, commands_publisher, stop)
                     .await
                     .map_err(Into::into),
             )

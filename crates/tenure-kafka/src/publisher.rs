@@ -45,12 +45,24 @@ impl Publisher {
     /// An `acks=all` producer for `bootstrap` that keeps retrying a message for up to
     /// 30 seconds; a caller who must answer sooner uses [`Publisher::send_events_within`].
     pub fn new(bootstrap: &str) -> Result<Publisher, KafkaAdapterError> {
+        Publisher::lingering(bootstrap, 2)
+    }
+
+    /// A producer of its own for the path from a decision to its command (the relay,
+    /// the scheduler): it sends at once instead of lingering for a batch, and does not
+    /// queue behind ingest's requests (against tansu a connection carries one request
+    /// at a time).
+    pub fn latency_bound(bootstrap: &str) -> Result<Publisher, KafkaAdapterError> {
+        Publisher::lingering(bootstrap, 0)
+    }
+
+    fn lingering(bootstrap: &str, linger_ms: u32) -> Result<Publisher, KafkaAdapterError> {
         let timeout = DELIVERY_TIMEOUT;
         // The operator's pass-through properties first; Tenure's delivery settings win.
         let mut config = crate::client_config(bootstrap);
         config
             .set("acks", "all")
-            .set("linger.ms", "2")
+            .set("linger.ms", linger_ms.to_string())
             .set(
                 "batch.num.messages",
                 crate::consumer::MAX_RECORDS_PER_BATCH.to_string(),

@@ -39,7 +39,7 @@ pub(crate) async fn journal(
         sources.push(e.source_system.as_str());
         source_ids.push(e.source_event_id.as_str());
         causes.push(e.causation_id);
-        payloads.push(serde_json::to_value(&e.payload).expect("event payloads always serialise"));
+        payloads.push(tenure_store::JsonText::of(&e.payload));
         partitions.push(p.partition);
         offsets.push(p.offset);
     }
@@ -86,6 +86,25 @@ pub(crate) async fn load_states(
 }
 
 /// Writes identities, and those of their grants that the batch touched.
+/// The `externalId` of a SCIM source record kept as sent, as text (`None` for a record
+/// that is not a JSON object or has none), for the SCIM lookup by externalId.
+fn scim_external_id(record: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Record {
+        #[serde(rename = "externalId")]
+        external_id: Option<serde_json::Value>,
+    }
+    // A derived Deserialize also reads a struct from an array: only an object counts.
+    if !record.trim_start().starts_with('{') {
+        return None;
+    }
+    match serde_json::from_str::<Record>(record).ok()?.external_id? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}
+
 pub(crate) async fn save_states<'a>(
     txn: &Transaction<'_>,
     states: impl Iterator<Item = &'a IdentityState>,
@@ -101,6 +120,8 @@ pub(crate) async fn save_states<'a>(
     let mut docs = Vec::new();
     let mut owned_by = Vec::new();
     let mut orphaned = Vec::new();
+    let mut logins = Vec::new();
+    let mut external_ids = Vec::new();
 
     let mut g_ids = Vec::new();
     let mut g_identities = Vec::new();
@@ -128,9 +149,16 @@ pub(crate) async fn save_states<'a>(
         names.push(s.attributes.display_name.clone());
         person_ids.push(s.source_person_id.clone());
         applied.push(s.events_applied as i64);
-        docs.push(serde_json::to_value(s).expect("identity states always serialise"));
+        docs.push(tenure_store::JsonText::of(s));
         owned_by.push(tenure_core::process::owner_to_notify(s));
         orphaned.push(tenure_core::governance::is_orphaned(s));
+        logins.push(s.attributes.login.as_deref());
+        external_ids.push(
+            s.attributes
+                .source_record
+                .as_deref()
+                .and_then(scim_external_id),
+        );
         for g in s
             .grants
             .values()
@@ -189,6 +217,8 @@ pub(crate) async fn save_states<'a>(
             &owned_by,
             &orphaned,
             &STATE_DOCUMENT_VERSION,
+            &logins,
+            &external_ids,
         ],
     )
     .await?;
@@ -218,4 +248,25 @@ pub(crate) async fn save_states<'a>(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scim_external_id;
+
+    #[test]
+    fn the_external_id_is_read_from_a_scim_record_and_nothing_else() {
+        assert_eq!(
+            scim_external_id(r#"{"userName":"a","externalId":"00u1"}"#).as_deref(),
+            Some("00u1")
+        );
+        assert_eq!(
+            scim_external_id(r#"{"externalId":42}"#).as_deref(),
+            Some("42")
+        );
+        assert_eq!(scim_external_id(r#"{"userName":"a"}"#), None);
+        assert_eq!(scim_external_id(r#"{"externalId":null}"#), None);
+        assert_eq!(scim_external_id("not json"), None);
+        assert_eq!(scim_external_id(r#"["externalId"]"#), None);
+    }
 }

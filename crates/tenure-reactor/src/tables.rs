@@ -47,7 +47,7 @@ pub(crate) async fn save_states<'a>(
     let (mut ids, mut docs, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
     for s in states {
         ids.push(s.identity_id);
-        docs.push(serde_json::to_value(s).expect("identity states always serialise"));
+        docs.push(tenure_store::JsonText::of(s));
         statuses.push(s.status.as_str());
     }
     if ids.is_empty() {

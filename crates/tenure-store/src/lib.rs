@@ -6,6 +6,7 @@
 pub mod db;
 pub mod dead_letters;
 pub mod error;
+pub mod json_text;
 pub mod offsets;
 pub mod outbox;
 pub mod sql;
@@ -15,5 +16,6 @@ pub mod wakeup;
 
 pub use db::Database;
 pub use error::StoreError;
+pub use json_text::JsonText;
 pub use offsets::{OffsetAdvance, PartitionKey};
 pub use outbox::OutboxMessage;
