@@ -484,9 +484,15 @@ async fn latencies(
         )
         .await?;
         let mut kinds = vec![("time to command: leaver", &measured.leavers)];
+        let stages: Vec<(String, &crate::latency::Latency)> = measured
+            .leaver_stages
+            .iter()
+            .map(|(stage, l)| (format!("leaver stage: {stage}"), l))
+            .collect();
         if !beside_replay {
             kinds.push(("time to command: expiry", &measured.expiries));
             kinds.push(("leaver to PostgreSQL membership gone", &measured.removals));
+            kinds.extend(stages.iter().map(|(name, l)| (name.as_str(), *l)));
         }
         for (name, l) in kinds {
             for (stat, value) in [("p50", l.p50_ms), ("p99", l.p99_ms), ("max", l.max_ms)] {

@@ -43,8 +43,31 @@ fn percentiles(mut ms: Vec<f64>) -> Latency {
     }
 }
 
-/// First arrival of a revocation command per (identity, cause).
-type Arrivals = Arc<Mutex<HashMap<(String, i32), DateTime<Utc>>>>;
+/// When a revocation command was seen, per (identity, cause): the first arrival.
+#[derive(Clone, Copy)]
+struct Arrival {
+    /// When the watcher received it.
+    received: DateTime<Utc>,
+    /// When the relay handed it to its producer (the record's create time).
+    sent: Option<DateTime<Utc>>,
+}
+
+/// What the watcher saw: commands, and when each identity's leave reached the log.
+#[derive(Default)]
+struct Seen {
+    commands: HashMap<(String, i32), Arrival>,
+    /// The create time of each identity's first `identity_left` on the lifecycle log.
+    left_logged: HashMap<String, DateTime<Utc>>,
+}
+
+type Arrivals = Arc<Mutex<Seen>>;
+
+fn create_time(message: &rdkafka::message::BorrowedMessage<'_>) -> Option<DateTime<Utc>> {
+    message
+        .timestamp()
+        .to_millis()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+}
 
 fn watch_commands(
     bootstrap: String,
@@ -56,24 +79,38 @@ fn watch_commands(
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "5")
         .create()?;
-    consumer.subscribe(&[topics::COMMANDS])?;
+    consumer.subscribe(&[topics::COMMANDS, topics::LIFECYCLE])?;
     while !*stop.borrow() {
         let Some(message) = consumer.poll(Duration::from_millis(50)) else {
             continue;
         };
         let message = message?;
         let arrived = Utc::now();
-        let revoke = message
+        let ce_type = message
             .headers()
             .and_then(|hs| hs.iter().find(|h| h.key == "ce_type"))
-            .is_some_and(|h| h.value == Some(b"tenure.commands.v1.revoke".as_slice()));
-        if revoke {
+            .and_then(|h| h.value);
+        if ce_type == Some(b"tenure.commands.v1.revoke".as_slice()) {
             let command = v1::RevocationCommand::decode(message.payload().unwrap_or_default())?;
             arrivals
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
+                .commands
                 .entry((command.identity_id, command.cause))
-                .or_insert(arrived);
+                .or_insert(Arrival {
+                    received: arrived,
+                    sent: create_time(&message),
+                });
+        } else if ce_type == Some(b"tenure.lifecycle.v1.identity_left".as_slice())
+            && let Some(logged) = create_time(&message)
+        {
+            let event = v1::LifecycleEvent::decode(message.payload().unwrap_or_default())?;
+            arrivals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .left_logged
+                .entry(event.identity_id)
+                .or_insert(logged);
         }
     }
     Ok(())
@@ -108,6 +145,10 @@ pub struct Latencies {
     /// Leaver POST to its role membership gone from PostgreSQL (the reference
     /// connector executing the command).
     pub removals: Latency,
+    /// A leaver's time to command in stages, by the records' create times: ingest
+    /// (POST to the leave on the log), decision (the leave on the log to the relay
+    /// sending its command) and delivery (sent to received by a consumer).
+    pub leaver_stages: Vec<(&'static str, Latency)>,
 }
 
 /// Measures leaver and expiry time-to-command with `people` people and a background
@@ -310,34 +351,56 @@ pub async fn measure(
     crate::removal::clean(&admin_url).await?;
     Database::drop_database(&target_url).await?;
 
-    let arrivals = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let seen = std::mem::take(&mut *arrivals.lock().unwrap_or_else(|p| p.into_inner()));
+    let ms = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        (to - from).num_microseconds().unwrap_or(0) as f64 / 1000.0
+    };
+    let arrival = |identity: &str, cause: v1::RevocationCause| -> anyhow::Result<Arrival> {
+        seen.commands
+            .get(&(identity.to_owned(), cause as i32))
+            .copied()
+            .with_context(|| format!("no {cause:?} command for {identity}"))
+    };
     let latency = |triggers: &[(String, DateTime<Utc>)],
                    cause: v1::RevocationCause|
      -> anyhow::Result<Latency> {
-        let ms = triggers
+        let times = triggers
             .iter()
-            .map(|(identity, at)| {
-                arrivals
-                    .get(&(identity.clone(), cause as i32))
-                    .map(|arrived| (*arrived - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
-                    .with_context(|| format!("no {cause:?} command for {identity}"))
-            })
+            .map(|(identity, at)| Ok(ms(*at, arrival(identity, cause)?.received)))
             .collect::<anyhow::Result<Vec<f64>>>()?;
-        Ok(percentiles(ms))
+        Ok(percentiles(times))
     };
+    let (mut ingest, mut decision, mut delivery) = (Vec::new(), Vec::new(), Vec::new());
+    for (identity, posted) in &leavers {
+        let command = arrival(identity, v1::RevocationCause::Leaver)?;
+        if let (Some(logged), Some(sent)) = (seen.left_logged.get(identity), command.sent) {
+            ingest.push(ms(*posted, *logged));
+            decision.push(ms(*logged, sent));
+            delivery.push(ms(sent, command.received));
+        }
+    }
     Ok(Latencies {
         leavers: latency(&leavers, v1::RevocationCause::Leaver)?,
         expiries: latency(&expiries, v1::RevocationCause::Expiry)?,
         removals: percentiles(removed),
+        leaver_stages: vec![
+            ("ingest (POST to the leave on the log)", percentiles(ingest)),
+            (
+                "decision (on the log to the command sent)",
+                percentiles(decision),
+            ),
+            ("delivery (sent to received)", percentiles(delivery)),
+        ],
     })
 }
 
 /// Replays the whole log into a fresh schema, again and again, until `stop`; returns
-/// how many replays finished.
+/// how many replays finished. A replay under way when `stop` turns is finished (it
+/// ends at the log's end when it began), so none is left consuming.
 async fn replay_all_along(
     database_url: String,
     bootstrap: String,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<usize> {
     let mut done = 0;
     while !*stop.borrow() {
@@ -345,12 +408,8 @@ async fn replay_all_along(
         let replayed = Database::connect_in_schema(&database_url, &schema).await?;
         let ends = topics::end_offsets(&bootstrap, topics::LIFECYCLE).await?;
         let group = tenure_projector::replay::replay_group(&schema);
-        let replay =
-            tenure_projector::replay::replay(&bootstrap, &replayed, &group, None, &ends, |_, _| {});
-        tokio::select! {
-            result = replay => result?,
-            _ = stop.wait_for(|stopped| *stopped) => break,
-        }
+        tenure_projector::replay::replay(&bootstrap, &replayed, &group, None, &ends, |_, _| {})
+            .await?;
         done += 1;
     }
     Ok(done)

@@ -189,6 +189,16 @@ impl BatchHandler for ReactorHandler {
                 }
             }
         }
+        // Our own facts are already folded in: reading them back from the log is a no-op.
+        tables::mark_seen(txn, &decided_facts).await?;
+        tables::save_states(txn, states.values()).await?;
+        tables::save_owners(txn, states.values()).await?;
+        tables::replace_deadlines(txn, states.values(), &self.policy).await?;
+        tables::record_issued_commands(txn, &issued_commands, issued).await?;
+        // The brake's verdict takes a lock that every partition's batch with
+        // revocations waits for until this transaction commits: only what the brake
+        // counts (active grants, revocations tracked) and what its verdict changes (the
+        // outbox) are written after it.
         if let Some(reason) =
             brake::verdict(txn, &self.brake, brakeable.len() as i64, latest_trigger).await?
         {
@@ -214,12 +224,6 @@ impl BatchHandler for ReactorHandler {
         if let Some(first) = records.first() {
             brake::add_active(txn, first.partition, delta).await?;
         }
-        // Our own facts are already folded in: reading them back from the log is a no-op.
-        tables::mark_seen(txn, &decided_facts).await?;
-        tables::save_states(txn, states.values()).await?;
-        tables::save_owners(txn, states.values()).await?;
-        tables::replace_deadlines(txn, states.values(), &self.policy).await?;
-        tables::record_issued_commands(txn, &issued_commands, issued).await?;
         tracking::record_issued(txn, &tracked).await?;
         // Outcomes after issues: a command and its acknowledgement may share a batch
         // (a replayed history, a very fast connector).

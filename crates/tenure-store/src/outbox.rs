@@ -72,7 +72,10 @@ pub async fn unpublished(
     client: &impl GenericClient,
     limit: i64,
 ) -> Result<Vec<StoredMessage>, StoreError> {
-    let rows = client.query(sql::UNPUBLISHED_MESSAGES, &[&limit]).await?;
+    let replaced = prefer_index_scans(client).await?;
+    let rows = client.query(sql::UNPUBLISHED_MESSAGES, &[&limit]).await;
+    restore_scans(client, replaced).await?;
+    let rows = rows?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -129,8 +132,40 @@ pub async fn depth(client: &impl GenericClient) -> Result<i64, StoreError> {
 
 /// How many messages the safety brake holds back.
 pub async fn held(client: &impl GenericClient) -> Result<i64, StoreError> {
-    Ok(client
-        .query_one(sql::COUNT_HELD_MESSAGES, &[])
-        .await?
-        .get(0))
+    let replaced = prefer_index_scans(client).await?;
+    let held = client.query_one(sql::COUNT_HELD_MESSAGES, &[]).await;
+    restore_scans(client, replaced).await?;
+    Ok(held?.get(0))
+}
+
+/// The scan settings [`prefer_index_scans`] replaced.
+struct ScanSettings {
+    seqscan: String,
+    bitmapscan: String,
+}
+
+/// Reads the outbox through its partial indexes for the rest of the caller's
+/// transaction (see `sql/outbox/prefer_index_scans.sql`: a queue's statistics lag
+/// behind it); outside a transaction it changes nothing.
+async fn prefer_index_scans(client: &impl GenericClient) -> Result<ScanSettings, StoreError> {
+    let row = client.query_one(sql::PREFER_INDEX_SCANS, &[]).await?;
+    Ok(ScanSettings {
+        seqscan: row.get(0),
+        bitmapscan: row.get(1),
+    })
+}
+
+/// Puts back what [`prefer_index_scans`] replaced, so the caller's other statements
+/// are planned as usual.
+async fn restore_scans(
+    client: &impl GenericClient,
+    replaced: ScanSettings,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            sql::RESTORE_SCANS,
+            &[&replaced.seqscan, &replaced.bitmapscan],
+        )
+        .await?;
+    Ok(())
 }

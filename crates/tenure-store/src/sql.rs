@@ -35,6 +35,10 @@ crate::sql_statements! {
     COUNT_UNPUBLISHED_MESSAGES = "outbox/count_unpublished.sql";
     /// Counts the messages the safety brake holds back.
     COUNT_HELD_MESSAGES = "outbox/count_held.sql";
+    /// Makes the caller's transaction read the outbox through its partial indexes.
+    PREFER_INDEX_SCANS = "outbox/prefer_index_scans.sql";
+    /// Puts back the scan settings PREFER_INDEX_SCANS replaced.
+    RESTORE_SCANS = "outbox/restore_scans.sql";
     /// Reads a consumer group's stored next offsets for its assigned partitions.
     LOAD_OFFSETS = "offsets/load_offsets.sql";
     /// Moves a stored offset forward only if it is the expected one (fencing).
