@@ -82,7 +82,8 @@ impl ConsumerSettings {
         self
     }
 
-    /// Settings with small batches and the default fetch wait.
+    /// Batches of up to 2,000 records, a 5 ms linger and the default fetch wait;
+    /// [`ConsumerSettings::with_batches`] and [`ConsumerSettings::latency_bound`] tune them.
     pub fn new(bootstrap: &str, group_id: &str, topics: &[&str]) -> Self {
         ConsumerSettings {
             bootstrap: bootstrap.to_owned(),

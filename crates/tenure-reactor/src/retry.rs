@@ -91,6 +91,10 @@ pub async fn retry_due(
         }
     }
     tenure_store::outbox::insert(&*txn, &facts).await?;
+    if pass.republished > 0 {
+        // Re-queued rows are publishable again: wake the relay once for the pass.
+        tenure_store::wakeup::announce(&*txn, tenure_store::wakeup::OUTBOX).await?;
+    }
     txn.commit().await?;
     if pass != RetryPass::default() {
         info!(
@@ -150,7 +154,6 @@ async fn republish(
     next_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     txn.execute(sql::REQUEUE_COMMAND, &[&command]).await?;
-    tenure_store::wakeup::announce(txn, tenure_store::wakeup::OUTBOX).await?;
     txn.execute(
         sql::RECORD_RETRY_ATTEMPT,
         &[&command, &next_at, &(attempt as i32)],
